@@ -1,0 +1,1 @@
+//! The Cartevo HTTP client.
