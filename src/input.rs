@@ -155,3 +155,289 @@ impl<'a> RowView<'a> {
             .unwrap_or("")
     }
 }
+
+/// A file that cannot be used at all. Each message names the line and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("could not read '{path}': {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("'{path}' is empty: a header row is required")]
+    Empty { path: String },
+    #[error("'{path}' line {line}: {problem}")]
+    Bad {
+        path: String,
+        line: u64,
+        problem: String,
+    },
+}
+
+/// Reads a file's bytes through SHA-256 as the CSV parser consumes them, so the file is
+/// identified by its content without a second read.
+struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// One data record with its 1-based record number (header excluded) and the line it starts on.
+pub struct Record {
+    pub row: u64,
+    pub line: u64,
+    pub fields: csv::StringRecord,
+}
+
+/// A streaming reader over one partner file. Memory does not grow with the number of rows:
+/// one record buffer is reused.
+pub struct CsvInput {
+    path: String,
+    reader: csv::Reader<HashingReader<std::io::BufReader<std::fs::File>>>,
+    /// The header as read (BOM removed), for rejects.csv.
+    pub headers: csv::StringRecord,
+    pub columns: ColumnMap,
+    record: csv::StringRecord,
+    rows: u64,
+}
+
+impl CsvInput {
+    pub fn open(path: &std::path::Path, delimiter: u8) -> Result<CsvInput, InputError> {
+        let shown = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|source| InputError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let hashing = HashingReader {
+            inner: std::io::BufReader::with_capacity(256 * 1024, file),
+            hasher: sha2::Digest::new(),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(hashing);
+        let headers = match reader.headers() {
+            Ok(h) => h.clone(),
+            Err(e) => return Err(csv_error(&shown, e)),
+        };
+        if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
+            return Err(InputError::Empty { path: shown });
+        }
+        let columns = map_columns(&shown, &headers)?;
+        Ok(CsvInput {
+            path: shown,
+            reader,
+            headers,
+            columns,
+            record: csv::StringRecord::new(),
+            rows: 0,
+        })
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The next record, or `None` at the end of the file.
+    pub fn next_record(&mut self) -> Result<Option<(u64, &csv::StringRecord)>, InputError> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(true) => {
+                self.rows += 1;
+                Ok(Some((self.rows, &self.record)))
+            }
+            Ok(false) => Ok(None),
+            Err(e) => Err(csv_error(&self.path, e)),
+        }
+    }
+
+    /// Rows read so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The SHA-256 of the bytes read so far: the whole file once `next_record` gave `None`.
+    pub fn sha256(self) -> String {
+        let hasher = self.reader.into_inner().hasher;
+        hex::encode(sha2::Digest::finalize(hasher))
+    }
+}
+
+/// Reads a whole file once: its SHA-256 and row count, and every structural problem found
+/// before anything is sent.
+pub fn scan(path: &std::path::Path, delimiter: u8) -> Result<(String, u64), InputError> {
+    let mut input = CsvInput::open(path, delimiter)?;
+    while input.next_record()?.is_some() {}
+    let rows = input.rows();
+    Ok((input.sha256(), rows))
+}
+
+fn normalise(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
+}
+
+fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, InputError> {
+    let bad = |problem: String| InputError::Bad {
+        path: path.to_string(),
+        line: 1,
+        problem,
+    };
+    let mut map = ColumnMap::default();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, raw) in headers.iter().enumerate() {
+        let name = normalise(raw);
+        if name.is_empty() {
+            return Err(bad(format!("column {} has an empty header name", i + 1)));
+        }
+        if let Some(first) = seen.insert(name.clone(), i) {
+            return Err(bad(format!(
+                "column '{name}' appears twice (columns {} and {})",
+                first + 1,
+                i + 1
+            )));
+        }
+        match Field::ALL.iter().find(|f| f.name() == name) {
+            Some(f) => map.columns[f.index()] = Some(i),
+            None => map.unknown.push(raw.trim().to_string()),
+        }
+    }
+    let missing: Vec<&str> = Field::REQUIRED
+        .iter()
+        .filter(|f| !map.has(**f))
+        .map(|f| f.name())
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(format!(
+            "required column{} missing: {}",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        )));
+    }
+    if !map.has(Field::IdDocumentFrontUrl) && !map.has(Field::IdDocumentFront) {
+        return Err(bad(
+            "no document columns: give id_document_front_url and id_document_back_url, \
+             or id_document_front and id_document_back"
+                .to_string(),
+        ));
+    }
+    Ok(map)
+}
+
+fn csv_error(path: &str, e: csv::Error) -> InputError {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let problem = match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => {
+            format!("not valid UTF-8 (field {})", err.field() + 1)
+        }
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("has {len} fields, the header has {expected_len}"),
+        csv::ErrorKind::Io(io) => {
+            return InputError::Io {
+                path: path.to_string(),
+                source: std::io::Error::new(io.kind(), io.to_string()),
+            };
+        }
+        _ => e.to_string(),
+    };
+    InputError::Bad {
+        path: path.to_string(),
+        line,
+        problem,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    const HEADER: &str = "first_name,last_name,email,country,street,city,state,postal_code,\
+country_iso_code,country_phone_code,phone_number,identification_number,id_document_type,\
+date_of_birth,id_document_front_url,id_document_back_url";
+
+    fn all(path: &std::path::Path) -> Result<Vec<Vec<String>>, InputError> {
+        let mut input = CsvInput::open(path, b',')?;
+        let mut out = Vec::new();
+        while let Some((_, rec)) = input.next_record()? {
+            out.push(rec.iter().map(str::to_string).collect());
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn bom_crlf_and_header_case_are_accepted() {
+        let header = HEADER.to_uppercase().replace(",EMAIL,", ", Email ,");
+        let body = format!("\u{feff}{header}\r\nAnn,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,https://a/b,https://a/c\r\n");
+        let f = write(body.as_bytes());
+        let input = CsvInput::open(f.path(), b',').unwrap();
+        assert_eq!(input.columns.column(Field::FirstName), Some(0));
+        assert_eq!(input.columns.column(Field::Email), Some(2));
+        assert_eq!(&input.headers[0], "FIRST_NAME");
+        assert_eq!(all(f.path()).unwrap()[0][15], "https://a/c");
+    }
+
+    #[test]
+    fn quoted_fields_keep_commas_quotes_and_newlines() {
+        let body = format!("{HEADER}\n\"Ann, \"\"Jr\"\"\",\"Lee\nSmith\",a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v\n");
+        let f = write(body.as_bytes());
+        let rows = all(f.path()).unwrap();
+        assert_eq!(rows[0][0], "Ann, \"Jr\"");
+        assert_eq!(rows[0][1], "Lee\nSmith");
+    }
+
+    #[test]
+    fn header_only_file_has_zero_rows() {
+        let f = write(format!("{HEADER}\n").as_bytes());
+        let (sha, rows) = scan(f.path(), b',').unwrap();
+        assert_eq!(rows, 0);
+        assert_eq!(sha.len(), 64);
+    }
+
+    #[test]
+    fn unusable_files_are_fatal_with_the_line() {
+        let empty = write(b"");
+        assert!(matches!(scan(empty.path(), b','), Err(InputError::Empty { .. })));
+
+        let missing = write(b"first_name,email\nAnn,a@b.co\n");
+        let e = scan(missing.path(), b',').unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("last_name"), "{e}");
+
+        let twice = write(format!("{HEADER},EMAIL\n").as_bytes());
+        let e = scan(twice.path(), b',').unwrap_err().to_string();
+        assert!(e.contains("'email' appears twice"), "{e}");
+
+        let ragged = write(format!("{HEADER}\na,b\n").as_bytes());
+        let e = scan(ragged.path(), b',').unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("has 2 fields"), "{e}");
+
+        let mut latin1 = format!("{HEADER}\n").into_bytes();
+        latin1.extend_from_slice(b"Zo\xeb,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v\n");
+        let f = write(&latin1);
+        let e = scan(f.path(), b',').unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn unknown_columns_are_kept_aside_and_delimiter_is_configurable() {
+        let body = format!("{};notes\n", HEADER.replace(',', ";"));
+        let f = write(body.as_bytes());
+        let input = CsvInput::open(f.path(), b';').unwrap();
+        assert_eq!(input.columns.unknown, vec!["notes".to_string()]);
+    }
+}

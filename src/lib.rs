@@ -5,3 +5,5 @@ pub mod customer;
 pub mod input;
 pub mod sandbox;
 pub mod validate;
+pub mod report;
+pub mod status;

@@ -1,0 +1,163 @@
+//! The report folder: results.csv, rejects.csv and summary.json, one file per format.
+//!
+//! Writers receive rows in file order as they are decided (validate) or as they are read back
+//! from the journal (run, report); none of them holds more than one row.
+
+mod rejects;
+mod results;
+mod summary;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+pub use summary::{Summary, SummaryInput};
+
+use crate::status::{Counts, Status};
+
+/// Everything the report says about one input row.
+pub struct ReportRow<'a> {
+    pub row: u64,
+    pub reference: &'a str,
+    pub status: Status,
+    pub customer_id: Option<&'a str>,
+    pub http_status: Option<u16>,
+    pub attempts: u32,
+    pub message: &'a str,
+    pub warnings: &'a str,
+    /// The row's fields exactly as read, for rejects.csv.
+    pub record: &'a csv::StringRecord,
+}
+
+/// One output format.
+trait Writer {
+    fn row(&mut self, row: &ReportRow<'_>) -> Result<()>;
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// The whole report folder, fed row by row.
+pub struct Report {
+    dir: PathBuf,
+    writers: Vec<Box<dyn Writer>>,
+    counts: Counts,
+}
+
+impl Report {
+    /// Creates the folder and opens every row-level file. `headers` is the input's header row
+    /// as read.
+    pub fn create(dir: &Path, headers: &csv::StringRecord) -> Result<Report> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create report folder '{}'", dir.display()))?;
+        let writers: Vec<Box<dyn Writer>> = vec![
+            Box::new(results::Results::create(&dir.join("results.csv"))?),
+            Box::new(rejects::Rejects::create(&dir.join("rejects.csv"), headers)?),
+        ];
+        Ok(Report {
+            dir: dir.to_path_buf(),
+            writers,
+            counts: Counts::default(),
+        })
+    }
+
+    pub fn row(&mut self, row: &ReportRow<'_>) -> Result<()> {
+        self.counts.add(row.status);
+        for w in &mut self.writers {
+            w.row(row)?;
+        }
+        Ok(())
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Flushes the row files and writes summary.json with the final counts.
+    pub fn finish(self, summary: &Summary) -> Result<()> {
+        for w in self.writers {
+            w.finish()?;
+        }
+        summary::write(&self.dir.join("summary.json"), summary)
+    }
+}
+
+/// `reports/<file stem>-<UTC timestamp>/`, the contract's default folder.
+pub fn default_dir(input: &Path, now: chrono::DateTime<chrono::Utc>) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".to_string());
+    PathBuf::from("reports").join(format!("{stem}-{}", now.format("%Y%m%dT%H%M%SZ")))
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("could not create '{}'", path.display()))?;
+    Ok(csv::WriterBuilder::new().from_writer(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_reach_results_and_rejects_and_the_summary_counts_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let headers = csv::StringRecord::from(vec!["first_name", "email", "notes"]);
+        let mut report = Report::create(dir.path(), &headers).unwrap();
+        let bad = csv::StringRecord::from(vec![" Al ", "x", "call back, \"soon\""]);
+        let good = csv::StringRecord::from(vec!["Anna", "a@b.co", ""]);
+        report
+            .row(&ReportRow {
+                row: 1,
+                reference: "P-1",
+                status: Status::Invalid,
+                customer_id: None,
+                http_status: None,
+                attempts: 0,
+                message: "first_name: must be at least 3 characters",
+                warnings: "",
+                record: &bad,
+            })
+            .unwrap();
+        report
+            .row(&ReportRow {
+                row: 2,
+                reference: "",
+                status: Status::Created,
+                customer_id: Some("c-1"),
+                http_status: Some(201),
+                attempts: 1,
+                message: "",
+                warnings: "country: does not match country_iso_code",
+                record: &good,
+            })
+            .unwrap();
+        let counts = *report.counts();
+        let summary = Summary::new("validate", SummaryInput::new("in.csv", "ab", 2), counts);
+        report.finish(&summary).unwrap();
+
+        let results = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
+        assert_eq!(
+            results,
+            "row,reference,status,customer_id,http_status,attempts,message,warnings\n\
+             1,P-1,invalid,,,0,first_name: must be at least 3 characters,\n\
+             2,,created,c-1,201,1,,country: does not match country_iso_code\n"
+        );
+        let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
+        assert_eq!(
+            rejects,
+            "first_name,email,notes,row,error\n\
+              Al ,x,\"call back, \"\"soon\"\"\",1,first_name: must be at least 3 characters\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["counts"]["invalid"], 1);
+        assert_eq!(json["counts"]["created"], 1);
+        assert_eq!(json["input"]["rows"], 2);
+    }
+}

@@ -1,0 +1,55 @@
+//! results.csv: one line per input row, and no personal data beyond the partner's reference.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::{ReportRow, Writer};
+
+pub(super) struct Results {
+    out: csv::Writer<std::fs::File>,
+    itoa: [itoa::Buffer; 3],
+}
+
+impl Results {
+    pub(super) fn create(path: &Path) -> Result<Results> {
+        let mut out = super::csv_writer(path)?;
+        out.write_record([
+            "row",
+            "reference",
+            "status",
+            "customer_id",
+            "http_status",
+            "attempts",
+            "message",
+            "warnings",
+        ])?;
+        Ok(Results {
+            out,
+            itoa: Default::default(),
+        })
+    }
+}
+
+impl Writer for Results {
+    fn row(&mut self, r: &ReportRow<'_>) -> Result<()> {
+        let [a, b, c] = &mut self.itoa;
+        let http = r.http_status.map(|s| b.format(s)).unwrap_or("");
+        self.out.write_record([
+            a.format(r.row),
+            r.reference,
+            r.status.as_str(),
+            r.customer_id.unwrap_or(""),
+            http,
+            c.format(r.attempts),
+            r.message,
+            r.warnings,
+        ])?;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+}

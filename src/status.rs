@@ -1,0 +1,108 @@
+//! The row statuses of the contract: what the report's `status` column says.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Created,
+    Duplicate,
+    DuplicateInFile,
+    AlreadyEnrolled,
+    Invalid,
+    Rejected,
+    Failed,
+    Pending,
+    Valid,
+}
+
+impl Status {
+    pub const ALL: [Status; 9] = [
+        Status::Created,
+        Status::Duplicate,
+        Status::DuplicateInFile,
+        Status::AlreadyEnrolled,
+        Status::Invalid,
+        Status::Rejected,
+        Status::Failed,
+        Status::Pending,
+        Status::Valid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Duplicate => "duplicate",
+            Status::DuplicateInFile => "duplicate_in_file",
+            Status::AlreadyEnrolled => "already_enrolled",
+            Status::Invalid => "invalid",
+            Status::Rejected => "rejected",
+            Status::Failed => "failed",
+            Status::Pending => "pending",
+            Status::Valid => "valid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The API answered for good: a later run never sends this row again.
+    pub fn is_sent_final(self) -> bool {
+        matches!(
+            self,
+            Status::Created | Status::Duplicate | Status::Rejected | Status::AlreadyEnrolled
+        )
+    }
+
+    /// Goes to rejects.csv: the partner must fix the row.
+    pub fn is_reject(self) -> bool {
+        matches!(self, Status::Invalid | Status::Rejected)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Rows per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts([u64; Status::ALL.len()]);
+
+impl Counts {
+    pub fn add(&mut self, status: Status) {
+        self.0[status.index()] += 1;
+    }
+
+    pub fn get(&self, status: Status) -> u64 {
+        self.0[status.index()]
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// The exit code the contract gives for a finished file: 3 when a run must resume, 2 when
+    /// the partner must act, 0 otherwise. `validate` treats in-file duplicates as the partner's
+    /// to fix.
+    pub fn exit_code(&self, validate_only: bool) -> i32 {
+        if self.get(Status::Failed) + self.get(Status::Pending) > 0 {
+            3
+        } else if self.get(Status::Invalid) + self.get(Status::Rejected) > 0
+            || (validate_only && self.get(Status::DuplicateInFile) > 0)
+        {
+            2
+        } else {
+            0
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Status, u64)> + '_ {
+        Status::ALL.into_iter().map(|s| (s, self.get(s)))
+    }
+}
