@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(
             rejects,
             "first_name,email,notes,row,error\n\
-              Al ,x,\"call back, \"\"soon\"\"\",1,first_name: must be at least 3 characters\n"
+             \x20Al ,x,\"call back, \"\"soon\"\"\",1,first_name: must be at least 3 characters\n"
         );
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap())
