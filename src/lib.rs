@@ -3,6 +3,7 @@
 pub mod api;
 pub mod customer;
 pub mod input;
+pub mod journal;
 pub mod sandbox;
 pub mod validate;
 pub mod report;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use summary::{Summary, SummaryInput};
+pub use summary::{Summary, SummaryInput, stamp};
 
 use crate::status::{Counts, Status};
 

@@ -1,0 +1,312 @@
+//! The journal's single writer: one thread owns the connection during a run and commits what
+//! the planner and the workers send it, in small batches.
+//!
+//! Batching is group commit: the thread blocks for the first command, then takes whatever else
+//! is already queued (up to `BATCH`) into the same transaction. Under load a commit carries
+//! many rows; when the run is slow, each command is committed at once. A `Claim` is
+//! acknowledged only after its transaction commits, so a row is durably "in flight" before
+//! its request leaves.
+
+use anyhow::{Context, Result};
+use rusqlite::{Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{CustomerKeys, FileEntry, Journal, JournalStatus, KeyKind, now};
+use crate::status::Status;
+
+const BATCH: usize = 4096;
+
+/// What the writer is asked to record.
+#[derive(Debug)]
+pub enum Command {
+    /// A row decided without sending: invalid, duplicate_in_file or already_enrolled.
+    Local {
+        row: u64,
+        status: Status,
+        customer_id: Option<String>,
+        message: String,
+        warnings: String,
+    },
+    /// A row about to be sent: recorded in flight, acknowledged once committed.
+    Claim {
+        row: u64,
+        warnings: String,
+        ack: oneshot::Sender<()>,
+    },
+    /// The end of a claimed row in this run: an answer, or the last failure.
+    Outcome {
+        row: u64,
+        status: Status,
+        /// Requests made for this row in this run; added to the journal's total.
+        attempts: u32,
+        http_status: Option<u16>,
+        customer_id: Option<String>,
+        message: String,
+        /// Set for `created`: indexes the customer for later files.
+        keys: Option<CustomerKeys>,
+    },
+    /// Commits everything before it, then answers.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side, cloned into the planner and every worker.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl WriterHandle {
+    pub async fn send(&self, cmd: Command) -> Result<()> {
+        self.tx
+            .send(cmd)
+            .await
+            .map_err(|_| anyhow::anyhow!("the journal writer stopped"))
+    }
+
+    /// For the planner's blocking thread.
+    pub fn blocking_send(&self, cmd: Command) -> Result<()> {
+        self.tx
+            .blocking_send(cmd)
+            .map_err(|_| anyhow::anyhow!("the journal writer stopped"))
+    }
+
+    /// Records the row in flight and waits until that is committed.
+    pub async fn claim(&self, row: u64, warnings: String) -> Result<()> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Claim { row, warnings, ack }).await?;
+        done.await
+            .map_err(|_| anyhow::anyhow!("the journal writer stopped"))
+    }
+
+    pub async fn flush(&self) -> Result<()> {
+        let (ack, done) = oneshot::channel();
+        self.send(Command::Flush(ack)).await?;
+        done.await
+            .map_err(|_| anyhow::anyhow!("the journal writer stopped"))
+    }
+}
+
+/// Starts the writer thread for one file's run. The thread ends when every handle is dropped,
+/// and gives the journal back.
+pub fn spawn(
+    mut journal: Journal,
+    file: FileEntry,
+    run_id: i64,
+) -> (WriterHandle, std::thread::JoinHandle<Result<Journal>>) {
+    let (tx, mut rx) = mpsc::channel::<Command>(BATCH);
+    let thread = std::thread::Builder::new()
+        .name("journal-writer".into())
+        .spawn(move || {
+            let mut acks = Vec::new();
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(first) = rx.blocking_recv() {
+                batch.push(first);
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(cmd) => batch.push(cmd),
+                        Err(_) => break,
+                    }
+                }
+                let tx = journal.conn_mut().transaction()?;
+                for cmd in batch.drain(..) {
+                    if let Some(ack) = apply(&tx, file.id, run_id, cmd)? {
+                        acks.push(ack);
+                    }
+                }
+                tx.commit().context("could not commit to the journal")?;
+                for ack in acks.drain(..) {
+                    let _ = ack.send(());
+                }
+            }
+            Ok(journal)
+        })
+        .expect("spawning the journal writer thread");
+    (WriterHandle { tx }, thread)
+}
+
+fn apply(
+    tx: &Transaction<'_>,
+    file_id: i64,
+    run_id: i64,
+    cmd: Command,
+) -> Result<Option<oneshot::Sender<()>>> {
+    let now = now();
+    match cmd {
+        Command::Local {
+            row,
+            status,
+            customer_id,
+            message,
+            warnings,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO rows (file_id, row, status, attempts, http_status, customer_id,
+                                   message, warnings, run_id, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 0, NULL, ?4, ?5, ?6, ?7, ?8, ?8)
+                 ON CONFLICT (file_id, row) DO UPDATE SET status = ?3, customer_id = ?4,
+                   http_status = NULL, message = ?5, warnings = ?6, run_id = ?7, updated_at = ?8",
+            )?
+            .execute(params![
+                file_id,
+                row as i64,
+                status.as_str(),
+                customer_id,
+                message,
+                warnings,
+                run_id,
+                now
+            ])?;
+            Ok(None)
+        }
+        Command::Claim { row, warnings, ack } => {
+            tx.prepare_cached(
+                "INSERT INTO rows (file_id, row, status, attempts, warnings, run_id,
+                                   created_at, updated_at)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?6)
+                 ON CONFLICT (file_id, row) DO UPDATE SET status = ?3, warnings = ?4,
+                   run_id = ?5, updated_at = ?6",
+            )?
+            .execute(params![
+                file_id,
+                row as i64,
+                JournalStatus::InFlight.as_str(),
+                warnings,
+                run_id,
+                now
+            ])?;
+            Ok(Some(ack))
+        }
+        Command::Outcome {
+            row,
+            status,
+            attempts,
+            http_status,
+            customer_id,
+            message,
+            keys,
+        } => {
+            tx.prepare_cached(
+                "UPDATE rows SET status = ?3, attempts = attempts + ?4, http_status = ?5,
+                   customer_id = ?6, message = ?7, run_id = ?8, updated_at = ?9
+                 WHERE file_id = ?1 AND row = ?2",
+            )?
+            .execute(params![
+                file_id,
+                row as i64,
+                status.as_str(),
+                attempts,
+                http_status,
+                customer_id,
+                message,
+                run_id,
+                now
+            ])?;
+            if let (Some(keys), Some(id)) = (keys, customer_id.as_deref()) {
+                index_customer(tx, file_id, row, id, &keys)?;
+            }
+            Ok(None)
+        }
+        Command::Flush(ack) => Ok(Some(ack)),
+    }
+}
+
+pub(super) fn index_customer(
+    tx: &Transaction<'_>,
+    file_id: i64,
+    row: u64,
+    customer_id: &str,
+    keys: &CustomerKeys,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO customers (kind, key, customer_id, file_id, row) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind, key) DO UPDATE SET customer_id = coalesce(customer_id, ?3)",
+    )?;
+    for (kind, key) in [
+        (KeyKind::Email, &keys.email),
+        (KeyKind::IdNumber, &keys.id_number),
+    ] {
+        stmt.execute(params![kind as i64, &key[..], customer_id, file_id, row as i64])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn claims_and_outcomes_are_committed_and_the_customer_is_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let mut journal = Journal::open(&path).unwrap();
+        let file = journal.file(&"a".repeat(64), "in.csv", 3).unwrap();
+        let run = journal.start_run(&file, "run").unwrap();
+        let keyer = journal.keyer();
+        let (handle, thread) = spawn(journal, file.clone(), run);
+
+        handle.claim(1, String::new()).await.unwrap();
+        // Committed before the claim returned: a second connection sees it.
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        let status: String = reader
+            .query_row("SELECT status FROM rows WHERE row = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(status, "in_flight");
+
+        handle
+            .send(Command::Outcome {
+                row: 1,
+                status: Status::Created,
+                attempts: 2,
+                http_status: Some(201),
+                customer_id: Some("cust-1".into()),
+                message: String::new(),
+                keys: Some(keyer.keys("Ann@Example.com", "ID-1")),
+            })
+            .await
+            .unwrap();
+        handle
+            .send(Command::Local {
+                row: 2,
+                status: Status::Invalid,
+                customer_id: None,
+                message: "email: not a valid email address".into(),
+                warnings: String::new(),
+            })
+            .await
+            .unwrap();
+        handle.flush().await.unwrap();
+        drop(handle);
+        let journal = thread.join().unwrap().unwrap();
+
+        let states = journal.statuses(&file).unwrap();
+        assert_eq!(states[1], Some(JournalStatus::Row(Status::Created)));
+        assert_eq!(states[2], Some(JournalStatus::Row(Status::Invalid)));
+        assert_eq!(states[3], None);
+        let row1 = journal.row(&file, 1).unwrap().unwrap();
+        assert_eq!(row1.attempts, 2);
+        assert_eq!(row1.customer_id.as_deref(), Some("cust-1"));
+
+        let lookup = journal.lookup().unwrap();
+        let by_email = lookup.known(&keyer.keys("ann@example.COM", "other")).unwrap();
+        assert_eq!(by_email.unwrap().customer_id.as_deref(), Some("cust-1"));
+        let by_id = lookup.known(&keyer.keys("x@y.co", "ID-1")).unwrap().unwrap();
+        assert_eq!(by_id.kind, KeyKind::IdNumber);
+        assert!(lookup.known(&keyer.keys("x@y.co", "ID-2")).unwrap().is_none());
+
+        // No raw personal data anywhere in the file.
+        drop(journal);
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        assert!(!text.contains("ann@example.com") && !text.contains("id-1"));
+    }
+
+    #[test]
+    fn a_second_writer_on_the_same_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let _first = Journal::open(&path).unwrap();
+        let err = Journal::open(&path).err().unwrap().to_string();
+        assert!(err.contains("in use by another"), "{err}");
+        assert!(Journal::open_shared(&path).is_ok());
+    }
+}
