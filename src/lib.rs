@@ -1,10 +1,29 @@
-//! cartevo-enroll: bulk enrollment of customers and their KYC documents into the Cartevo API.
+//! cartevo-enroll: bulk enrollment of customers and their KYC identity documents into the
+//! Cartevo card-issuing API, from partner CSV files.
+//!
+//! # Layout
+//! Data flows through the modules in this order:
+//! - [`input`]: CSV records and the header mapping.
+//! - [`validate`]: every documented constraint and the 18+ check, into a [`customer::Customer`].
+//! - [`plan`]: duplicates inside a file and what the journal knows: which rows are sent.
+//! - [`executor`]: pacing, a bounded number of requests in flight, retries, shutdown.
+//! - [`api`]: the Cartevo client: requests, answers, error classes, tokens.
+//! - [`journal`]: SQLite, owned by one writer thread: outcomes, resume, customer index.
+//! - [`report`]: results.csv, rejects.csv and summary.json.
+//!
+//! Around them: [`cli`] (flags), [`app`] (the commands), [`sandbox`] (a local API double),
+//! [`status`] (the contract's row statuses), [`logging`].
 
 pub mod api;
+pub mod app;
+pub mod cli;
 pub mod customer;
+pub mod executor;
 pub mod input;
 pub mod journal;
-pub mod sandbox;
-pub mod validate;
+pub mod logging;
+pub mod plan;
 pub mod report;
+pub mod sandbox;
 pub mod status;
+pub mod validate;

@@ -1,0 +1,619 @@
+//! The commands: each turns checked settings into the pipeline's stages and an exit code.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::Utc;
+
+use crate::api::{ApiConfig, Client, Credentials};
+use crate::cli::{ApiArgs, Cli, Command, CommonArgs, SendArgs};
+use crate::executor::{self, Backoff, Pacer, Stats, Stop, StopReason};
+use crate::input::{CsvInput, Field, RowView};
+use crate::journal::writer::{self, Command as JournalCommand};
+use crate::journal::{FileEntry, Journal};
+use crate::plan::{Decision, Known, Planner};
+use crate::report::{Report, ReportRow, Summary, SummaryInput};
+use crate::status::{Counts, Status};
+use crate::validate::{Rules, Validator};
+
+/// Exit code of an interrupted run.
+pub const INTERRUPTED: i32 = 130;
+
+pub fn main(cli: Cli) -> Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Validate { files, common } => {
+            let mut code = 0;
+            for file in &files {
+                let dir = report_dir(&common.report_dir, file, files.len());
+                let c = match validate_file(&common, file, &dir) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        1
+                    }
+                };
+                code = worst(code, c);
+            }
+            Ok(code)
+        }
+        Command::Run {
+            files,
+            common,
+            journal,
+            api,
+            send,
+        } => {
+            let stop = Stop::new();
+            watch_ctrl_c(stop.clone());
+            let client = client(&api, &send)?;
+            let run = RunSettings::new(common, send)?;
+            let mut journal = Journal::open(&journal.journal)?;
+            let mut code = 0;
+            for file in &files {
+                if stop.is_stopped() {
+                    break;
+                }
+                let dir = report_dir(&run.common.report_dir, file, files.len());
+                let (c, j) = run_file(&run, file, &dir, client.clone(), journal, stop.clone()).await;
+                journal = j?;
+                code = worst(code, c);
+            }
+            Ok(code)
+        }
+        Command::Status { journal } => {
+            let journal = Journal::open_shared(&journal.journal)?;
+            print_status(&journal)?;
+            Ok(0)
+        }
+        Command::Report {
+            file,
+            journal,
+            report_dir,
+            delimiter,
+        } => {
+            let journal = Journal::open_shared(&journal.journal)?;
+            let (sha, rows) = crate::input::scan(&file, delimiter)?;
+            let entry = journal.find_file(&sha)?.ok_or_else(|| {
+                anyhow!(
+                    "the journal has no run of '{}' (SHA-256 {sha}): run it first",
+                    file.display()
+                )
+            })?;
+            let dir = report_dir(&report_dir, &file, 1);
+            let started = Utc::now();
+            let counts = journal_report(&journal, &entry, &file, delimiter, &dir, |counts| {
+                Summary::new("report", SummaryInput::new(&file.display().to_string(), &sha, rows), counts)
+                    .timed(started, Utc::now())
+            })?;
+            print_counts(&file, &counts, &dir);
+            Ok(counts.exit_code(false))
+        }
+        Command::Reconcile { .. } => bail!("reconcile is not available in this build yet"),
+        Command::Sandbox(_) => bail!("sandbox is not available in this build yet"),
+        Command::Demo { .. } => bail!("demo is not available in this build yet"),
+    }
+}
+
+/// The more urgent of two exit codes: fatal, then interrupted, then resume, then act.
+fn worst(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        1 => 5,
+        INTERRUPTED => 4,
+        3 => 3,
+        2 => 2,
+        0 => 0,
+        _ => 1,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+fn report_dir(given: &Option<PathBuf>, file: &Path, files: usize) -> PathBuf {
+    match given {
+        Some(dir) if files > 1 => dir.join(
+            file.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+        Some(dir) => dir.clone(),
+        None => crate::report::default_dir(file, Utc::now()),
+    }
+}
+
+fn rules(common: &CommonArgs, file: &Path) -> Rules {
+    let documents_dir = common.documents_dir.clone().unwrap_or_else(|| {
+        match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    });
+    Rules {
+        as_of: common.as_of.unwrap_or_else(|| Utc::now().date_naive()),
+        documents_dir,
+        strict: common.strict,
+    }
+}
+
+fn warn_unknown(input: &CsvInput) {
+    if !input.columns.unknown.is_empty() {
+        tracing::warn!(
+            "{}: ignoring unknown column{} {} (kept in rejects.csv)",
+            input.path(),
+            if input.columns.unknown.len() > 1 { "s" } else { "" },
+            input.columns.unknown.join(", ")
+        );
+    }
+}
+
+/// `validate`: one pass, each row decided and reported as it is read.
+pub fn validate_file(common: &CommonArgs, file: &Path, dir: &Path) -> Result<i32> {
+    let started = Utc::now();
+    let mut input = CsvInput::open(file, common.delimiter)?;
+    warn_unknown(&input);
+    let validator = Validator::new(rules(common, file))?;
+    let mut planner = Planner::new(validator, None);
+    let mut report = Report::create(dir, &input.headers)?;
+    let columns = input.columns.clone();
+    while let Some((row, record)) = input.next_record()? {
+        let view = RowView::new(&columns, record);
+        let reference = view.get(Field::Reference);
+        let (status, message, warnings) = match planner.decide(row, &view)? {
+            Decision::Local {
+                status,
+                message,
+                warnings,
+                ..
+            } => (status, message, warnings),
+            Decision::Send(job) => (Status::Valid, String::new(), job.warnings),
+            Decision::Done => unreachable!("validate has no journal"),
+        };
+        report.row(&ReportRow {
+            row,
+            reference,
+            status,
+            customer_id: None,
+            http_status: None,
+            attempts: 0,
+            message: &message,
+            warnings: &warnings,
+            record,
+        })?;
+    }
+    let rows = input.rows();
+    let path = input.path().to_string();
+    let sha = input.sha256();
+    let counts = *report.counts();
+    let summary = Summary::new("validate", SummaryInput::new(&path, &sha, rows), counts)
+        .timed(started, Utc::now());
+    report.finish(&summary)?;
+    print_counts(file, &counts, dir);
+    Ok(summary.exit_code)
+}
+
+/// Checked settings of `run`.
+pub struct RunSettings {
+    pub common: CommonArgs,
+    pub rate: f64,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    pub grace: Duration,
+}
+
+impl RunSettings {
+    pub fn new(common: CommonArgs, send: SendArgs) -> Result<RunSettings> {
+        if !(send.rate >= 0.0 && send.rate.is_finite()) {
+            bail!("--rate must be a number of requests per second, 0 for no limit");
+        }
+        Ok(RunSettings {
+            common,
+            rate: send.rate,
+            concurrency: send.concurrency as usize,
+            max_attempts: send.max_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(send.backoff_ms),
+                cap: Duration::from_secs(30),
+            },
+            grace: Duration::from_secs_f64(send.timeout.clamp(1.0, 30.0)),
+        })
+    }
+}
+
+pub fn client(api: &ApiArgs, send: &SendArgs) -> Result<Client> {
+    if !(send.timeout > 0.0 && send.timeout.is_finite()) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let credentials = if let Some(path) = &api.token_file {
+        Credentials::TokenFile(path.clone())
+    } else if let Some(token) = non_empty_env("CARTEVO_API_TOKEN") {
+        Credentials::Token(token)
+    } else if let (Some(id), Some(key)) = (
+        non_empty_env("CARTEVO_CLIENT_ID"),
+        non_empty_env("CARTEVO_CLIENT_KEY"),
+    ) {
+        Credentials::Client { id, key }
+    } else {
+        bail!(
+            "no credentials: set CARTEVO_API_TOKEN, or CARTEVO_CLIENT_ID and CARTEVO_CLIENT_KEY, \
+             or give --token-file"
+        );
+    };
+    Client::new(ApiConfig {
+        base_url: api.base_url.clone(),
+        credentials,
+        timeout: Duration::from_secs_f64(send.timeout),
+        provider_enroll: !api.no_provider_enroll,
+    })
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// First Ctrl-C: stop starting requests and finish cleanly. Second: leave at once; the
+/// journal is consistent at every commit.
+fn watch_ctrl_c(stop: Stop) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("\ninterrupted: finishing requests in flight (Ctrl-C again to quit at once)");
+        stop.trigger(StopReason::Interrupted);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(INTERRUPTED);
+        }
+    });
+}
+
+/// `run` on one file. Always gives the journal back, even on error, so the next file can use
+/// it.
+pub async fn run_file(
+    settings: &RunSettings,
+    file: &Path,
+    dir: &Path,
+    client: Client,
+    journal: Journal,
+    stop: Stop,
+) -> (i32, Result<Journal>) {
+    let mut slot = Some(journal);
+    match run_file_inner(settings, file, dir, client, &mut slot, stop).await {
+        Ok(code) => (code, slot.ok_or_else(|| anyhow!("journal lost"))),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            (1, slot.ok_or_else(|| anyhow!("the journal writer failed")))
+        }
+    }
+}
+
+async fn run_file_inner(
+    settings: &RunSettings,
+    file: &Path,
+    dir: &Path,
+    client: Client,
+    slot: &mut Option<Journal>,
+    stop: Stop,
+) -> Result<i32> {
+    let started = Utc::now();
+    let delimiter = settings.common.delimiter;
+    // Every structural problem surfaces here, before anything is sent.
+    let (sha, rows) = {
+        let file = file.to_path_buf();
+        tokio::task::spawn_blocking(move || crate::input::scan(&file, delimiter)).await??
+    };
+    let path_text = file.display().to_string();
+    let mut journal = slot.take().expect("journal present");
+    let prepared = (|| -> Result<_> {
+        let entry = journal.file(&sha, &path_text, rows)?;
+        let run_id = journal.start_run(&entry, "run")?;
+        let known = Known {
+            lookup: journal.lookup()?,
+            keyer: journal.keyer(),
+            file_id: entry.id,
+            prior: journal.statuses(&entry)?,
+        };
+        Ok((entry, run_id, known))
+    })();
+    let (entry, run_id, known) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            *slot = Some(journal);
+            return Err(e);
+        }
+    };
+    let validator = match Validator::new(rules(&settings.common, file)) {
+        Ok(v) => v,
+        Err(e) => {
+            *slot = Some(journal);
+            return Err(e);
+        }
+    };
+    tracing::info!(file = %path_text, rows, sha256 = %sha, "run started");
+
+    let (writer, writer_thread) = writer::spawn(journal, entry.clone(), run_id);
+    let progress = Progress::new(rows);
+    let stats = Arc::new(Stats::default());
+    let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(settings.concurrency * 2 + 16);
+
+    // The planner reads and decides on a blocking thread; it feeds the executor through a
+    // bounded channel, so it never runs more than a few rows ahead of the requests.
+    let planner = {
+        let writer = writer.clone();
+        let stop = stop.clone();
+        let file = file.to_path_buf();
+        let progress = progress.clone();
+        let sha = sha.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let mut input = CsvInput::open(&file, delimiter)?;
+            warn_unknown(&input);
+            let columns = input.columns.clone();
+            let mut planner = Planner::new(validator, Some(known));
+            while let Some((row, record)) = input.next_record()? {
+                if stop.is_stopped() {
+                    return Ok(());
+                }
+                match planner.decide(row, &RowView::new(&columns, record))? {
+                    Decision::Done => progress.done(None),
+                    Decision::Local {
+                        status,
+                        customer_id,
+                        message,
+                        warnings,
+                    } => {
+                        writer.blocking_send(JournalCommand::Local {
+                            row,
+                            status,
+                            customer_id,
+                            message,
+                            warnings,
+                        })?;
+                        progress.done(Some(status));
+                    }
+                    Decision::Send(job) => {
+                        if jobs_tx.blocking_send(job).is_err() {
+                            return Ok(()); // the executor stopped
+                        }
+                    }
+                }
+            }
+            if input.sha256() != sha {
+                bail!("'{}' changed while it was being run", file.display());
+            }
+            Ok(())
+        })
+    };
+
+    let exec = {
+        let progress = progress.clone();
+        executor::execute(
+            client,
+            Pacer::new(settings.rate),
+            writer.clone(),
+            jobs_rx,
+            stop.clone(),
+            stats.clone(),
+            executor::Settings {
+                concurrency: settings.concurrency,
+                max_attempts: settings.max_attempts,
+                backoff: settings.backoff,
+                grace: settings.grace,
+            },
+            move |status| progress.done(Some(status)),
+        )
+        .await
+    };
+    let planned = planner.await;
+    let flushed = writer.flush().await;
+    drop(writer);
+    let journal = writer_thread
+        .join()
+        .map_err(|_| anyhow!("the journal writer panicked"))??;
+    *slot = Some(journal);
+    progress.finish();
+    exec?;
+    flushed?;
+    planned??;
+
+    let journal = slot.as_mut().expect("journal present");
+    let stopped = stop.reason();
+    let sent = stats.sent.load(Ordering::Relaxed);
+    let retries = stats.retries.load(Ordering::Relaxed);
+    let throttled = stats.http_429.load(Ordering::Relaxed);
+    let mut exit = 0;
+    let counts = journal_report(journal, &entry, file, delimiter, dir, |counts| {
+        let mut s = Summary::new("run", SummaryInput::new(&path_text, &sha, rows), counts)
+            .timed(started, Utc::now());
+        s.requests_sent = sent;
+        s.retries = retries;
+        s.http_429_seen = throttled;
+        match &stopped {
+            Some(StopReason::Interrupted) => {
+                s.exit_code = INTERRUPTED;
+                s.stopped = Some("interrupted".to_string());
+            }
+            Some(StopReason::Fatal(m)) => {
+                s.exit_code = 1;
+                s.stopped = Some(m.clone());
+            }
+            None => {}
+        }
+        exit = s.exit_code;
+        s
+    })?;
+    journal.finish_run(run_id, exit, sent, retries, throttled)?;
+    print_counts(file, &counts, dir);
+    if let Some(StopReason::Fatal(m)) = &stopped {
+        eprintln!("error: the API refused our credentials, run stopped: {m}");
+    }
+    Ok(exit)
+}
+
+/// Writes a file's report from the journal: the CSV is read again for references and the
+/// original fields of rejects, and merged in row order with the journal's rows. A row the
+/// journal does not have is `pending`.
+pub fn journal_report(
+    journal: &Journal,
+    entry: &FileEntry,
+    file: &Path,
+    delimiter: u8,
+    dir: &Path,
+    summary: impl FnOnce(Counts) -> Summary,
+) -> Result<Counts> {
+    let mut input = CsvInput::open(file, delimiter)?;
+    let mut report = Report::create(dir, &input.headers)?;
+    let columns = input.columns.clone();
+    let pending = |report: &mut Report, row: u64, record: &csv::StringRecord| {
+        report.row(&ReportRow {
+            row,
+            reference: RowView::new(&columns, record).get(Field::Reference),
+            status: Status::Pending,
+            customer_id: None,
+            http_status: None,
+            attempts: 0,
+            message: "",
+            warnings: "",
+            record,
+        })
+    };
+    journal.for_each_row(entry, |state| {
+        loop {
+            let Some((row, record)) = input.next_record()? else {
+                bail!("the journal has row {} but the file ends before it", state.row);
+            };
+            if row < state.row {
+                pending(&mut report, row, record)?;
+                continue;
+            }
+            let reported = state.status.reported();
+            let message = if matches!(state.status, crate::journal::JournalStatus::InFlight)
+                && state.message.is_empty()
+            {
+                "sent, but no answer was recorded (the run was stopped); run again to resume"
+            } else {
+                &state.message
+            };
+            report.row(&ReportRow {
+                row,
+                reference: RowView::new(&columns, record).get(Field::Reference),
+                status: reported,
+                customer_id: state.customer_id.as_deref(),
+                http_status: state.http_status,
+                attempts: state.attempts,
+                message,
+                warnings: &state.warnings,
+                record,
+            })?;
+            return Ok(());
+        }
+    })?;
+    while let Some((row, record)) = input.next_record()? {
+        pending(&mut report, row, record)?;
+    }
+    let counts = *report.counts();
+    report.finish(&summary(counts))?;
+    Ok(counts)
+}
+
+fn print_counts(file: &Path, counts: &Counts, dir: &Path) {
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    eprintln!(
+        "{}: {} rows{}{}",
+        file.display(),
+        counts.total(),
+        if parts.is_empty() { "" } else { ": " },
+        parts.join(", ")
+    );
+    eprintln!("report: {}", dir.display());
+}
+
+fn print_status(journal: &Journal) -> Result<()> {
+    let files = journal.status()?;
+    if files.is_empty() {
+        println!("journal {}: no files yet", journal.path().display());
+        return Ok(());
+    }
+    println!("journal {}", journal.path().display());
+    for f in files {
+        println!();
+        println!("{}  ({} rows, sha256 {})", f.file.path, f.file.rows, &f.file.sha256[..16]);
+        match &f.last_run {
+            Some((start, end, code)) => println!(
+                "  runs: {}, last started {start}, {}",
+                f.runs,
+                match (end, code) {
+                    (Some(end), Some(code)) => format!("ended {end} with exit code {code}"),
+                    _ => "did not finish (interrupted or still running)".to_string(),
+                }
+            ),
+            None => println!("  runs: 0"),
+        }
+        for (status, n) in &f.counts {
+            println!("  {status:<18} {n}");
+        }
+    }
+    Ok(())
+}
+
+/// The progress line on stderr; indicatif hides it when stderr is not a terminal.
+#[derive(Clone)]
+struct Progress {
+    bar: indicatif::ProgressBar,
+    counts: Arc<[std::sync::atomic::AtomicU64; 3]>,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr_with_hz(4),
+        );
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Progress {
+            bar,
+            counts: Arc::new(Default::default()),
+        }
+    }
+
+    fn done(&self, status: Option<Status>) {
+        let i = match status {
+            Some(Status::Created) => Some(0),
+            Some(Status::Duplicate) => Some(1),
+            Some(Status::Failed) => Some(2),
+            _ => None,
+        };
+        if let Some(i) = i {
+            let [c, d, f] = &*self.counts;
+            [c, d, f][i].fetch_add(1, Ordering::Relaxed);
+            self.bar.set_message(format!(
+                "created {}  duplicate {}  failed {}",
+                c.load(Ordering::Relaxed),
+                d.load(Ordering::Relaxed),
+                f.load(Ordering::Relaxed)
+            ));
+        }
+        self.bar.inc(1);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

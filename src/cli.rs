@@ -1,0 +1,227 @@
+//! The command line. Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Enroll customers and their KYC identity documents into the Cartevo API in bulk, from
+/// partner CSV files, with a journal that makes every run resumable.
+#[derive(Debug, Parser)]
+#[command(name = "cartevo-enroll", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read and validate files; send nothing; write the report.
+    Validate {
+        /// Partner CSV files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Validate, enroll every valid row, journal each outcome and write the report. Running it
+    /// again on the same file resumes.
+    Run {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        journal: JournalArgs,
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// What the journal knows: files, runs, counts per status.
+    Status {
+        #[command(flatten)]
+        journal: JournalArgs,
+    },
+    /// Write a file's report again from the journal.
+    Report {
+        file: PathBuf,
+        #[command(flatten)]
+        journal: JournalArgs,
+        /// Report folder [default: reports/<file stem>-<UTC timestamp>/].
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+        /// Field delimiter of the CSV file.
+        #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+        delimiter: u8,
+    },
+    /// Read back the customers that runs created and report mismatches.
+    Reconcile {
+        /// Files to reconcile [default: every file the journal knows].
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        journal: JournalArgs,
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        send: SendArgs,
+        /// Also read each customer's cards (count, statuses, balance per currency).
+        #[arg(long)]
+        cards: bool,
+        /// Also read every page of each customer's transactions.
+        #[arg(long)]
+        transactions: bool,
+        /// Find the customer id of 409 duplicates through the customer list.
+        #[arg(long)]
+        resolve_duplicates: bool,
+        /// Report folder [default: reports/reconcile-<UTC timestamp>/].
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+        /// Field delimiter of the CSV files.
+        #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+        delimiter: u8,
+    },
+    /// Serve a local Cartevo API double on 127.0.0.1 for rehearsals.
+    Sandbox(SandboxArgs),
+    /// Start the sandbox in-process and run the bundled example files through it.
+    Demo {
+        /// Keep the journal and reports here instead of a temporary folder.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+}
+
+/// Flags of `validate` and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Report folder [default: reports/<file stem>-<UTC timestamp>/].
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// The date the 18+ check uses, YYYY-MM-DD [default: today, UTC].
+    #[arg(long, value_parser = parse_date)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Base folder for relative document paths [default: the CSV's own folder].
+    #[arg(long)]
+    pub documents_dir: Option<PathBuf>,
+    /// Warnings count as invalid.
+    #[arg(long)]
+    pub strict: bool,
+    /// Field delimiter: one character, or "tab".
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: u8,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JournalArgs {
+    /// The SQLite journal.
+    #[arg(long, env = "CARTEVO_JOURNAL", default_value = "cartevo-enroll.db")]
+    pub journal: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Cartevo API base URL. Plain http:// only for loopback hosts.
+    #[arg(
+        long,
+        env = "CARTEVO_BASE_URL",
+        default_value = "https://api.cartevo.co/api/v1"
+    )]
+    pub base_url: String,
+    /// Read the bearer token from this file (re-read when the API says 401).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Upload documents without enrolling the customer with the card issuer (?enroll=true
+    /// is otherwise sent with document files).
+    #[arg(long)]
+    pub no_provider_enroll: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// Requests per second (0: no limit).
+    #[arg(long, default_value_t = 5.0)]
+    pub rate: f64,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Attempts per row per run at most.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout: f64,
+    /// First retry backoff in milliseconds (doubles per attempt, full jitter, capped at 30 s).
+    #[arg(long, default_value_t = 500, hide = true)]
+    pub backoff_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one; the URL is printed on stdout's first line).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Bearer token the sandbox accepts.
+    #[arg(long, default_value = "sandbox")]
+    pub token: String,
+    #[arg(long, default_value = "sandbox")]
+    pub client_id: String,
+    #[arg(long, default_value = "sandbox")]
+    pub client_key: String,
+    /// Latency of every answer in milliseconds, with optional jitter: "50" or "50+20".
+    #[arg(long, default_value = "0", value_parser = parse_latency)]
+    pub latency: (u64, u64),
+    /// Fraction (0–1) of create requests that fail with a 5xx or a dropped connection,
+    /// some after the customer was stored.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Requests per second the sandbox accepts before answering 429 with Retry-After.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Lifetime of tokens issued by /auth/token, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl: u64,
+    /// Answer 403 past this many customers, as preproduction does past 3.
+    #[arg(long)]
+    pub max_customers: Option<usize>,
+    /// Keep customers in this SQLite file, so a rehearsal survives a restart.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Give every new customer a card with a few transactions (to rehearse reconcile).
+    #[arg(long)]
+    pub seed_cards: bool,
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("'{s}' is not a date in YYYY-MM-DD form"))
+}
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!("'{s}' is not a one-character ASCII delimiter (or \"tab\")")),
+    }
+}
+
+fn parse_latency(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("'{s}' is not a latency in milliseconds like \"50\" or \"50+20\"");
+    let (fixed, jitter) = s.split_once('+').unwrap_or((s, "0"));
+    Ok((
+        fixed.trim().parse().map_err(|_| bad())?,
+        jitter.trim().parse().map_err(|_| bad())?,
+    ))
+}

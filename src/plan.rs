@@ -1,0 +1,230 @@
+//! Deciding each row: validation, duplicates inside the file, and what the journal already
+//! knows. The one place that says whether a row is sent.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+
+use anyhow::Result;
+
+use crate::customer::Customer;
+use crate::input::RowView;
+use crate::journal::{CustomerKeys, JournalStatus, KeyKind, Keyer, Lookup};
+use crate::status::Status;
+use crate::validate::{Checked, Validator};
+
+/// A row that passed every check and must be sent.
+#[derive(Debug)]
+pub struct Job {
+    pub row: u64,
+    pub customer: Customer,
+    pub warnings: String,
+    /// The customer's keys in the journal's index (run only).
+    pub keys: Option<CustomerKeys>,
+    /// An earlier run sent this row and never recorded an answer, or only failures: a 409
+    /// now may be the customer that earlier request created.
+    pub attempted_before: bool,
+}
+
+#[derive(Debug)]
+pub enum Decision {
+    /// Final without sending: invalid, duplicate_in_file or already_enrolled.
+    Local {
+        status: Status,
+        customer_id: Option<String>,
+        message: String,
+        warnings: String,
+    },
+    /// Valid and not yet answered for good.
+    Send(Job),
+    /// The journal holds a final answer from an earlier run: nothing to do.
+    Done,
+}
+
+/// What the journal contributes to planning a `run`.
+pub struct Known {
+    pub lookup: Lookup,
+    pub keyer: Keyer,
+    pub file_id: i64,
+    /// Index = row number.
+    pub prior: Vec<Option<JournalStatus>>,
+}
+
+pub struct Planner {
+    validator: Validator,
+    dedupe: Dedupe,
+    known: Option<Known>,
+}
+
+impl Planner {
+    pub fn new(validator: Validator, known: Option<Known>) -> Planner {
+        Planner {
+            validator,
+            dedupe: Dedupe::default(),
+            known,
+        }
+    }
+
+    pub fn decide(&mut self, row: u64, view: &RowView<'_>) -> Result<Decision> {
+        let checked = self.validator.check(view);
+        let prior = self
+            .known
+            .as_ref()
+            .and_then(|k| k.prior.get(row as usize).copied().flatten());
+        let (customer, warnings) = match checked {
+            Checked::Invalid { errors, warnings } => {
+                if prior.is_some_and(|p| p.reported().is_sent_final()) {
+                    return Ok(Decision::Done);
+                }
+                return Ok(Decision::Local {
+                    status: Status::Invalid,
+                    customer_id: None,
+                    message: errors.join("; "),
+                    warnings: warnings.join("; "),
+                });
+            }
+            Checked::Valid { customer, warnings } => (customer, warnings.join("; ")),
+        };
+        let duplicate = self
+            .dedupe
+            .check(row, &customer.email, &customer.identification_number);
+        if prior.is_some_and(|p| p.reported().is_sent_final()) {
+            return Ok(Decision::Done);
+        }
+        if let Some(message) = duplicate {
+            return Ok(Decision::Local {
+                status: Status::DuplicateInFile,
+                customer_id: None,
+                message,
+                warnings,
+            });
+        }
+        let Some(known) = &self.known else {
+            return Ok(Decision::Send(Job {
+                row,
+                customer,
+                warnings,
+                keys: None,
+                attempted_before: false,
+            }));
+        };
+        let keys = known
+            .keyer
+            .keys(&customer.email, &customer.identification_number);
+        if let Some(k) = known.lookup.known(&keys)?
+            && !(k.file_id == known.file_id && k.row == row)
+        {
+            let field = match k.kind {
+                KeyKind::Email => "email",
+                KeyKind::IdNumber => "identification_number",
+            };
+            let place = if k.file_id == known.file_id {
+                format!("row {} of this file", k.row)
+            } else {
+                format!("row {} of an earlier file", k.row)
+            };
+            return Ok(Decision::Local {
+                status: Status::AlreadyEnrolled,
+                message: format!("already enrolled: same {field} as {place}"),
+                customer_id: k.customer_id,
+                warnings,
+            });
+        }
+        Ok(Decision::Send(Job {
+            row,
+            customer,
+            warnings,
+            keys: Some(keys),
+            attempted_before: matches!(
+                prior,
+                Some(JournalStatus::InFlight | JournalStatus::Row(Status::Failed))
+            ),
+        }))
+    }
+}
+
+/// Emails (any case) and identification numbers seen in earlier valid rows of the file.
+///
+/// It keeps a 64-bit hash of each value, not the value, so a million-row file costs tens of
+/// megabytes rather than hundreds. Two different values colliding is a one-in-ten-million
+/// event on a million rows.
+#[derive(Default)]
+struct Dedupe {
+    hasher: std::collections::hash_map::RandomState,
+    seen: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+}
+
+impl Dedupe {
+    /// Registers the row and names the earlier row it repeats, if any.
+    fn check(&mut self, row: u64, email: &str, id_number: &str) -> Option<String> {
+        let email_key = {
+            let mut h = self.hasher.build_hasher();
+            h.write_u8(0);
+            for c in email.chars().flat_map(char::to_lowercase) {
+                h.write_u32(c as u32);
+            }
+            h.finish()
+        };
+        let id_key = {
+            let mut h = self.hasher.build_hasher();
+            h.write_u8(1);
+            h.write(id_number.as_bytes());
+            h.finish()
+        };
+        let row32 = row as u32;
+        let by_email = *self.seen.entry(email_key).or_insert(row32);
+        let by_id = *self.seen.entry(id_key).or_insert(row32);
+        match (by_email != row32, by_id != row32) {
+            (false, false) => None,
+            (true, true) if by_email == by_id => Some(format!(
+                "same email and identification_number as row {by_email}"
+            )),
+            (true, _) => Some(format!("same email as row {by_email}")),
+            (_, true) => Some(format!("same identification_number as row {by_id}")),
+        }
+    }
+}
+
+/// The map's keys are already hashes: use them as they are.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedupe_names_the_earlier_row_and_ignores_email_case() {
+        let mut d = Dedupe::default();
+        assert_eq!(d.check(1, "Ann@Example.com", "A1"), None);
+        assert_eq!(d.check(2, "bob@example.com", "B1"), None);
+        assert_eq!(
+            d.check(3, "ann@EXAMPLE.com", "C1").as_deref(),
+            Some("same email as row 1")
+        );
+        assert_eq!(
+            d.check(4, "dan@example.com", "B1").as_deref(),
+            Some("same identification_number as row 2")
+        );
+        assert_eq!(
+            d.check(5, "bob@example.com", "B1").as_deref(),
+            Some("same email and identification_number as row 2")
+        );
+        // A repeated row does not replace the first one it repeats.
+        assert_eq!(
+            d.check(6, "carl@example.com", "C1").as_deref(),
+            Some("same identification_number as row 3")
+        );
+    }
+}
