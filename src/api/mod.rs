@@ -121,13 +121,13 @@ enum Request<'a> {
     },
 }
 
-/// An HTTP answer other than 401/403, with the token it was obtained with (to scrub it from
+/// An HTTP answer other than 401/403, with the tokens sent to obtain it (to scrub them from
 /// any message built from the body).
 struct Answer {
     status: StatusCode,
     headers: reqwest::header::HeaderMap,
     body: Vec<u8>,
-    token: Secret,
+    tokens: Vec<Secret>,
 }
 
 impl Client {
@@ -279,12 +279,13 @@ impl Client {
     }
 
     fn scrubbed<T>(&self, answer: &Answer, r: Result<T, ApiError>) -> Result<T, ApiError> {
-        r.map_err(|e| e.redacted(&self.secrets(Some(&answer.token))))
+        r.map_err(|e| e.redacted(&self.secrets(&answer.tokens)))
     }
 
-    fn secrets<'a>(&'a self, token: Option<&'a Secret>) -> Vec<&'a str> {
-        token
-            .into_iter()
+    /// The given tokens and the long-lived secret, to scrub from a message.
+    fn secrets<'a>(&'a self, tokens: &'a [Secret]) -> Vec<&'a str> {
+        tokens
+            .iter()
             .chain(self.inner.auth.fixed_secret())
             .map(Secret::expose)
             .collect()
@@ -294,26 +295,28 @@ impl Client {
     /// A 401 that survives renewal, and any 403, are `Fatal`.
     async fn send(&self, req: Request<'_>) -> Result<Answer, ApiError> {
         let inner = &*self.inner;
-        let mut token = inner.auth.current(&inner.http).await.map_err(|e| {
-            let secrets = self.secrets(None);
-            e.redacted(&secrets)
-        })?;
-        let mut renewed = false;
+        let token = inner
+            .auth
+            .current(&inner.http)
+            .await
+            .map_err(|e| e.redacted(&self.secrets(&[])))?;
+        // Every token this call sent: an answer may echo any of them.
+        let mut used = vec![token];
         loop {
-            let answer = self
-                .attempt(&req, &token)
+            let token = used.last().expect("one token at least");
+            let mut answer = self
+                .attempt(&req, token)
                 .await
-                .map_err(|e| e.redacted(&self.secrets(Some(&token))))?;
+                .map_err(|e| e.redacted(&self.secrets(&used)))?;
             match answer.status.as_u16() {
-                401 if !renewed => {
+                401 if used.len() == 1 => {
                     let message = error::answer_message(answer.status, &answer.body);
-                    let stale = token.clone();
-                    token = inner
+                    let fresh = inner
                         .auth
-                        .renew(&inner.http, &stale, &message)
+                        .renew(&inner.http, token, &message)
                         .await
-                        .map_err(|e| e.redacted(&self.secrets(Some(&stale))))?;
-                    renewed = true;
+                        .map_err(|e| e.redacted(&self.secrets(&used)))?;
+                    used.push(fresh);
                 }
                 code @ (401 | 403) => {
                     let message = error::answer_message(answer.status, &answer.body);
@@ -329,9 +332,12 @@ impl Client {
                         status: Some(code),
                         message,
                     }
-                    .redacted(&self.secrets(Some(&token))));
+                    .redacted(&self.secrets(&used)));
                 }
-                _ => return Ok(answer),
+                _ => {
+                    answer.tokens = used;
+                    return Ok(answer);
+                }
             }
         }
     }
@@ -365,7 +371,7 @@ impl Client {
             status,
             headers,
             body: body.to_vec(),
-            token: token.clone(),
+            tokens: Vec::new(),
         })
     }
 
