@@ -18,7 +18,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
+use reqwest::header::HeaderValue;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -32,6 +33,22 @@ pub(crate) struct Secret(Arc<str>);
 impl Secret {
     pub fn new(s: &str) -> Secret {
         Secret(Arc::from(s))
+    }
+
+    /// A bearer token, checked to fit in an `Authorization` header (a stray newline or
+    /// control character would otherwise fail every request in a way that looks like a
+    /// network error). `origin` names where it came from; the error never shows the token.
+    pub fn bearer(token: &str, origin: &str) -> Result<Secret, String> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(format!("{origin} is empty"));
+        }
+        if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(format!(
+                "{origin} holds characters that cannot go in an HTTP header"
+            ));
+        }
+        Ok(Secret::new(token))
     }
 
     pub fn expose(&self) -> &str {
@@ -203,14 +220,12 @@ async fn read_token_file(path: &std::path::Path) -> Result<Secret, ApiError> {
             status: None,
             message: format!("could not read the token file '{}': {e}", path.display()),
         })?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(ApiError::Fatal {
+    Secret::bearer(&text, &format!("the token file '{}'", path.display())).map_err(|message| {
+        ApiError::Fatal {
             status: None,
-            message: format!("the token file '{}' is empty", path.display()),
-        });
-    }
-    Ok(Secret::new(token))
+            message,
+        }
+    })
 }
 
 /// One `POST /auth/token`. Refused credentials are fatal; trouble reaching the endpoint is
@@ -281,17 +296,24 @@ async fn fetch(
             Some(status.as_u16()),
             format!(
                 "the token endpoint answered HTTP {} without data.access_token",
-                StatusCode::as_u16(&status)
+                status.as_u16()
             ),
             false,
         ));
     };
+    let token =
+        Secret::bearer(&token, "the access token from the token endpoint").map_err(|message| {
+            ApiError::Fatal {
+                status: None,
+                message,
+            }
+        })?;
     let lifetime = expires_in
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_LIFETIME);
     tracing::debug!(expires_in = lifetime.as_secs(), "obtained an access token");
     Ok(Cached {
-        token: Secret::new(token.trim()),
+        token,
         renew_at: asked_at + renew_after(lifetime),
     })
 }

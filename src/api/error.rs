@@ -146,7 +146,11 @@ impl ApiError {
 /// this machine; anything later (timeout, reset, body error) may have reached the server.
 pub(crate) fn from_transport(err: &reqwest::Error) -> ApiError {
     let detail = error_chain(err);
-    if err.is_connect() {
+    if err.is_builder() {
+        ApiError::Local {
+            message: format!("could not build the request (not sent): {detail}"),
+        }
+    } else if err.is_connect() {
         ApiError::retryable(
             None,
             format!("could not connect (not sent): {detail}"),

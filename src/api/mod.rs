@@ -139,13 +139,10 @@ impl Client {
             bail!("the request timeout must be more than zero (--timeout)");
         }
         let auth = match cfg.credentials {
-            Credentials::Token(t) => {
-                let t = t.trim();
-                if t.is_empty() {
-                    bail!("the API token (CARTEVO_API_TOKEN) is empty");
-                }
-                TokenSource::Static(Secret::new(t))
-            }
+            Credentials::Token(t) => TokenSource::Static(
+                Secret::bearer(&t, "the API token (CARTEVO_API_TOKEN)")
+                    .map_err(anyhow::Error::msg)?,
+            ),
             Credentials::TokenFile(path) => TokenSource::file(path),
             Credentials::Client { id, key } => {
                 if id.trim().is_empty() || key.trim().is_empty() {

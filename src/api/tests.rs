@@ -888,3 +888,20 @@ async fn reads_honour_403_and_401_renewal() {
         "{err}"
     );
 }
+
+#[test]
+fn tokens_that_cannot_go_in_a_header_are_refused_up_front() {
+    let new = |t: &str| {
+        Client::new(config(
+            "https://api.cartevo.co/api/v1",
+            Credentials::Token(t.into()),
+        ))
+    };
+    let err = new("abc\u{7}def").unwrap_err().to_string();
+    assert!(
+        err.contains("CARTEVO_API_TOKEN") && !err.contains("abc"),
+        "{err}"
+    );
+    assert!(new("  ").unwrap_err().to_string().contains("empty"));
+    new("  padded-token\n").unwrap();
+}
