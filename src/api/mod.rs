@@ -1,1 +1,533 @@
-//! The Cartevo HTTP client.
+//! The Cartevo HTTP client: builds the requests, sends them with a bearer token, and sorts
+//! every answer into a typed outcome.
+//!
+//! Owns: the wire format (`wire`), authentication and token renewal (`auth`), and the
+//! classification of answers into `ApiError` classes (`error`). Does not own retries,
+//! pacing or backoff: one call here is one attempt (plus, after a 401, one retry with a
+//! renewed token); the executor decides what to do with a `Retryable`.
+//!
+//! - URL rows: `POST {base}/customers/enroll`, JSON.
+//! - File rows: `POST {base}/customers?enroll=true`, multipart, documents streamed from disk.
+//! - Reads for `reconcile`: one customer, its cards, its transactions, the customer list.
+
+mod auth;
+mod error;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Body, RequestBuilder, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::io::ReaderStream;
+
+use crate::customer::{Customer, DocumentFile, Documents};
+use auth::{Secret, TokenSource};
+pub use error::ApiError;
+use wire::Envelope;
+pub use wire::{Card, Page, RemoteCustomer, Transaction, TransactionCard};
+
+/// The User-Agent of every request.
+pub const USER_AGENT: &str = concat!("cartevo-enroll/", env!("CARGO_PKG_VERSION"));
+
+/// What the client needs to know; built by the config stage from flags and environment.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// e.g. `https://api.cartevo.co/api/v1`; a trailing slash is fine.
+    pub base_url: String,
+    pub credentials: Credentials,
+    /// For one whole request: connect, send (documents included), answer.
+    pub timeout: Duration,
+    /// Adds `?enroll=true` to multipart creates (`--no-provider-enroll` turns it off).
+    pub provider_enroll: bool,
+}
+
+/// How to authenticate. `Debug` never shows a token or key.
+#[derive(Clone)]
+pub enum Credentials {
+    /// A static bearer token (`CARTEVO_API_TOKEN`).
+    Token(String),
+    /// A file holding the bearer token (`--token-file`), re-read after a 401.
+    TokenFile(PathBuf),
+    /// Client credentials exchanged at `POST /auth/token` (`CARTEVO_CLIENT_ID` and
+    /// `CARTEVO_CLIENT_KEY`).
+    Client { id: String, key: String },
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Token(_) => f.write_str("Token(***)"),
+            Credentials::TokenFile(path) => f.debug_tuple("TokenFile").field(path).finish(),
+            Credentials::Client { id, .. } => f
+                .debug_struct("Client")
+                .field("id", id)
+                .field("key", &"***")
+                .finish(),
+        }
+    }
+}
+
+/// A customer the API created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub id: String,
+    /// 200 or 201: the pages disagree, both mean created.
+    pub http_status: u16,
+}
+
+/// The Cartevo client. Cheap to clone: every clone shares one connection pool and one token
+/// cache, so all workers use the same token and renew it once.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// Checked at construction; its path is extended segment by segment.
+    base: Url,
+    auth: TokenSource,
+    provider_enroll: bool,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base.as_str())
+            .field("provider_enroll", &self.inner.provider_enroll)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request, described so that it can be built twice (the retry after a 401 needs a fresh
+/// body: a streamed document cannot be replayed).
+enum Request<'a> {
+    Get(Url),
+    Json(Url, &'a Value),
+    Multipart {
+        url: Url,
+        customer: &'a Customer,
+        front: &'a DocumentFile,
+        back: Option<&'a DocumentFile>,
+    },
+}
+
+/// An HTTP answer other than 401/403, with the tokens sent to obtain it (to scrub them from
+/// any message built from the body).
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+    tokens: Vec<Secret>,
+}
+
+impl Client {
+    /// Checks the configuration (base URL rule, non-empty credentials, timeout) and builds
+    /// the client. Sends nothing.
+    pub fn new(cfg: ApiConfig) -> anyhow::Result<Client> {
+        let base = check_base_url(&cfg.base_url)?;
+        if cfg.timeout.is_zero() {
+            bail!("the request timeout must be more than zero (--timeout)");
+        }
+        let auth = match cfg.credentials {
+            Credentials::Token(t) => TokenSource::Static(
+                Secret::bearer(&t, "the API token (CARTEVO_API_TOKEN)")
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            Credentials::TokenFile(path) => TokenSource::file(path),
+            Credentials::Client { id, key } => {
+                if id.trim().is_empty() || key.trim().is_empty() {
+                    bail!(
+                        "the client credentials (CARTEVO_CLIENT_ID, CARTEVO_CLIENT_KEY) are empty"
+                    );
+                }
+                let url = join(&base, &["auth", "token"]);
+                TokenSource::client(id.trim().to_owned(), Secret::new(key.trim()), url)
+            }
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(cfg.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("could not build the HTTP client")?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                auth,
+                provider_enroll: cfg.provider_enroll,
+            }),
+        })
+    }
+
+    /// Creates one customer: JSON to `/customers/enroll` for document URLs, multipart to
+    /// `/customers` for document files. One attempt (plus one after a renewed token).
+    pub async fn create_customer(&self, c: &Customer) -> Result<Created, ApiError> {
+        let answer = match &c.documents {
+            Documents::Urls { front, back } => {
+                let body = wire::enroll_body(c, front, back);
+                let url = self.url(&["customers", "enroll"]);
+                self.send(Request::Json(url, &body)).await?
+            }
+            Documents::Files { front, back } => {
+                let mut url = self.url(&["customers"]);
+                if self.inner.provider_enroll {
+                    url.query_pairs_mut().append_pair("enroll", "true");
+                }
+                self.send(Request::Multipart {
+                    url,
+                    customer: c,
+                    front,
+                    back: back.as_ref(),
+                })
+                .await?
+            }
+        };
+        self.scrubbed(&answer, created(&answer))
+    }
+
+    /// `GET /customers/{id}`; `None` on 404.
+    pub async fn get_customer(&self, id: &str) -> Result<Option<RemoteCustomer>, ApiError> {
+        let answer = self
+            .send(Request::Get(self.url(&["customers", id])))
+            .await?;
+        let result = read(&answer).and_then(|env| match env {
+            None => Ok(None),
+            Some(env) => data_as(&answer, env.data).map(Some),
+        });
+        self.scrubbed(&answer, result)
+    }
+
+    /// `GET /customers/{id}/cards`; `None` on 404, which Cartevo answers both for an unknown
+    /// customer and for one without cards: the caller tells them apart with `get_customer`.
+    pub async fn customer_cards(&self, id: &str) -> Result<Option<Vec<Card>>, ApiError> {
+        let url = self.url(&["customers", id, "cards"]);
+        let answer = self.send(Request::Get(url)).await?;
+        let result = read(&answer).and_then(|env| match env {
+            None => Ok(None),
+            Some(Envelope {
+                data: None | Some(Value::Null),
+                ..
+            }) => Ok(Some(Vec::new())),
+            Some(env) => data_as(&answer, env.data).map(Some),
+        });
+        self.scrubbed(&answer, result)
+    }
+
+    /// `GET /customers/{id}/transactions?page=&limit=`. A 404 (unknown customer) is an error
+    /// here (`Rejected` with status 404).
+    pub async fn customer_transactions(
+        &self,
+        id: &str,
+        page: u64,
+        limit: u64,
+    ) -> Result<Page<Transaction>, ApiError> {
+        let url = self.paged(&["customers", id, "transactions"], page, limit);
+        self.page(url, page, limit).await
+    }
+
+    /// `GET /customers?page=&limit=` (page from 1, limit at most 100).
+    pub async fn list_customers(
+        &self,
+        page: u64,
+        limit: u64,
+    ) -> Result<Page<RemoteCustomer>, ApiError> {
+        let url = self.paged(&["customers"], page, limit);
+        self.page(url, page, limit).await
+    }
+
+    async fn page<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        page: u64,
+        limit: u64,
+    ) -> Result<Page<T>, ApiError> {
+        let answer = self.send(Request::Get(url)).await?;
+        let result = read(&answer).and_then(|env| {
+            let env = env.ok_or_else(|| ApiError::Rejected {
+                status: 404,
+                message: error::answer_message(answer.status, &answer.body),
+            })?;
+            Page::from_envelope(env, page, limit).map_err(|e| unexpected(&answer, &e))
+        });
+        self.scrubbed(&answer, result)
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        join(&self.inner.base, segments)
+    }
+
+    fn paged(&self, segments: &[&str], page: u64, limit: u64) -> Url {
+        let mut url = self.url(segments);
+        url.query_pairs_mut()
+            .append_pair("page", &page.to_string())
+            .append_pair("limit", &limit.to_string());
+        url
+    }
+
+    fn scrubbed<T>(&self, answer: &Answer, r: Result<T, ApiError>) -> Result<T, ApiError> {
+        r.map_err(|e| e.redacted(&self.secrets(&answer.tokens)))
+    }
+
+    /// The given tokens and the long-lived secret, to scrub from a message.
+    fn secrets<'a>(&'a self, tokens: &'a [Secret]) -> Vec<&'a str> {
+        tokens
+            .iter()
+            .chain(self.inner.auth.fixed_secret())
+            .map(Secret::expose)
+            .collect()
+    }
+
+    /// Sends with the current token; after a 401, renews the token once and sends again.
+    /// A 401 that survives renewal, and any 403, are `Fatal`.
+    async fn send(&self, req: Request<'_>) -> Result<Answer, ApiError> {
+        let inner = &*self.inner;
+        let token = inner
+            .auth
+            .current(&inner.http)
+            .await
+            .map_err(|e| e.redacted(&self.secrets(&[])))?;
+        // Every token this call sent: an answer may echo any of them.
+        let mut used = vec![token];
+        loop {
+            let token = used.last().expect("one token at least");
+            let mut answer = self
+                .attempt(&req, token)
+                .await
+                .map_err(|e| e.redacted(&self.secrets(&used)))?;
+            match answer.status.as_u16() {
+                401 if used.len() == 1 => {
+                    let message = error::answer_message(answer.status, &answer.body);
+                    let fresh = inner
+                        .auth
+                        .renew(&inner.http, token, &message)
+                        .await
+                        .map_err(|e| e.redacted(&self.secrets(&used)))?;
+                    used.push(fresh);
+                }
+                code @ (401 | 403) => {
+                    let message = error::answer_message(answer.status, &answer.body);
+                    let message = if code == 401 {
+                        format!(
+                            "the API refused the credentials (HTTP 401) even with a renewed \
+                             token: {message}"
+                        )
+                    } else {
+                        format!("the API refused the request (HTTP 403): {message}")
+                    };
+                    return Err(ApiError::Fatal {
+                        status: Some(code),
+                        message,
+                    }
+                    .redacted(&self.secrets(&used)));
+                }
+                _ => {
+                    answer.tokens = used;
+                    return Ok(answer);
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, req: &Request<'_>, token: &Secret) -> Result<Answer, ApiError> {
+        let builder = self.build(req).await?.bearer_auth(token.expose());
+        let resp = builder
+            .send()
+            .await
+            .map_err(|e| error::from_transport(&e))?;
+        let status = resp.status();
+        tracing::debug!(url = %resp.url().path(), status = status.as_u16(), "cartevo answer");
+        let headers = resp.headers().clone();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| match error::from_transport(&e) {
+                ApiError::Retryable {
+                    message,
+                    retry_after,
+                    ..
+                } => ApiError::Retryable {
+                    status: Some(status.as_u16()),
+                    message: format!("the answer's body could not be read: {message}"),
+                    retry_after,
+                    maybe_sent: true,
+                },
+                other => other,
+            })?;
+        Ok(Answer {
+            status,
+            headers,
+            body: body.to_vec(),
+            tokens: Vec::new(),
+        })
+    }
+
+    async fn build(&self, req: &Request<'_>) -> Result<RequestBuilder, ApiError> {
+        let http = &self.inner.http;
+        Ok(match req {
+            Request::Get(url) => http.get(url.clone()),
+            Request::Json(url, body) => http.post(url.clone()).json(body),
+            Request::Multipart {
+                url,
+                customer,
+                front,
+                back,
+            } => {
+                let mut form = Form::new();
+                for (name, value) in wire::text_fields(customer) {
+                    form = form.text(name, value);
+                }
+                form = form.part("id_document_front", file_part(front).await?);
+                if let Some(back) = back {
+                    form = form.part("id_document_back", file_part(back).await?);
+                }
+                http.post(url.clone()).multipart(form)
+            }
+        })
+    }
+}
+
+/// A document as a multipart part streamed from disk, never read whole into memory.
+async fn file_part(doc: &DocumentFile) -> Result<Part, ApiError> {
+    let local = |what: &str, e: std::io::Error| ApiError::Local {
+        message: format!("could not {what} document '{}': {e}", doc.path.display()),
+    };
+    let file = tokio::fs::File::open(&doc.path)
+        .await
+        .map_err(|e| local("open", e))?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| local("read the size of", e))?
+        .len();
+    Part::stream_with_length(Body::wrap_stream(ReaderStream::new(file)), len)
+        .file_name(doc.file_name.clone())
+        .mime_str(doc.mime)
+        .map_err(|e| ApiError::Local {
+            message: format!(
+                "bad content type '{}' for '{}': {e}",
+                doc.mime,
+                doc.path.display()
+            ),
+        })
+}
+
+/// Sorts the answer to a create.
+fn created(answer: &Answer) -> Result<Created, ApiError> {
+    let status = answer.status;
+    if !status.is_success() {
+        return Err(error::from_status(status, &answer.headers, &answer.body));
+    }
+    let code = status.as_u16();
+    let env = Envelope::parse(&answer.body);
+    if let Some(env) = &env
+        && env.success != Some(false)
+        && let Some(id) = wire::data_id(env.data.as_ref())
+    {
+        return Ok(Created {
+            id,
+            http_status: code,
+        });
+    }
+    // A success without an id: the customer may exist now, but we cannot name it. Retrying
+    // will either create it or get a 409 that settles it.
+    let what = match env {
+        Some(env) if env.success == Some(false) => {
+            format!(
+                "success: false: {}",
+                error::answer_message(status, &answer.body)
+            )
+        }
+        Some(_) => "no customer id in data".to_owned(),
+        None => error::answer_message(status, &answer.body),
+    };
+    Err(ApiError::retryable(
+        Some(code),
+        format!("HTTP {code} but not a created customer ({what}); it may have been created"),
+        true,
+    ))
+}
+
+/// Sorts the answer to a read: `None` on 404, the envelope on 2xx.
+fn read(answer: &Answer) -> Result<Option<Envelope>, ApiError> {
+    let status = answer.status;
+    if status == StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(error::from_status(status, &answer.headers, &answer.body));
+    }
+    match Envelope::parse(&answer.body) {
+        Some(env) => Ok(Some(env)),
+        None => Err(ApiError::retryable(
+            Some(status.as_u16()),
+            error::answer_message(status, &answer.body),
+            true,
+        )),
+    }
+}
+
+fn data_as<T: DeserializeOwned>(answer: &Answer, data: Option<Value>) -> Result<T, ApiError> {
+    serde_json::from_value(data.unwrap_or(Value::Null)).map_err(|e| unexpected(answer, &e))
+}
+
+fn unexpected(answer: &Answer, e: &serde_json::Error) -> ApiError {
+    let code = answer.status.as_u16();
+    ApiError::retryable(
+        Some(code),
+        format!("HTTP {code} with an unexpected data shape: {e}"),
+        true,
+    )
+}
+
+/// The base URL with more path segments (each one percent-encoded), tolerating a trailing
+/// slash on the base.
+fn join(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("checked: the base URL can be a base")
+        .pop_if_empty()
+        .extend(segments);
+    url
+}
+
+/// The `--base-url` rule: https, or plain http to a loopback host only.
+fn check_base_url(raw: &str) -> anyhow::Result<Url> {
+    let url =
+        Url::parse(raw.trim()).with_context(|| format!("--base-url '{raw}' is not a valid URL"))?;
+    if url.cannot_be_a_base() || url.host().is_none() {
+        bail!("--base-url '{raw}' is not an http(s) URL with a host");
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => bail!(
+            "--base-url '{raw}': plain http:// is refused except for a loopback host \
+             (127.0.0.0/8, ::1, localhost); use https://"
+        ),
+        other => bail!("--base-url '{raw}': scheme '{other}' is not supported; use https://"),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!("--base-url must not carry credentials; use CARTEVO_API_TOKEN or client credentials");
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}

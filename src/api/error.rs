@@ -1,0 +1,350 @@
+//! What can come back from a Cartevo call, sorted into the classes the executor branches on,
+//! and the rules that sort an HTTP answer (or its absence) into them.
+//!
+//! Every message here is built from the API's own `message` or from a transport error; no
+//! header, token or client key ever goes into one (see `auth::Secret`).
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use super::wire;
+
+/// The outcome of a call that did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 409: the customer already exists at Cartevo. `message` is the API's own: it says
+    /// whether the email or the identification number clashed.
+    #[error("already exists at Cartevo (HTTP 409): {message}")]
+    Duplicate { message: String },
+
+    /// The API refused this request for good (400, 413, 415, 422, other 4xx): sending it
+    /// again unchanged gives the same answer.
+    #[error("rejected by the API (HTTP {status}): {message}")]
+    Rejected { status: u16, message: String },
+
+    /// Transient trouble (408, 429, 5xx, network, timeout, a malformed success): worth
+    /// another attempt later.
+    #[error("{}", retryable_display(*.status, .message, *.retry_after))]
+    Retryable {
+        /// The HTTP status when the server answered, `None` when it did not.
+        status: Option<u16>,
+        message: String,
+        /// What the server asked for in `Retry-After` (429 and 503 only).
+        retry_after: Option<Duration>,
+        /// `false` only when the customer certainly was not created by this attempt (the
+        /// connection never opened, the token could not be obtained, or a 408/429 answer);
+        /// `true` when a later 409 may be our own earlier attempt.
+        maybe_sent: bool,
+    },
+
+    /// The run cannot go on: credentials refused (401 after renewal, token endpoint 400/401/
+    /// 403), or 403 (e.g. preproduction's "Cannot create more than 3 customers").
+    #[error("{message}")]
+    Fatal {
+        status: Option<u16>,
+        message: String,
+    },
+
+    /// The request could not be built from local data (a document file vanished or became
+    /// unreadable since validation). Nothing was sent; retrying will not help.
+    #[error("{message}")]
+    Local { message: String },
+}
+
+fn retryable_display(status: Option<u16>, message: &str, retry_after: Option<Duration>) -> String {
+    let mut s = match status {
+        Some(code) => format!("HTTP {code}: {message}"),
+        None => message.to_owned(),
+    };
+    if let Some(d) = retry_after {
+        s.push_str(&format!(" (retry after {}s)", d.as_secs()));
+    }
+    s
+}
+
+impl ApiError {
+    /// Whether another attempt of the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ApiError::Retryable { .. })
+    }
+
+    /// Whether the caller must stop the whole run.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ApiError::Fatal { .. })
+    }
+
+    /// The HTTP status of the answer, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            ApiError::Duplicate { .. } => Some(409),
+            ApiError::Rejected { status, .. } => Some(*status),
+            ApiError::Retryable { status, .. } | ApiError::Fatal { status, .. } => *status,
+            ApiError::Local { .. } => None,
+        }
+    }
+
+    /// Whether the attempt may have reached the server (and so may have created the customer).
+    pub fn maybe_sent(&self) -> bool {
+        match self {
+            ApiError::Retryable { maybe_sent, .. } => *maybe_sent,
+            ApiError::Local { .. } => false,
+            _ => true,
+        }
+    }
+
+    /// The same error with every occurrence of each secret in its message replaced, in case
+    /// an answer echoed what we sent.
+    pub(crate) fn redacted(self, secrets: &[&str]) -> Self {
+        let scrub = |mut m: String| {
+            for s in secrets.iter().filter(|s| !s.is_empty()) {
+                m = m.replace(s, "[redacted]");
+            }
+            m
+        };
+        match self {
+            ApiError::Duplicate { message } => ApiError::Duplicate {
+                message: scrub(message),
+            },
+            ApiError::Rejected { status, message } => ApiError::Rejected {
+                status,
+                message: scrub(message),
+            },
+            ApiError::Retryable {
+                status,
+                message,
+                retry_after,
+                maybe_sent,
+            } => ApiError::Retryable {
+                status,
+                message: scrub(message),
+                retry_after,
+                maybe_sent,
+            },
+            ApiError::Fatal { status, message } => ApiError::Fatal {
+                status,
+                message: scrub(message),
+            },
+            ApiError::Local { message } => ApiError::Local {
+                message: scrub(message),
+            },
+        }
+    }
+
+    pub(crate) fn retryable(status: Option<u16>, message: String, maybe_sent: bool) -> Self {
+        ApiError::Retryable {
+            status,
+            message,
+            retry_after: None,
+            maybe_sent,
+        }
+    }
+}
+
+/// Sorts a transport failure (no HTTP answer). A connect error means the request never left
+/// this machine; anything later (timeout, reset, body error) may have reached the server.
+pub(crate) fn from_transport(err: &reqwest::Error) -> ApiError {
+    let detail = error_chain(err);
+    if err.is_builder() {
+        ApiError::Local {
+            message: format!("could not build the request (not sent): {detail}"),
+        }
+    } else if err.is_connect() {
+        ApiError::retryable(
+            None,
+            format!("could not connect (not sent): {detail}"),
+            false,
+        )
+    } else if err.is_timeout() {
+        ApiError::retryable(
+            None,
+            format!("timed out waiting for the answer (may have been received): {detail}"),
+            true,
+        )
+    } else {
+        ApiError::retryable(
+            None,
+            format!("network error (may have been received): {detail}"),
+            true,
+        )
+    }
+}
+
+/// The error and its sources, joined, without the URL (reqwest puts it first).
+fn error_chain(err: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    parts.push(strip_url(err));
+    while let Some(e) = source {
+        let s = e.to_string();
+        if parts.last() != Some(&s) {
+            parts.push(s);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+fn strip_url(err: &reqwest::Error) -> String {
+    let s = err.to_string();
+    match s.find(" for url (") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+/// A message for an answer: the API's own when the body is an envelope (or any JSON with a
+/// `message`), otherwise a description of the body so that a proxy's HTML page still reads.
+pub(crate) fn answer_message(status: StatusCode, body: &[u8]) -> String {
+    let code = status.as_u16();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return format!("HTTP {code} with an empty body");
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => match wire::message_of(&value) {
+            Some(m) if !m.is_empty() => m,
+            _ => format!("HTTP {code} with a JSON body that carries no message"),
+        },
+        Err(_) => format!("HTTP {code} with a non-JSON body"),
+    }
+}
+
+/// Sorts an error answer (anything but 2xx, and except 401/403 which the caller handles
+/// before this because they depend on the credentials).
+pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let code = status.as_u16();
+    let message = answer_message(status, body);
+    match code {
+        // Redirects are not followed (a POST would turn into a GET): the base URL is wrong.
+        300..=399 => ApiError::Fatal {
+            status: Some(code),
+            message: format!(
+                "the API answered with a redirect (HTTP {code}) to '{}': check --base-url",
+                headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("?")
+            ),
+        },
+        409 => ApiError::Duplicate { message },
+        401 | 403 => ApiError::Fatal {
+            status: Some(code),
+            message: format!("the API refused the request (HTTP {code}): {message}"),
+        },
+        // An explicit "slow down" or "you were too slow": the server did not act on it.
+        408 | 429 => ApiError::Retryable {
+            status: Some(code),
+            message,
+            retry_after: if code == 429 {
+                retry_after(headers)
+            } else {
+                None
+            },
+            maybe_sent: false,
+        },
+        400..=499 => ApiError::Rejected {
+            status: code,
+            message,
+        },
+        // A 5xx may come after the customer was stored (or from a proxy in front of a server
+        // that did store it): only a later 409 or the customer list can tell.
+        _ => ApiError::Retryable {
+            status: Some(code),
+            message,
+            retry_after: if code == 503 {
+                retry_after(headers)
+            } else {
+                None
+            },
+            maybe_sent: true,
+        },
+    }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date; a date in the past is no wait at all.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(retry: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_str(retry).unwrap());
+        h
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(retry_after(&headers("7")), Some(Duration::from_secs(7)));
+        let later = SystemTime::now() + Duration::from_secs(120);
+        let d = retry_after(&headers(&httpdate::fmt_http_date(later))).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        assert_eq!(
+            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn messages_of_odd_bodies() {
+        let s = StatusCode::BAD_GATEWAY;
+        assert_eq!(
+            answer_message(s, b"<html>bad gateway</html>"),
+            "HTTP 502 with a non-JSON body"
+        );
+        assert_eq!(answer_message(s, b""), "HTTP 502 with an empty body");
+        assert_eq!(
+            answer_message(s, b"[1,2]"),
+            "HTTP 502 with a JSON body that carries no message"
+        );
+        assert_eq!(
+            answer_message(
+                StatusCode::BAD_REQUEST,
+                br#"{"statusCode":400,"message":["a","b"]}"#
+            ),
+            "a; b"
+        );
+    }
+
+    #[test]
+    fn display_reads_well() {
+        let e = ApiError::Retryable {
+            status: Some(429),
+            message: "Too many requests".into(),
+            retry_after: Some(Duration::from_secs(3)),
+            maybe_sent: false,
+        };
+        assert_eq!(
+            e.to_string(),
+            "HTTP 429: Too many requests (retry after 3s)"
+        );
+        assert!(e.is_retryable());
+        let e = ApiError::Rejected {
+            status: 422,
+            message: "KYC document unreadable".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "rejected by the API (HTTP 422): KYC document unreadable"
+        );
+        assert!(!e.is_retryable());
+    }
+}

@@ -1,0 +1,331 @@
+//! The shapes on the wire: the envelope every answer comes in, the fields we send, and the
+//! records the read endpoints return.
+//!
+//! Everything read is tolerant: unknown fields are ignored, every field but `id` is optional,
+//! and the page block may be named `meta` or `pagination` (the reference pages use both).
+
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::customer::Customer;
+
+/// `{success, statusCode, message, data}` plus an optional page block.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Envelope {
+    #[serde(default)]
+    pub success: Option<bool>,
+    #[serde(default)]
+    pub data: Option<Value>,
+    #[serde(default, alias = "pagination")]
+    pub meta: Option<PageBlock>,
+}
+
+impl Envelope {
+    /// `None` when the body is not JSON or not an object.
+    pub fn parse(body: &[u8]) -> Option<Envelope> {
+        serde_json::from_slice(body).ok()
+    }
+}
+
+/// `{page, limit, total, totalPages}`; numbers may arrive as strings.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PageBlock {
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub page: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub limit: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub total: Option<u64>,
+    #[serde(
+        default,
+        rename = "totalPages",
+        alias = "total_pages",
+        deserialize_with = "lenient_u64"
+    )]
+    pub total_pages: Option<u64>,
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// The API's `message`: a string, or a list of strings (framework validation errors).
+pub(crate) fn message_of(value: &Value) -> Option<String> {
+    match value.get("message")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        _ => None,
+    }
+}
+
+/// The id of a created customer, as a string or a number.
+pub(crate) fn data_id(data: Option<&Value>) -> Option<String> {
+    match data?.get("id")? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u64,
+    pub limit: u64,
+    pub total: u64,
+    pub total_pages: u64,
+}
+
+impl<T: DeserializeOwned> Page<T> {
+    /// Builds a page from an envelope. A missing page block (or missing numbers in it) falls
+    /// back to what was asked for, with `total` counting what has been seen so far and this
+    /// page taken as the last one.
+    pub(crate) fn from_envelope(
+        env: Envelope,
+        asked_page: u64,
+        asked_limit: u64,
+    ) -> Result<Page<T>, serde_json::Error> {
+        let items: Vec<T> = match env.data {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => serde_json::from_value(v)?,
+        };
+        let block = env.meta.unwrap_or_default();
+        let page = block.page.unwrap_or(asked_page);
+        let limit = block.limit.unwrap_or(asked_limit);
+        let total = block
+            .total
+            .unwrap_or_else(|| page.saturating_sub(1) * limit + items.len() as u64);
+        let total_pages = block.total_pages.unwrap_or_else(|| {
+            if limit == 0 {
+                page
+            } else {
+                total.div_ceil(limit)
+            }
+        });
+        Ok(Page {
+            items,
+            page,
+            limit,
+            total,
+            total_pages,
+        })
+    }
+}
+
+/// A customer as `GET /customers/{id}` and `GET /customers` return it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RemoteCustomer {
+    pub id: String,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    #[serde(default)]
+    pub street: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub phone_country_code: Option<String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub identification_number: Option<String>,
+    /// The `id_document_type` submitted (wire name `type`).
+    #[serde(default, rename = "type")]
+    pub id_document_type: Option<String>,
+    /// The `identification_number` submitted (wire name `number`).
+    #[serde(default)]
+    pub number: Option<String>,
+    /// URL of the front of the document.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// URL of the back of the document.
+    #[serde(default)]
+    pub photo: Option<String>,
+    /// An ISO 8601 timestamp such as "1990-01-15T00:00:00.000Z".
+    #[serde(default)]
+    pub date_of_birth: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// A card as `GET /customers/{id}/cards` returns it. The pages disagree on the names of the
+/// masked number (`masked_pan` / `masked_number`); both are kept.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Card {
+    pub id: String,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub balance: Option<f64>,
+    #[serde(default)]
+    pub masked_pan: Option<String>,
+    #[serde(default)]
+    pub masked_number: Option<String>,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub is_virtual: Option<bool>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// A transaction as `GET /customers/{id}/transactions` returns it. The embedded card's
+/// tokenised number and CVV are deliberately not read.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Transaction {
+    pub id: String,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub amount: Option<f64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub card: Option<TransactionCard>,
+}
+
+/// The card block inside a transaction.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TransactionCard {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub masked_pan: Option<String>,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+/// The text fields both create endpoints take, in the order of the reference page. The JSON
+/// body adds the two document URLs; the multipart body adds the two files.
+pub(crate) fn text_fields(c: &Customer) -> [(&'static str, String); 14] {
+    [
+        ("first_name", c.first_name.clone()),
+        ("last_name", c.last_name.clone()),
+        ("email", c.email.clone()),
+        ("country", c.country.clone()),
+        ("street", c.street.clone()),
+        ("city", c.city.clone()),
+        ("state", c.state.clone()),
+        ("postal_code", c.postal_code.clone()),
+        ("country_iso_code", c.country_iso_code.clone()),
+        ("country_phone_code", c.country_phone_code.clone()),
+        ("phone_number", c.phone_number.clone()),
+        ("identification_number", c.identification_number.clone()),
+        ("id_document_type", c.id_document_type.as_str().to_owned()),
+        (
+            "date_of_birth",
+            c.date_of_birth.format("%Y-%m-%d").to_string(),
+        ),
+    ]
+}
+
+/// The JSON body of `POST /customers/enroll`.
+pub(crate) fn enroll_body(c: &Customer, front_url: &str, back_url: &str) -> Value {
+    let mut map = serde_json::Map::new();
+    for (name, value) in text_fields(c) {
+        map.insert(name.to_owned(), Value::String(value));
+    }
+    map.insert("id_document_front_url".into(), front_url.into());
+    map.insert("id_document_back_url".into(), back_url.into());
+    Value::Object(map)
+}
+
+/// The `data` of `POST /auth/token`.
+#[derive(Deserialize)]
+pub(crate) struct TokenData {
+    pub access_token: Option<String>,
+    #[serde(default, deserialize_with = "lenient_u64")]
+    pub expires_in: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_block_named_meta_or_pagination() {
+        for name in ["meta", "pagination"] {
+            let body = format!(
+                r#"{{"success":true,"statusCode":200,"message":"ok","data":[{{"id":"t1","amount":12.5,"extra":1}}],
+                   "{name}":{{"page":2,"limit":"10","total":12,"totalPages":2}}}}"#
+            );
+            let env = Envelope::parse(body.as_bytes()).unwrap();
+            let page: Page<Transaction> = Page::from_envelope(env, 1, 50).unwrap();
+            assert_eq!(page.items.len(), 1);
+            assert_eq!(page.items[0].amount, Some(12.5));
+            assert_eq!(
+                (page.page, page.limit, page.total, page.total_pages),
+                (2, 10, 12, 2),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn page_without_block_uses_the_request() {
+        let env = Envelope::parse(br#"{"success":true,"data":[{"id":"a"},{"id":"b"}]}"#).unwrap();
+        let page: Page<RemoteCustomer> = Page::from_envelope(env, 1, 10).unwrap();
+        assert_eq!(
+            (page.page, page.limit, page.total, page.total_pages),
+            (1, 10, 2, 1)
+        );
+    }
+
+    #[test]
+    fn customer_of_the_reference_page_parses() {
+        let body = br#"{"id":"8d4f","first_name":"John","type":"NIN","date_of_birth":"1990-01-15T00:00:00.000Z","is_active":true,"kyc":"x"}"#;
+        let c: RemoteCustomer = serde_json::from_slice(body).unwrap();
+        assert_eq!(c.id_document_type.as_deref(), Some("NIN"));
+        assert_eq!(c.date_of_birth.as_deref(), Some("1990-01-15T00:00:00.000Z"));
+        assert_eq!(c.is_active, Some(true));
+        assert_eq!(c.email, None);
+    }
+}
