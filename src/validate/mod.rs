@@ -1,1 +1,322 @@
-//! Row validation.
+//! Row validation: turns one CSV record into a checked [`Customer`] or the list of
+//! everything wrong with it.
+//!
+//! Owns the documented field constraints, the checks the API leaves to us (ISO 3166-1
+//! alpha-2, 18+ on the `--as-of` date), the cross-field warnings (country name, dial code
+//! and phone number against the ISO code) and the safety of local document paths. It does
+//! not look across rows: duplicates within a file are the plan stage's job.
+//!
+//! Messages read "field: problem" and never repeat the cell's value, because they go into
+//! reports that must hold no personal data.
+
+mod age;
+mod country;
+mod documents;
+#[cfg(test)]
+mod tests;
+
+use std::fmt::Display;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+
+use crate::customer::{Customer, DocumentType};
+use crate::input::{Field, RowView};
+
+use country::COUNTRIES;
+
+/// The longest value any text field may hold, in characters.
+const MAX_LEN: usize = 255;
+
+/// What a run validates against.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The day the 18+ check and the "not in the future" check use.
+    pub as_of: NaiveDate,
+    /// Base of relative document paths, and the only folder documents may come from.
+    pub documents_dir: PathBuf,
+    /// Warnings make a row invalid.
+    pub strict: bool,
+}
+
+/// Checks rows against [`Rules`]. Cheap to share: it holds no per-row state.
+#[derive(Debug)]
+pub struct Validator {
+    as_of: NaiveDate,
+    /// Canonical (absolute, symlinks resolved), so that `starts_with` on a canonical file
+    /// path proves the file is inside it.
+    documents_dir: PathBuf,
+    strict: bool,
+}
+
+/// The verdict on one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once per row to its consumer; boxing would add an allocation per row"
+)]
+pub enum Checked {
+    Valid {
+        customer: Customer,
+        warnings: Vec<String>,
+    },
+    /// Every problem of the row; in strict mode the warnings are among the `errors`.
+    Invalid {
+        errors: Vec<String>,
+        warnings: Vec<String>,
+    },
+}
+
+impl Validator {
+    /// Fails only if `documents_dir` cannot be canonicalised (missing, unreadable).
+    pub fn new(rules: Rules) -> anyhow::Result<Self> {
+        let documents_dir = rules.documents_dir.canonicalize().with_context(|| {
+            format!(
+                "documents folder '{}' cannot be opened",
+                rules.documents_dir.display()
+            )
+        })?;
+        // Build the country tables now rather than inside the first row's timing.
+        std::sync::LazyLock::force(&COUNTRIES);
+        Ok(Validator {
+            as_of: rules.as_of,
+            documents_dir,
+            strict: rules.strict,
+        })
+    }
+
+    /// Checks one row. All problems of the row are reported together.
+    pub fn check(&self, row: &RowView<'_>) -> Checked {
+        let mut p = Problems::default();
+
+        let first_name = text(&mut p, row, Field::FirstName, 3);
+        let last_name = text(&mut p, row, Field::LastName, 3);
+        let email = self.email(&mut p, row);
+        let country = text(&mut p, row, Field::Country, 2);
+        let street = text(&mut p, row, Field::Street, 2);
+        let city = text(&mut p, row, Field::City, 2);
+        let state = text(&mut p, row, Field::State, 2);
+        let postal_code = text(&mut p, row, Field::PostalCode, 3);
+        let iso = iso_code(&mut p, row);
+        let dial = dial_code(&mut p, row);
+        let phone_number = text(&mut p, row, Field::PhoneNumber, 3);
+        let identification_number = text(&mut p, row, Field::IdentificationNumber, 1);
+        let doc_type = document_type(&mut p, row);
+        let date_of_birth = self.date_of_birth(&mut p, row);
+        let documents = documents::check(&self.documents_dir, row, doc_type, &mut p);
+
+        // Cross-field checks: only between values that are valid on their own.
+        if let Some((_, entry)) = iso {
+            if let Some(name) = country
+                && !entry.has_name(name)
+            {
+                p.warning(
+                    Field::Country,
+                    "does not match the country of country_iso_code",
+                );
+            }
+            if let Some((_, code)) = dial
+                && entry.dial_code_matches(code) == Some(false)
+            {
+                p.warning(
+                    Field::CountryPhoneCode,
+                    "is not the dial code of the country of country_iso_code",
+                );
+            }
+            if let Some(number) = phone_number
+                && entry.phone_plausible(number) == Some(false)
+            {
+                p.warning(
+                    Field::PhoneNumber,
+                    "not a plausible national number for the country of country_iso_code",
+                );
+            }
+        }
+
+        if self.strict && !p.warnings.is_empty() {
+            let warnings = std::mem::take(&mut p.warnings);
+            p.errors.extend(warnings);
+        }
+        if !p.errors.is_empty() {
+            return p.invalid();
+        }
+
+        let built = (|| {
+            Some(Customer {
+                first_name: first_name?.to_owned(),
+                last_name: last_name?.to_owned(),
+                email: email?.to_owned(),
+                country: country?.to_owned(),
+                street: street?.to_owned(),
+                city: city?.to_owned(),
+                state: state?.to_owned(),
+                postal_code: postal_code?.to_owned(),
+                country_iso_code: std::str::from_utf8(&iso?.0).ok()?.to_owned(),
+                country_phone_code: dial?.0.to_owned(),
+                phone_number: phone_number?.to_owned(),
+                identification_number: identification_number?.to_owned(),
+                id_document_type: doc_type?,
+                date_of_birth: date_of_birth?,
+                documents: documents?,
+            })
+        })();
+        match built {
+            Some(customer) => Checked::Valid {
+                customer,
+                warnings: p.warnings,
+            },
+            // Every `None` above comes with an error, so this is unreachable; stay safe.
+            None => {
+                p.errors.push("row: could not be checked".to_owned());
+                p.invalid()
+            }
+        }
+    }
+
+    fn email<'a>(&self, p: &mut Problems, row: &RowView<'a>) -> Option<&'a str> {
+        let value = required(p, row, Field::Email)?;
+        if is_valid_email(value) {
+            Some(value)
+        } else {
+            p.error(Field::Email, "not a valid email address");
+            None
+        }
+    }
+
+    fn date_of_birth(&self, p: &mut Problems, row: &RowView<'_>) -> Option<NaiveDate> {
+        let value = required(p, row, Field::DateOfBirth)?;
+        let Some(born) = age::parse_date(value) else {
+            p.error(Field::DateOfBirth, "not a real date in the form YYYY-MM-DD");
+            return None;
+        };
+        if born > self.as_of {
+            p.error(Field::DateOfBirth, "is in the future");
+            return None;
+        }
+        let age = age::age_on(born, self.as_of);
+        if age < age::ADULT_AGE {
+            p.error(
+                Field::DateOfBirth,
+                format_args!(
+                    "customer is {age} on {}, must be {} or older",
+                    self.as_of,
+                    age::ADULT_AGE
+                ),
+            );
+            return None;
+        }
+        Some(born)
+    }
+}
+
+/// The problems found so far in one row.
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Problems {
+    pub(crate) fn error(&mut self, field: Field, problem: impl Display) {
+        self.errors.push(format!("{field}: {problem}"));
+    }
+
+    /// An error about several fields at once, already in "fields: problem" form.
+    pub(crate) fn error_text(&mut self, message: &str) {
+        self.errors.push(message.to_owned());
+    }
+
+    pub(crate) fn warning(&mut self, field: Field, problem: impl Display) {
+        self.warnings.push(format!("{field}: {problem}"));
+    }
+
+    fn invalid(self) -> Checked {
+        Checked::Invalid {
+            errors: self.errors,
+            warnings: self.warnings,
+        }
+    }
+}
+
+fn required<'a>(p: &mut Problems, row: &RowView<'a>, field: Field) -> Option<&'a str> {
+    let value = row.get(field);
+    if value.is_empty() {
+        p.error(field, "is required");
+        None
+    } else {
+        Some(value)
+    }
+}
+
+/// A required text of `min` to [`MAX_LEN`] characters (Unicode scalar values, not bytes).
+fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Option<&'a str> {
+    let value = required(p, row, field)?;
+    let chars = value.chars().count();
+    if chars < min {
+        p.error(field, format_args!("must be at least {min} characters"));
+        None
+    } else if chars > MAX_LEN {
+        p.error(field, format_args!("must be at most {MAX_LEN} characters"));
+        None
+    } else {
+        Some(value)
+    }
+}
+
+/// A syntactically valid address, as the API's `IsEmail` expects, and nothing looser: no
+/// display name ("Ann <ann@x.org>"), no IP-literal domain, a domain with a dot.
+fn is_valid_email(value: &str) -> bool {
+    use email_address::{EmailAddress, Options};
+    if value.chars().any(char::is_whitespace) || value.bytes().filter(|&b| b == b'@').count() != 1 {
+        return false;
+    }
+    let options = Options::default()
+        .without_display_text()
+        .without_domain_literal()
+        .with_minimum_sub_domains(2);
+    EmailAddress::parse_with_options(value, options).is_ok()
+}
+
+fn iso_code(p: &mut Problems, row: &RowView<'_>) -> Option<([u8; 2], &'static country::Country)> {
+    let value = required(p, row, Field::CountryIsoCode)?;
+    let found = COUNTRIES.get(value);
+    if found.is_none() {
+        p.error(
+            Field::CountryIsoCode,
+            "not an assigned ISO 3166-1 alpha-2 code",
+        );
+    }
+    found
+}
+
+/// "+" then 1 to 4 digits; gives the text and its numeric value.
+fn dial_code<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<(&'a str, u16)> {
+    let value = required(p, row, Field::CountryPhoneCode)?;
+    let parsed = value
+        .strip_prefix('+')
+        .filter(|d| (1..=4).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u16>().ok());
+    match parsed {
+        Some(code) => Some((value, code)),
+        None => {
+            p.error(
+                Field::CountryPhoneCode,
+                "must be \"+\" followed by 1 to 4 digits",
+            );
+            None
+        }
+    }
+}
+
+fn document_type(p: &mut Problems, row: &RowView<'_>) -> Option<DocumentType> {
+    let value = required(p, row, Field::IdDocumentType)?;
+    let parsed = DocumentType::parse(value);
+    if parsed.is_none() {
+        p.error(
+            Field::IdDocumentType,
+            "must be one of NIN, PASSPORT, VOTERS_CARD, DRIVERS_LICENSE",
+        );
+    }
+    parsed
+}

@@ -1,0 +1,976 @@
+//! Both sides of every documented boundary, one test per rule.
+
+use std::fs;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use tempfile::TempDir;
+
+use super::{Checked, Rules, Validator};
+use crate::customer::{DocumentType, Documents};
+use crate::input::{ColumnMap, Field, RowView};
+
+const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+];
+const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n', 0, 0, 0, 13, b'I', b'H', b'D', b'R',
+];
+const PDF: &[u8] = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n";
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// A documents folder `docs/` inside a temporary folder that also holds files outside it.
+struct Fixture {
+    root: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("docs")).unwrap();
+        let f = Fixture { root };
+        f.write("docs/front.jpg", JPEG);
+        f.write("docs/back.png", PNG);
+        f.write("docs/scan.pdf", PDF);
+        f.write("secret.jpg", JPEG);
+        f
+    }
+
+    fn docs(&self) -> PathBuf {
+        self.root.path().join("docs")
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.root.path().join(rel);
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn validator(&self, as_of: &str, strict: bool) -> Validator {
+        Validator::new(Rules {
+            as_of: date(as_of),
+            documents_dir: self.docs(),
+            strict,
+        })
+        .unwrap()
+    }
+
+    fn check(&self, set: &[(Field, &str)]) -> Checked {
+        check_with(&self.validator("2026-11-21", false), set)
+    }
+}
+
+/// A valid URL row, Cameroon throughout.
+const BASE: &[(Field, &str)] = &[
+    (Field::FirstName, "John"),
+    (Field::LastName, "Doe"),
+    (Field::Email, "john.doe@example.com"),
+    (Field::Country, "Cameroon"),
+    (Field::Street, "123 Main Street"),
+    (Field::City, "Yaoundé"),
+    (Field::State, "Centre"),
+    (Field::PostalCode, "00237"),
+    (Field::CountryIsoCode, "CM"),
+    (Field::CountryPhoneCode, "+237"),
+    (Field::PhoneNumber, "600000000"),
+    (Field::IdentificationNumber, "12345678901"),
+    (Field::IdDocumentType, "NIN"),
+    (Field::DateOfBirth, "1990-01-15"),
+    (
+        Field::IdDocumentFrontUrl,
+        "https://cdn.example.com/kyc/front.jpg",
+    ),
+    (
+        Field::IdDocumentBackUrl,
+        "https://cdn.example.com/kyc/back.jpg",
+    ),
+];
+
+/// BASE with `set` applied: a field in `set` replaces or adds its column; "" blanks it.
+fn check_with(v: &Validator, set: &[(Field, &str)]) -> Checked {
+    let mut cells: Vec<(Field, &str)> = BASE.to_vec();
+    for &(field, value) in set {
+        match cells.iter_mut().find(|(f, _)| *f == field) {
+            Some(cell) => cell.1 = value,
+            None => cells.push((field, value)),
+        }
+    }
+    let fields: Vec<Field> = cells.iter().map(|c| c.0).collect();
+    let map = ColumnMap::from_fields(&fields);
+    let record = csv::StringRecord::from(cells.iter().map(|c| c.1).collect::<Vec<_>>());
+    v.check(&RowView::new(&map, &record))
+}
+
+/// The row with local files instead of URLs.
+fn files<'a>(front: &'a str, back: &'a str) -> Vec<(Field, &'a str)> {
+    vec![
+        (Field::IdDocumentFrontUrl, ""),
+        (Field::IdDocumentBackUrl, ""),
+        (Field::IdDocumentFront, front),
+        (Field::IdDocumentBack, back),
+    ]
+}
+
+fn with<'a>(mut base: Vec<(Field, &'a str)>, more: &[(Field, &'a str)]) -> Vec<(Field, &'a str)> {
+    base.extend_from_slice(more);
+    base
+}
+
+#[track_caller]
+fn valid(c: Checked) -> (crate::customer::Customer, Vec<String>) {
+    match c {
+        Checked::Valid { customer, warnings } => (customer, warnings),
+        Checked::Invalid { errors, .. } => panic!("expected valid, got {errors:?}"),
+    }
+}
+
+#[track_caller]
+fn errors(c: Checked) -> Vec<String> {
+    match c {
+        Checked::Invalid { errors, .. } => errors,
+        Checked::Valid { .. } => panic!("expected invalid"),
+    }
+}
+
+#[track_caller]
+fn assert_error(c: Checked, expected: &str) {
+    let errs = errors(c);
+    assert!(
+        errs.iter().any(|e| e == expected),
+        "expected {expected:?} among {errs:?}"
+    );
+}
+
+#[track_caller]
+fn assert_valid_clean(c: Checked) {
+    let (_, warnings) = valid(c);
+    assert!(warnings.is_empty(), "unexpected warnings {warnings:?}");
+}
+
+// ---------------------------------------------------------------- basics
+
+#[test]
+fn a_complete_url_row_is_valid_and_normalised() {
+    let f = Fixture::new();
+    let (c, warnings) = valid(f.check(&[
+        (Field::FirstName, "  John "),
+        (Field::CountryIsoCode, " cm "),
+        (Field::IdDocumentType, "nin"),
+    ]));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(c.first_name, "John");
+    assert_eq!(c.country_iso_code, "CM");
+    assert_eq!(c.country_phone_code, "+237");
+    assert_eq!(c.id_document_type, DocumentType::Nin);
+    assert_eq!(c.date_of_birth, date("1990-01-15"));
+    assert_eq!(
+        c.documents,
+        Documents::Urls {
+            front: "https://cdn.example.com/kyc/front.jpg".into(),
+            back: "https://cdn.example.com/kyc/back.jpg".into(),
+        }
+    );
+}
+
+#[test]
+fn every_missing_field_is_reported_together() {
+    let f = Fixture::new();
+    let blank: Vec<(Field, &str)> = BASE.iter().map(|&(field, _)| (field, "")).collect();
+    let errs = errors(f.check(&blank));
+    for field in crate::input::Field::REQUIRED {
+        let expected = format!("{field}: is required");
+        assert!(errs.contains(&expected), "{expected} missing from {errs:?}");
+    }
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("id_document_front_url, id_document_front:"))
+    );
+}
+
+#[test]
+fn absent_columns_count_as_empty() {
+    let f = Fixture::new();
+    let v = f.validator("2026-11-21", false);
+    let map = ColumnMap::from_fields(&[Field::FirstName]);
+    let record = csv::StringRecord::from(vec!["John"]);
+    let errs = errors(v.check(&RowView::new(&map, &record)));
+    assert!(errs.contains(&"email: is required".to_owned()));
+    assert!(!errs.iter().any(|e| e.starts_with("first_name")));
+}
+
+#[test]
+fn validator_needs_an_existing_documents_folder() {
+    let f = Fixture::new();
+    let err = Validator::new(Rules {
+        as_of: date("2026-11-21"),
+        documents_dir: f.root.path().join("nope"),
+        strict: false,
+    })
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("documents folder"));
+}
+
+// ---------------------------------------------------------------- lengths
+
+#[test]
+fn names_count_characters_not_bytes() {
+    let f = Fixture::new();
+    // "Zoë" is 3 characters (4 bytes): the minimum.
+    assert_valid_clean(f.check(&[(Field::FirstName, "Zoë")]));
+    assert_error(
+        f.check(&[(Field::FirstName, "Zë")]),
+        "first_name: must be at least 3 characters",
+    );
+    assert_error(
+        f.check(&[(Field::LastName, "Do")]),
+        "last_name: must be at least 3 characters",
+    );
+    let max = "é".repeat(255); // 510 bytes
+    let over = "é".repeat(256);
+    assert_valid_clean(f.check(&[(Field::LastName, &max)]));
+    assert_error(
+        f.check(&[(Field::LastName, &over)]),
+        "last_name: must be at most 255 characters",
+    );
+    assert_error(
+        f.check(&[(Field::FirstName, &over)]),
+        "first_name: must be at most 255 characters",
+    );
+}
+
+#[test]
+fn address_fields_take_two_to_255_characters() {
+    let f = Fixture::new();
+    for field in [Field::Street, Field::City, Field::State] {
+        assert_valid_clean(f.check(&[(field, "Ré")]));
+        assert_error(
+            f.check(&[(field, "é")]),
+            &format!("{field}: must be at least 2 characters"),
+        );
+        assert_valid_clean(f.check(&[(field, &"ü".repeat(255))]));
+        assert_error(
+            f.check(&[(field, &"ü".repeat(256))]),
+            &format!("{field}: must be at most 255 characters"),
+        );
+    }
+    // country: the length rule is an error, a long or short name only mismatches.
+    assert_error(
+        f.check(&[(Field::Country, "C")]),
+        "country: must be at least 2 characters",
+    );
+    assert_error(
+        f.check(&[(Field::Country, &"a".repeat(256))]),
+        "country: must be at most 255 characters",
+    );
+    let (_, w) = valid(f.check(&[(Field::Country, "Ca")]));
+    assert_eq!(
+        w,
+        ["country: does not match the country of country_iso_code"]
+    );
+}
+
+#[test]
+fn postal_code_phone_and_identification_lengths() {
+    let f = Fixture::new();
+    assert_valid_clean(f.check(&[(Field::PostalCode, "ÉÉÉ")]));
+    assert_error(
+        f.check(&[(Field::PostalCode, "ÉÉ")]),
+        "postal_code: must be at least 3 characters",
+    );
+    assert_error(
+        f.check(&[(Field::PostalCode, &"9".repeat(256))]),
+        "postal_code: must be at most 255 characters",
+    );
+    assert_valid_clean(f.check(&[(Field::PostalCode, &"9".repeat(255))]));
+
+    assert_error(
+        f.check(&[(Field::PhoneNumber, "60")]),
+        "phone_number: must be at least 3 characters",
+    );
+    assert_error(
+        f.check(&[(Field::PhoneNumber, &"6".repeat(256))]),
+        "phone_number: must be at most 255 characters",
+    );
+    // Three characters pass the length rule; only the plausibility warning remains.
+    let (_, w) = valid(f.check(&[(Field::PhoneNumber, "600")]));
+    assert_eq!(
+        w,
+        ["phone_number: not a plausible national number for the country of country_iso_code"]
+    );
+
+    assert_valid_clean(f.check(&[(Field::IdentificationNumber, "7")]));
+    assert_valid_clean(f.check(&[(Field::IdentificationNumber, &"ñ".repeat(255))]));
+    assert_error(
+        f.check(&[(Field::IdentificationNumber, &"ñ".repeat(256))]),
+        "identification_number: must be at most 255 characters",
+    );
+    assert_error(
+        f.check(&[(Field::IdentificationNumber, "   ")]),
+        "identification_number: is required",
+    );
+}
+
+// ---------------------------------------------------------------- email, codes, type
+
+#[test]
+fn email_addresses() {
+    let f = Fixture::new();
+    for good in [
+        "a@b.co",
+        "first.last+tag@sub.example.org",
+        "o'neil@example.ie",
+    ] {
+        assert_valid_clean(f.check(&[(Field::Email, good)]));
+    }
+    for bad in [
+        "john.doe",
+        "john doe@example.com",
+        "john@@example.com",
+        "john@doe@example.com",
+        "john@localhost",
+        "john@",
+        "@example.com",
+        "John <john@example.com>",
+        "john@[192.168.0.1]",
+        "john@exa mple.com",
+        "john@.com",
+    ] {
+        assert_error(
+            f.check(&[(Field::Email, bad)]),
+            "email: not a valid email address",
+        );
+    }
+}
+
+#[test]
+fn iso_codes_must_be_assigned_alpha2() {
+    let f = Fixture::new();
+    let (c, _) = valid(f.check(&[(Field::CountryIsoCode, "cm")]));
+    assert_eq!(c.country_iso_code, "CM");
+    let (c, _) = valid(f.check(&[(Field::CountryIsoCode, "Cm")]));
+    assert_eq!(c.country_iso_code, "CM");
+    for bad in ["CMR", "ZZ", "XK", "C", "C1", "É", "ÇM", "AA"] {
+        assert_error(
+            f.check(&[(Field::CountryIsoCode, bad)]),
+            "country_iso_code: not an assigned ISO 3166-1 alpha-2 code",
+        );
+    }
+}
+
+#[test]
+fn dial_codes_are_plus_and_one_to_four_digits() {
+    let f = Fixture::new();
+    let msg = "country_phone_code: must be \"+\" followed by 1 to 4 digits";
+    for bad in ["237", "+", "+12345", "+23a", "++237", "+ 237", "+٣"] {
+        assert_error(f.check(&[(Field::CountryPhoneCode, bad)]), msg);
+    }
+    // Well-formed but of another country: a warning, not an error.
+    for other in ["+1", "+1234"] {
+        let (c, w) = valid(f.check(&[(Field::CountryPhoneCode, other)]));
+        assert_eq!(c.country_phone_code, other);
+        assert_eq!(
+            w,
+            ["country_phone_code: is not the dial code of the country of country_iso_code"]
+        );
+    }
+}
+
+#[test]
+fn document_types_any_case() {
+    let f = Fixture::new();
+    for (text, t) in [
+        ("passport", DocumentType::Passport),
+        ("Voters_Card", DocumentType::VotersCard),
+        ("DRIVERS_LICENSE", DocumentType::DriversLicense),
+    ] {
+        let (c, _) = valid(f.check(&[(Field::IdDocumentType, text)]));
+        assert_eq!(c.id_document_type, t);
+    }
+    for bad in ["ID_CARD", "DRIVERS LICENSE", "N I N"] {
+        assert_error(
+            f.check(&[(Field::IdDocumentType, bad)]),
+            "id_document_type: must be one of NIN, PASSPORT, VOTERS_CARD, DRIVERS_LICENSE",
+        );
+    }
+}
+
+// ---------------------------------------------------------------- dates
+
+#[test]
+fn dates_must_be_real_and_strictly_formatted() {
+    let f = Fixture::new();
+    let msg = "date_of_birth: not a real date in the form YYYY-MM-DD";
+    for bad in [
+        "1990-02-30",
+        "1991-02-29",
+        "1990-13-01",
+        "1990-00-10",
+        "1990-2-3",
+        "19900203",
+        "15/01/1990",
+        "1990-01-15T00:00:00",
+        "1990/01/15",
+        "+990-01-15",
+        "1990-01-1a",
+    ] {
+        assert_error(f.check(&[(Field::DateOfBirth, bad)]), msg);
+    }
+    assert_valid_clean(f.check(&[(Field::DateOfBirth, "1992-02-29")]));
+}
+
+#[test]
+fn the_eighteenth_birthday_is_the_boundary() {
+    let f = Fixture::new();
+    let (c, _) = valid(f.check(&[(Field::DateOfBirth, "2008-11-21")]));
+    assert_eq!(c.date_of_birth, date("2008-11-21"));
+    assert_error(
+        f.check(&[(Field::DateOfBirth, "2008-11-22")]),
+        "date_of_birth: customer is 17 on 2026-11-21, must be 18 or older",
+    );
+    assert_error(
+        f.check(&[(Field::DateOfBirth, "2026-11-21")]),
+        "date_of_birth: customer is 0 on 2026-11-21, must be 18 or older",
+    );
+}
+
+#[test]
+fn future_dates_are_refused() {
+    let f = Fixture::new();
+    assert_error(
+        f.check(&[(Field::DateOfBirth, "2026-11-22")]),
+        "date_of_birth: is in the future",
+    );
+    assert_error(
+        f.check(&[(Field::DateOfBirth, "2090-01-01")]),
+        "date_of_birth: is in the future",
+    );
+}
+
+#[test]
+fn leap_day_birthdays_come_on_the_first_of_march() {
+    let f = Fixture::new();
+    let born = [(Field::DateOfBirth, "2008-02-29")];
+    assert_error(
+        check_with(&f.validator("2026-02-28", false), &born),
+        "date_of_birth: customer is 17 on 2026-02-28, must be 18 or older",
+    );
+    valid(check_with(&f.validator("2026-03-01", false), &born));
+    // In a leap year the birthday itself counts.
+    let born = [(Field::DateOfBirth, "2010-02-28")];
+    valid(check_with(&f.validator("2028-02-28", false), &born));
+    let born = [(Field::DateOfBirth, "2012-02-29")];
+    assert_error(
+        check_with(&f.validator("2030-02-28", false), &born),
+        "date_of_birth: customer is 17 on 2030-02-28, must be 18 or older",
+    );
+    valid(check_with(&f.validator("2030-03-01", false), &born));
+}
+
+#[test]
+fn age_arithmetic() {
+    use super::age::age_on;
+    assert_eq!(age_on(date("2008-11-21"), date("2026-11-21")), 18);
+    assert_eq!(age_on(date("2008-11-22"), date("2026-11-21")), 17);
+    assert_eq!(age_on(date("2008-12-01"), date("2026-11-21")), 17);
+    assert_eq!(age_on(date("2008-02-29"), date("2026-02-28")), 17);
+    assert_eq!(age_on(date("2008-02-29"), date("2026-03-01")), 18);
+    assert_eq!(age_on(date("2008-02-29"), date("2028-02-29")), 20);
+    assert_eq!(age_on(date("1900-01-01"), date("2026-11-21")), 126);
+}
+
+// ---------------------------------------------------------------- URLs
+
+#[test]
+fn document_urls_must_be_absolute_https_with_a_host() {
+    let f = Fixture::new();
+    for good in [
+        "https://cdn.example.com/a.jpg",
+        "HTTPS://cdn.example.com/a.jpg",
+        "https://cdn.example.com:8443/kyc/a.jpg?sig=abc#x",
+        "https://192.0.2.1/a.pdf",
+    ] {
+        assert_valid_clean(f.check(&[(Field::IdDocumentFrontUrl, good)]));
+    }
+    let cases = [
+        ("http://cdn.example.com/a.jpg", "must be an https:// URL"),
+        ("ftp://cdn.example.com/a.jpg", "must be an https:// URL"),
+        ("file:///etc/passwd", "must be an https:// URL"),
+        ("/kyc/a.jpg", "not a valid absolute URL"),
+        ("cdn.example.com/a.jpg", "not a valid absolute URL"),
+        ("https://", "not a valid absolute URL"),
+        ("https://cdn.example.com/a b.jpg", "not a valid URL"),
+    ];
+    for (bad, problem) in cases {
+        assert_error(
+            f.check(&[(Field::IdDocumentBackUrl, bad)]),
+            &format!("id_document_back_url: {problem}"),
+        );
+    }
+}
+
+#[test]
+fn both_urls_are_required_for_every_type() {
+    let f = Fixture::new();
+    for t in ["NIN", "PASSPORT", "VOTERS_CARD", "DRIVERS_LICENSE"] {
+        assert_error(
+            f.check(&[(Field::IdDocumentType, t), (Field::IdDocumentBackUrl, "")]),
+            "id_document_back_url: is required",
+        );
+    }
+    assert_error(
+        f.check(&[(Field::IdDocumentFrontUrl, "")]),
+        "id_document_front_url: is required",
+    );
+}
+
+#[test]
+fn exactly_one_document_source() {
+    let f = Fixture::new();
+    let errs = errors(f.check(&[(Field::IdDocumentFront, "front.jpg")]));
+    assert_eq!(
+        errs,
+        [
+            "id_document_front_url, id_document_front: give document URLs or document files, not both"
+        ]
+    );
+    let errs = errors(f.check(&[(Field::IdDocumentBack, "back.png")]));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let errs = errors(f.check(&[
+        (Field::IdDocumentFrontUrl, ""),
+        (Field::IdDocumentBackUrl, ""),
+    ]));
+    assert_eq!(
+        errs,
+        [
+            "id_document_front_url, id_document_front: is required (a document URL or a document file)"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------- files
+
+#[test]
+fn local_files_are_resolved_and_described() {
+    let f = Fixture::new();
+    let (c, w) = valid(f.check(&files("front.jpg", "./back.png")));
+    assert!(w.is_empty(), "{w:?}");
+    let Documents::Files { front, back } = c.documents else {
+        panic!("expected files");
+    };
+    let docs = f.docs().canonicalize().unwrap();
+    assert_eq!(front.path, docs.join("front.jpg"));
+    assert_eq!(front.file_name, "front.jpg");
+    assert_eq!(front.mime, "image/jpeg");
+    assert_eq!(front.size, JPEG.len() as u64);
+    let back = back.unwrap();
+    assert_eq!(back.mime, "image/png");
+    assert_eq!(back.file_name, "back.png");
+
+    // PDF, and an absolute path that stays inside the folder.
+    let abs = f.docs().join("scan.pdf");
+    let (c, _) = valid(f.check(&files(abs.to_str().unwrap(), "back.png")));
+    let Documents::Files { front, .. } = c.documents else {
+        panic!("expected files");
+    };
+    assert_eq!(front.mime, "application/pdf");
+    assert_eq!(front.file_name, "scan.pdf");
+
+    // `..` that comes back inside is fine.
+    fs::create_dir(f.docs().join("sub")).unwrap();
+    valid(f.check(&files("sub/../front.jpg", "back.png")));
+}
+
+#[test]
+fn paths_leading_outside_the_folder_are_refused() {
+    let f = Fixture::new();
+    let msg = "id_document_front: path leads outside the documents folder";
+    let secret = f.root.path().join("secret.jpg");
+    assert_error(f.check(&files("../secret.jpg", "back.png")), msg);
+    assert_error(f.check(&files(secret.to_str().unwrap(), "back.png")), msg);
+    assert_error(f.check(&files("/etc/passwd", "back.png")), msg);
+    assert_error(f.check(&files("../missing.jpg", "back.png")), msg);
+    assert_error(f.check(&files("sub/../../secret.jpg", "back.png")), msg);
+
+    // A symlink inside the folder pointing out, to a file and to a folder.
+    std::os::unix::fs::symlink(&secret, f.docs().join("link.jpg")).unwrap();
+    assert_error(f.check(&files("link.jpg", "back.png")), msg);
+    std::os::unix::fs::symlink(f.root.path(), f.docs().join("up")).unwrap();
+    assert_error(f.check(&files("up/secret.jpg", "back.png")), msg);
+    // The back side is held to the same rule.
+    assert_error(
+        f.check(&files("front.jpg", "link.jpg")),
+        "id_document_back: path leads outside the documents folder",
+    );
+
+    // A symlink that stays inside is followed.
+    std::os::unix::fs::symlink(f.docs().join("front.jpg"), f.docs().join("alias.jpg")).unwrap();
+    let (c, _) = valid(f.check(&files("alias.jpg", "back.png")));
+    let Documents::Files { front, .. } = c.documents else {
+        panic!("expected files");
+    };
+    assert_eq!(
+        front.path,
+        f.docs().canonicalize().unwrap().join("front.jpg")
+    );
+    assert_eq!(front.file_name, "alias.jpg");
+}
+
+#[test]
+fn the_documents_folder_may_itself_be_a_symlink() {
+    let f = Fixture::new();
+    let link = f.root.path().join("docs-link");
+    std::os::unix::fs::symlink(f.docs(), &link).unwrap();
+    let v = Validator::new(Rules {
+        as_of: date("2026-11-21"),
+        documents_dir: link,
+        strict: false,
+    })
+    .unwrap();
+    valid(check_with(&v, &files("front.jpg", "back.png")));
+}
+
+#[test]
+fn files_must_exist_and_be_regular() {
+    let f = Fixture::new();
+    assert_error(
+        f.check(&files("nope.jpg", "back.png")),
+        "id_document_front: file not found",
+    );
+    fs::create_dir(f.docs().join("dir.jpg")).unwrap();
+    assert_error(
+        f.check(&files("dir.jpg", "back.png")),
+        "id_document_front: not a regular file",
+    );
+    f.write("docs/empty.jpg", b"");
+    assert_error(
+        f.check(&files("empty.jpg", "back.png")),
+        "id_document_front: file is empty",
+    );
+}
+
+#[test]
+fn files_are_at_most_ten_megabytes() {
+    let f = Fixture::new();
+    let make = |name: &str, len: u64| {
+        let path = f.write(name, JPEG);
+        fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    };
+    make("docs/max.jpg", 10 * 1024 * 1024);
+    make("docs/big.jpg", 10 * 1024 * 1024 + 1);
+    let (c, _) = valid(f.check(&files("max.jpg", "back.png")));
+    let Documents::Files { front, .. } = c.documents else {
+        panic!("expected files");
+    };
+    assert_eq!(front.size, 10 * 1024 * 1024);
+    assert_error(
+        f.check(&files("big.jpg", "back.png")),
+        "id_document_front: file is larger than 10 MB",
+    );
+}
+
+#[test]
+fn content_not_name_decides_the_format() {
+    let f = Fixture::new();
+    let msg = "id_document_front: content is not JPEG, PNG or PDF";
+    f.write("docs/fake.jpg", b"GIF89a not a jpeg at all");
+    assert_error(f.check(&files("fake.jpg", "back.png")), msg);
+    f.write("docs/short.png", &PNG[..4]); // a truncated PNG signature
+    assert_error(f.check(&files("short.png", "back.png")), msg);
+    f.write("docs/late.pdf", b"junk\n%PDF-1.4");
+    assert_error(f.check(&files("late.pdf", "back.png")), msg);
+    f.write("docs/two.jpg", &JPEG[..2]);
+    assert_error(f.check(&files("two.jpg", "back.png")), msg);
+    // A PNG named .jpg is a PNG.
+    f.write("docs/png-really.jpg", PNG);
+    let (c, _) = valid(f.check(&files("png-really.jpg", "back.png")));
+    let Documents::Files { front, .. } = c.documents else {
+        panic!("expected files");
+    };
+    assert_eq!(front.mime, "image/png");
+}
+
+#[test]
+fn back_side_rules_by_document_type() {
+    let f = Fixture::new();
+    for t in ["NIN", "DRIVERS_LICENSE"] {
+        let row = with(files("front.jpg", ""), &[(Field::IdDocumentType, t)]);
+        assert_error(
+            f.check(&row),
+            "id_document_back: is required for this id_document_type",
+        );
+    }
+    // VOTERS_CARD: back optional either way.
+    let row = with(
+        files("front.jpg", ""),
+        &[(Field::IdDocumentType, "VOTERS_CARD")],
+    );
+    let (c, w) = valid(f.check(&row));
+    assert!(w.is_empty());
+    assert!(matches!(c.documents, Documents::Files { back: None, .. }));
+    let row = with(
+        files("front.jpg", "back.png"),
+        &[(Field::IdDocumentType, "VOTERS_CARD")],
+    );
+    let (c, _) = valid(f.check(&row));
+    assert!(matches!(
+        c.documents,
+        Documents::Files { back: Some(_), .. }
+    ));
+
+    // Front is always required.
+    assert_error(
+        f.check(&files("", "back.png")),
+        "id_document_front: is required",
+    );
+}
+
+#[test]
+fn a_passport_back_is_not_sent() {
+    let f = Fixture::new();
+    let row = with(
+        files("front.jpg", ""),
+        &[(Field::IdDocumentType, "PASSPORT")],
+    );
+    let (c, w) = valid(f.check(&row));
+    assert!(w.is_empty());
+    assert!(matches!(c.documents, Documents::Files { back: None, .. }));
+
+    // Given anyway: a warning, not read (even a bad path), not sent.
+    let row = with(
+        files("front.jpg", "../secret.jpg"),
+        &[(Field::IdDocumentType, "passport")],
+    );
+    let (c, w) = valid(f.check(&row));
+    assert_eq!(
+        w,
+        ["id_document_back: not used for a passport, the file will not be sent"]
+    );
+    assert!(matches!(c.documents, Documents::Files { back: None, .. }));
+
+    // Strict: the warning makes the row invalid.
+    let strict = f.validator("2026-11-21", true);
+    assert_eq!(
+        errors(check_with(&strict, &row)),
+        ["id_document_back: not used for a passport, the file will not be sent"]
+    );
+}
+
+// ---------------------------------------------------------------- warnings
+
+#[test]
+fn country_names_and_aliases_match_their_code() {
+    let f = Fixture::new();
+    let cases = [
+        ("CM", "Cameroon"),
+        ("CM", "CAMEROON"),
+        ("CM", "cameroon"),
+        ("NG", "Nigeria"),
+        ("US", "United States"),
+        ("US", "United States of America"),
+        ("US", "USA"),
+        ("US", "U.S.A."),
+        ("CI", "Côte d'Ivoire"),
+        ("CI", "Cote d’Ivoire"),
+        ("CI", "Ivory Coast"),
+        ("GB", "United Kingdom"),
+        ("GB", "UK"),
+        ("GB", "Great Britain"),
+        ("GB", "England"),
+        ("GM", "The Gambia"),
+        ("GM", "Gambia"),
+        ("BO", "Bolivia"),
+        ("TR", "Türkiye"),
+        ("TR", "Turkey"),
+        ("CD", "Democratic Republic of the Congo"),
+        ("CD", "DRC"),
+        ("CG", "Congo"),
+        ("TZ", "Tanzania"),
+        ("KR", "South Korea"),
+        ("VN", "Vietnam"),
+        ("ST", "São Tomé and Príncipe"),
+        ("TT", "Trinidad & Tobago"),
+        ("GB", "  united   kingdom "),
+    ];
+    for (code, name) in cases {
+        let (_, w) = valid(f.check(&[(Field::CountryIsoCode, code), (Field::Country, name)]));
+        assert!(
+            !w.iter().any(|w| w.starts_with("country:")),
+            "{name} should match {code}: {w:?}"
+        );
+    }
+    for (code, name) in [
+        ("CM", "Nigeria"),
+        ("NG", "Niger"),
+        ("US", "UK"),
+        ("GB", "Ireland"),
+    ] {
+        let (_, w) = valid(f.check(&[(Field::CountryIsoCode, code), (Field::Country, name)]));
+        assert!(
+            w.contains(&"country: does not match the country of country_iso_code".to_owned()),
+            "{name} should not match {code}: {w:?}"
+        );
+    }
+}
+
+#[test]
+fn the_api_example_row_gets_both_warnings() {
+    // The API's own example pairs "Nigeria" with CM and +234.
+    let f = Fixture::new();
+    let row = [
+        (Field::Country, "Nigeria"),
+        (Field::CountryPhoneCode, "+234"),
+    ];
+    let (_, w) = valid(f.check(&row));
+    assert_eq!(
+        w,
+        [
+            "country: does not match the country of country_iso_code",
+            "country_phone_code: is not the dial code of the country of country_iso_code",
+        ]
+    );
+    let strict = f.validator("2026-11-21", true);
+    match check_with(&strict, &row) {
+        Checked::Invalid { errors, warnings } => {
+            assert_eq!(errors.len(), 2, "{errors:?}");
+            assert!(warnings.is_empty());
+        }
+        Checked::Valid { .. } => panic!("strict must refuse warnings"),
+    }
+    // Strict with nothing to warn about stays valid.
+    assert_valid_clean(check_with(&strict, &[]));
+}
+
+#[test]
+fn dial_codes_match_the_country() {
+    let f = Fixture::new();
+    for (code, country, dial, phone) in [
+        ("NG", "Nigeria", "+234", "8012345678"),
+        ("US", "USA", "+1", "2015550123"),
+        ("CA", "Canada", "+1", "6135550123"),
+        ("GB", "UK", "+44", "7911123456"),
+        ("CI", "Ivory Coast", "+225", "0102030405"),
+    ] {
+        assert_valid_clean(f.check(&[
+            (Field::CountryIsoCode, code),
+            (Field::Country, country),
+            (Field::CountryPhoneCode, dial),
+            (Field::PhoneNumber, phone),
+        ]));
+    }
+}
+
+#[test]
+fn phone_numbers_are_plausible_for_the_country() {
+    let f = Fixture::new();
+    let warn = "phone_number: not a plausible national number for the country of country_iso_code";
+    for ok in ["600000000", "6 00 00 00 00", "600-000-000", "6-00 00-00-00"] {
+        assert_valid_clean(f.check(&[(Field::PhoneNumber, ok)]));
+    }
+    for bad in [
+        "60000",
+        "6000000000000",
+        "60000000a",
+        "+237600000000",
+        "(600)000000",
+        "237600000000",
+    ] {
+        let (_, w) = valid(f.check(&[(Field::PhoneNumber, bad)]));
+        assert_eq!(w, [warn], "{bad}");
+    }
+    // The national trunk prefix is tolerated: "07911 123456" is how the British write it.
+    let uk = [
+        (Field::CountryIsoCode, "GB"),
+        (Field::Country, "United Kingdom"),
+        (Field::CountryPhoneCode, "+44"),
+    ];
+    assert_valid_clean(f.check(&with(uk.to_vec(), &[(Field::PhoneNumber, "07911 123456")])));
+    let (_, w) = valid(f.check(&with(
+        uk.to_vec(),
+        &[(Field::PhoneNumber, "079111234567890")],
+    )));
+    assert_eq!(w, [warn]);
+}
+
+#[test]
+fn a_region_unknown_to_libphonenumber_gets_no_phone_warning() {
+    // Antarctica is an assigned code without telephone metadata: nothing to compare.
+    let f = Fixture::new();
+    assert_valid_clean(f.check(&[
+        (Field::CountryIsoCode, "AQ"),
+        (Field::Country, "Antarctica"),
+        (Field::CountryPhoneCode, "+672"),
+        (Field::PhoneNumber, "123"),
+    ]));
+}
+
+// ---------------------------------------------------------------- privacy
+
+#[test]
+fn messages_never_echo_the_cell() {
+    let f = Fixture::new();
+    let secret_row = [
+        (Field::FirstName, "Qx"),
+        (Field::Email, "Qxsecret@@x"),
+        (Field::Country, "Qxsecretland"),
+        (Field::CountryIsoCode, "QX"),
+        (Field::CountryPhoneCode, "+Qx"),
+        (Field::PhoneNumber, "Qxsecret"),
+        (Field::IdDocumentType, "Qxsecret"),
+        (Field::DateOfBirth, "Qxsecret"),
+        (Field::IdDocumentFrontUrl, "http://Qxsecret.example/a.jpg"),
+        (Field::IdDocumentBackUrl, "Qxsecret"),
+    ];
+    let errs = errors(f.check(&secret_row));
+    // Country name and phone number are only compared once the ISO code is valid.
+    assert_eq!(errs.len(), 8, "{errs:?}");
+    for e in &errs {
+        assert!(!e.to_lowercase().contains("qx"), "{e}");
+        assert!(e.contains(": "), "{e}");
+    }
+    let errs = errors(f.check(&files("../Qxsecret.jpg", "Qxmissing.png")));
+    for e in &errs {
+        assert!(!e.to_lowercase().contains("qx"), "{e}");
+    }
+}
+
+// ---------------------------------------------------------------- speed
+
+/// Not a pass/fail test: `cargo test --release --lib validate::tests::throughput -- --ignored
+/// --nocapture` prints rows per second for a mix of valid and warning URL rows.
+#[test]
+#[ignore]
+fn throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::new(Rules {
+        as_of: date("2026-11-21"),
+        documents_dir: dir.path().to_path_buf(),
+        strict: false,
+    })
+    .unwrap();
+    let fields: Vec<Field> = BASE.iter().map(|c| c.0).collect();
+    let map = ColumnMap::from_fields(&fields);
+    let record = csv::StringRecord::from(BASE.iter().map(|c| c.1).collect::<Vec<_>>());
+    let mut other: Vec<&str> = BASE.iter().map(|c| c.1).collect();
+    other[3] = "Nigeria";
+    let warn_record = csv::StringRecord::from(other);
+    let n = 1_000_000;
+    let start = std::time::Instant::now();
+    let mut valid_rows = 0;
+    for i in 0..n {
+        let rec = if i % 10 == 0 { &warn_record } else { &record };
+        if let Checked::Valid { .. } = std::hint::black_box(v.check(&RowView::new(&map, rec))) {
+            valid_rows += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(valid_rows, n);
+    println!("{:.0} rows/s", n as f64 / secs);
+}
