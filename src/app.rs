@@ -79,7 +79,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Report {
             file,
             journal,
-            report_dir,
+            report_dir: given_dir,
             delimiter,
         } => {
             let journal = Journal::open_shared(&journal.journal)?;
@@ -90,7 +90,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                     file.display()
                 )
             })?;
-            let dir = report_dir(&report_dir, &file, 1);
+            let dir = report_dir(&given_dir, &file, 1);
             let started = Utc::now();
             let counts = journal_report(&journal, &entry, &file, delimiter, &dir, |counts| {
                 Summary::new("report", SummaryInput::new(&file.display().to_string(), &sha, rows), counts)

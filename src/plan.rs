@@ -26,6 +26,7 @@ pub struct Job {
 }
 
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // Send is the common case; boxing it would allocate per row
 pub enum Decision {
     /// Final without sending: invalid, duplicate_in_file or already_enrolled.
     Local {
@@ -176,10 +177,12 @@ impl Dedupe {
         match (by_email != row32, by_id != row32) {
             (false, false) => None,
             (true, true) if by_email == by_id => Some(format!(
-                "same email and identification_number as row {by_email}"
+                "email, identification_number: same as row {by_email} of this file"
             )),
-            (true, _) => Some(format!("same email as row {by_email}")),
-            (_, true) => Some(format!("same identification_number as row {by_id}")),
+            (true, _) => Some(format!("email: same as row {by_email} of this file")),
+            (_, true) => Some(format!(
+                "identification_number: same as row {by_id} of this file"
+            )),
         }
     }
 }
@@ -211,20 +214,20 @@ mod tests {
         assert_eq!(d.check(2, "bob@example.com", "B1"), None);
         assert_eq!(
             d.check(3, "ann@EXAMPLE.com", "C1").as_deref(),
-            Some("same email as row 1")
+            Some("email: same as row 1 of this file")
         );
         assert_eq!(
             d.check(4, "dan@example.com", "B1").as_deref(),
-            Some("same identification_number as row 2")
+            Some("identification_number: same as row 2 of this file")
         );
         assert_eq!(
             d.check(5, "bob@example.com", "B1").as_deref(),
-            Some("same email and identification_number as row 2")
+            Some("email, identification_number: same as row 2 of this file")
         );
         // A repeated row does not replace the first one it repeats.
         assert_eq!(
             d.check(6, "carl@example.com", "C1").as_deref(),
-            Some("same identification_number as row 3")
+            Some("identification_number: same as row 3 of this file")
         );
     }
 }

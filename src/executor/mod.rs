@@ -99,6 +99,7 @@ struct Ctx {
     on_done: Box<dyn Fn(Status) + Send + Sync>,
 }
 
+#[allow(clippy::too_many_arguments)] // each is a distinct stage's handle; a struct would only rename them
 /// Sends every job until the channel closes or `stop` fires, then waits at most
 /// `settings.grace` for requests in flight. A task still running after that is abandoned: its
 /// row stays in flight in the journal, and the next run retries it.
@@ -214,13 +215,22 @@ async fn send_row(ctx: &Ctx, job: Job) {
                 break (Status::Rejected, Some(status), None, message);
             }
             Err(ApiError::Fatal { status, message }) => {
-                ctx.stop.trigger(StopReason::Fatal(format!("HTTP {status}: {message}")));
+                let shown = match status {
+                    Some(code) => format!("HTTP {code}: {message}"),
+                    None => message.clone(),
+                };
+                ctx.stop.trigger(StopReason::Fatal(shown));
                 break (
                     Status::Failed,
-                    Some(status),
+                    status,
                     None,
                     format!("{message} (run stopped: credentials refused)"),
                 );
+            }
+            Err(ApiError::Local { message }) => {
+                // A document that vanished since validation: not sent; the next run
+                // validates the row again and says what is wrong with it.
+                break (Status::Failed, None, None, message);
             }
             Err(ApiError::Retryable {
                 status,

@@ -1,0 +1,11 @@
+//! The integration tests: one binary, a module per feature. Each test works in its own temp
+//! folder, against its own mock server on 127.0.0.1:0.
+
+/// Shared helpers: running the binary, fixture rows, reading reports.
+mod util;
+
+/// `validate` on fixture files: encodings, quoting, duplicates, path escapes, broken files.
+mod validate;
+
+/// `run` against wiremock: answer classes, retries, tokens, stops, resume, already_enrolled.
+mod run;
