@@ -240,19 +240,7 @@ fn enroll(sandbox: &Sandbox, body: &[u8]) -> Result<SandboxCustomer, ApiError> {
         .collect();
     let front = values.get(URLS[0]).cloned().unwrap_or_default();
     let back = values.get(URLS[1]).cloned().unwrap_or_default();
-    let fields = match checks::check_fields(values) {
-        Ok(fields) if errors.is_empty() && url_errors.is_empty() => fields,
-        Ok(_) => {
-            return Err(ApiError::bad_request(
-                [errors, url_errors].concat().join("; "),
-            ));
-        }
-        Err(field_errors) => {
-            return Err(ApiError::bad_request(
-                [errors, field_errors, url_errors].concat().join("; "),
-            ));
-        }
-    };
+    let fields = all_or_400(checks::check_fields(values), [errors, url_errors].concat())?;
     // The upstream verifier's verdicts, triggered by words in the URL.
     for (name, url) in URLS.iter().zip([&front, &back]) {
         if url.contains("unreadable") {
@@ -268,7 +256,7 @@ fn enroll(sandbox: &Sandbox, body: &[u8]) -> Result<SandboxCustomer, ApiError> {
             ));
         }
     }
-    let customer = build_customer(&fields, front, Some(back));
+    let customer = build_customer(Uuid::new_v4(), &fields, front, Some(back));
     store(
         sandbox,
         customer,
@@ -276,10 +264,28 @@ fn enroll(sandbox: &Sandbox, body: &[u8]) -> Result<SandboxCustomer, ApiError> {
     )
 }
 
-fn build_customer(fields: &CheckedFields, image: String, photo: Option<String>) -> SandboxCustomer {
+/// One 400 naming every failing field: the common field checks plus the endpoint's own
+/// (`more`: document URLs or parts, JSON types).
+fn all_or_400(
+    checked: Result<CheckedFields, Vec<String>>,
+    more: Vec<String>,
+) -> Result<CheckedFields, ApiError> {
+    match checked {
+        Ok(fields) if more.is_empty() => Ok(fields),
+        Ok(_) => Err(ApiError::bad_request(more.join("; "))),
+        Err(errors) => Err(ApiError::bad_request([errors, more].concat().join("; "))),
+    }
+}
+
+fn build_customer(
+    id: Uuid,
+    fields: &CheckedFields,
+    image: String,
+    photo: Option<String>,
+) -> SandboxCustomer {
     let now = model::timestamp(Utc::now());
     SandboxCustomer {
-        id: Uuid::new_v4(),
+        id,
         first_name: fields.get("first_name"),
         last_name: fields.get("last_name"),
         country: fields.get("country"),
@@ -457,7 +463,7 @@ fn register(
         return Err(ApiError::bad_request("enroll must be true or false"));
     }
     let document_type = texts.get("id_document_type").cloned().unwrap_or_default();
-    let mut checked = checks::check_fields(texts);
+    let checked = checks::check_fields(texts);
     let mut document_errors = Vec::new();
     if !uploads.contains_key("id_document_front") {
         document_errors.push("id_document_front is required".to_owned());
@@ -469,13 +475,7 @@ fn register(
             "id_document_back is required for id_document_type {document_type}"
         ));
     }
-    if !document_errors.is_empty() {
-        checked = Err(match checked {
-            Ok(_) => document_errors,
-            Err(field_errors) => [field_errors, document_errors].concat(),
-        });
-    }
-    let fields = checked.map_err(|errors| ApiError::bad_request(errors.join("; ")))?;
+    let fields = all_or_400(checked, document_errors)?;
     if uploads.values().any(|u| u.file_name.contains("unreadable")) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -490,8 +490,7 @@ fn register(
     };
     let image = hosted("id_document_front", "front").unwrap_or_default();
     let photo = hosted("id_document_back", "back");
-    let mut customer = build_customer(&fields, image, photo);
-    customer.id = id;
+    let customer = build_customer(id, &fields, image, photo);
     store(sandbox, customer, |email| {
         if email {
             "Customer with this email already exists"
