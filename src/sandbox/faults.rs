@@ -1,0 +1,142 @@
+//! Rehearsal knobs: latency, injected failures of create requests, and a server-wide rate
+//! limit. All off by default.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::RngExt;
+
+use super::routes::ApiError;
+
+/// How an injected failure of a create request shows itself to the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Store the customer, then answer 500: the client's retry will see 409.
+    StoreThen500,
+    /// Drop the connection before storing anything.
+    Drop,
+    /// Answer 503 before storing anything.
+    Unavailable,
+    /// Store the customer, then drop the connection: the worst case for a client.
+    StoreThenDrop,
+}
+
+impl Failure {
+    /// Failures cycle through every kind in this order, so any four consecutive injected
+    /// failures show all four (tests rely on it; rehearsals get a fair mix).
+    const CYCLE: [Failure; 4] = [
+        Failure::StoreThen500,
+        Failure::Drop,
+        Failure::Unavailable,
+        Failure::StoreThenDrop,
+    ];
+
+    /// True when the customer is stored before the failure.
+    pub(crate) fn after_store(self) -> bool {
+        matches!(self, Failure::StoreThen500 | Failure::StoreThenDrop)
+    }
+
+    /// The failing answer.
+    pub(crate) fn response(self) -> Response {
+        match self {
+            Failure::StoreThen500 => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+                    .into_response()
+            }
+            Failure::Unavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service temporarily unavailable",
+            )
+            .into_response(),
+            Failure::Drop | Failure::StoreThenDrop => dropped_connection(),
+        }
+    }
+}
+
+/// A response whose body fails on its first poll. hyper then closes the connection before it
+/// has flushed the status line, so the client sees the connection closed with no answer
+/// ("connection closed before message completed"), exactly like a crashed upstream.
+fn dropped_connection() -> Response {
+    let stream = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "sandbox: injected dropped connection",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    // If the head ever did get out, it must not look like a success.
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+pub(crate) struct Faults {
+    latency: Duration,
+    jitter: Duration,
+    fail_rate: f64,
+    /// Counts injected failures; picks the next kind from `Failure::CYCLE`.
+    failures: AtomicU64,
+    /// GCRA limiter over the whole server: `rate_limit` requests per second with a burst of
+    /// the same size. Shared by every connection; governor is lock-free.
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl Faults {
+    pub(crate) fn new(
+        latency: Duration,
+        jitter: Duration,
+        fail_rate: f64,
+        rate_limit: Option<u32>,
+    ) -> anyhow::Result<Faults> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&fail_rate),
+            "fail rate must be between 0.0 and 1.0, got {fail_rate}"
+        );
+        let limiter = match rate_limit {
+            None => None,
+            Some(n) => {
+                let n = NonZeroU32::new(n)
+                    .ok_or_else(|| anyhow::anyhow!("rate limit must be at least 1 per second"))?;
+                Some(RateLimiter::direct(Quota::per_second(n)))
+            }
+        };
+        Ok(Faults {
+            latency,
+            jitter,
+            fail_rate,
+            failures: AtomicU64::new(0),
+            limiter,
+        })
+    }
+
+    /// How long to hold this request: the fixed latency plus a uniform share of the jitter.
+    pub(crate) fn delay(&self) -> Duration {
+        if self.jitter.is_zero() {
+            return self.latency;
+        }
+        let extra = rand::rng().random_range(0..=self.jitter.as_nanos() as u64);
+        self.latency + Duration::from_nanos(extra)
+    }
+
+    /// False when the request is over the rate limit.
+    pub(crate) fn admit(&self) -> bool {
+        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
+    }
+
+    /// Whether this create request fails, and how.
+    pub(crate) fn roll(&self) -> Option<Failure> {
+        if self.fail_rate <= 0.0 || rand::rng().random::<f64>() >= self.fail_rate {
+            return None;
+        }
+        let n = self.failures.fetch_add(1, Ordering::Relaxed);
+        Some(Failure::CYCLE[(n % Failure::CYCLE.len() as u64) as usize])
+    }
+
+    pub(crate) fn injected(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
