@@ -65,7 +65,8 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                     break;
                 }
                 let dir = report_dir(&run.common.report_dir, file, files.len());
-                let (c, j) = run_file(&run, file, &dir, client.clone(), journal, stop.clone()).await;
+                let (c, j) =
+                    run_file(&run, file, &dir, client.clone(), journal, stop.clone()).await;
                 journal = j?;
                 code = worst(code, c);
             }
@@ -93,20 +94,24 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             let dir = report_dir(&given_dir, &file, 1);
             let started = Utc::now();
             let counts = journal_report(&journal, &entry, &file, delimiter, &dir, |counts| {
-                Summary::new("report", SummaryInput::new(&file.display().to_string(), &sha, rows), counts)
-                    .timed(started, Utc::now())
+                Summary::new(
+                    "report",
+                    SummaryInput::new(&file.display().to_string(), &sha, rows),
+                    counts,
+                )
+                .timed(started, Utc::now())
             })?;
             print_counts(&file, &counts, &dir);
             Ok(counts.exit_code(false))
         }
         Command::Reconcile { .. } => bail!("reconcile is not available in this build yet"),
-        Command::Sandbox(_) => bail!("sandbox is not available in this build yet"),
-        Command::Demo { .. } => bail!("demo is not available in this build yet"),
+        Command::Sandbox(args) => serve_sandbox(args).await,
+        Command::Demo { workdir } => crate::demo::demo(workdir).await,
     }
 }
 
 /// The more urgent of two exit codes: fatal, then interrupted, then resume, then act.
-fn worst(a: i32, b: i32) -> i32 {
+pub fn worst(a: i32, b: i32) -> i32 {
     let rank = |c: i32| match c {
         1 => 5,
         INTERRUPTED => 4,
@@ -131,12 +136,13 @@ fn report_dir(given: &Option<PathBuf>, file: &Path, files: usize) -> PathBuf {
 }
 
 fn rules(common: &CommonArgs, file: &Path) -> Rules {
-    let documents_dir = common.documents_dir.clone().unwrap_or_else(|| {
-        match file.parent() {
+    let documents_dir = common
+        .documents_dir
+        .clone()
+        .unwrap_or_else(|| match file.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
-        }
-    });
+        });
     Rules {
         as_of: common.as_of.unwrap_or_else(|| Utc::now().date_naive()),
         documents_dir,
@@ -149,7 +155,11 @@ fn warn_unknown(input: &CsvInput) {
         tracing::warn!(
             "{}: ignoring unknown column{} {} (kept in rejects.csv)",
             input.path(),
-            if input.columns.unknown.len() > 1 { "s" } else { "" },
+            if input.columns.unknown.len() > 1 {
+                "s"
+            } else {
+                ""
+            },
             input.columns.unknown.join(", ")
         );
     }
@@ -487,7 +497,10 @@ pub fn journal_report(
     journal.for_each_row(entry, |state| {
         loop {
             let Some((row, record)) = input.next_record()? else {
-                bail!("the journal has row {} but the file ends before it", state.row);
+                bail!(
+                    "the journal has row {} but the file ends before it",
+                    state.row
+                );
             };
             if row < state.row {
                 pending(&mut report, row, record)?;
@@ -548,7 +561,12 @@ fn print_status(journal: &Journal) -> Result<()> {
     println!("journal {}", journal.path().display());
     for f in files {
         println!();
-        println!("{}  ({} rows, sha256 {})", f.file.path, f.file.rows, &f.file.sha256[..16]);
+        println!(
+            "{}  ({} rows, sha256 {})",
+            f.file.path,
+            f.file.rows,
+            &f.file.sha256[..16]
+        );
         match &f.last_run {
             Some((start, end, code)) => println!(
                 "  runs: {}, last started {start}, {}",
@@ -616,4 +634,35 @@ impl Progress {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// `sandbox`: serves until Ctrl-C. The URL is stdout's first line, for scripts.
+async fn serve_sandbox(args: crate::cli::SandboxArgs) -> Result<i32> {
+    use std::io::Write;
+    let sandbox = crate::sandbox::Sandbox::new(crate::sandbox::SandboxConfig {
+        token: args.token,
+        client_id: args.client_id,
+        client_key: args.client_key,
+        latency: Duration::from_millis(args.latency.0),
+        jitter: Duration::from_millis(args.latency.1),
+        fail_rate: args.fail_rate,
+        rate_limit: args.rate_limit,
+        token_ttl: Duration::from_secs(args.token_ttl),
+        max_customers: args.max_customers,
+        state: args.state,
+        seed_cards: args.seed_cards,
+    })?;
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, args.port))
+        .await
+        .with_context(|| format!("could not listen on 127.0.0.1:{}", args.port))?;
+    let addr = listener.local_addr()?;
+    println!("http://{addr}{}", crate::sandbox::API_PREFIX);
+    std::io::stdout().flush()?;
+    eprintln!("sandbox listening; Ctrl-C stops it");
+    sandbox
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(0)
 }

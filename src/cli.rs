@@ -213,7 +213,9 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
-        _ => Err(format!("'{s}' is not a one-character ASCII delimiter (or \"tab\")")),
+        _ => Err(format!(
+            "'{s}' is not a one-character ASCII delimiter (or \"tab\")"
+        )),
     }
 }
 

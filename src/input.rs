@@ -383,7 +383,9 @@ date_of_birth,id_document_front_url,id_document_back_url";
     #[test]
     fn bom_crlf_and_header_case_are_accepted() {
         let header = HEADER.to_uppercase().replace(",EMAIL,", ", Email ,");
-        let body = format!("\u{feff}{header}\r\nAnn,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,https://a/b,https://a/c\r\n");
+        let body = format!(
+            "\u{feff}{header}\r\nAnn,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,https://a/b,https://a/c\r\n"
+        );
         let f = write(body.as_bytes());
         let input = CsvInput::open(f.path(), b',').unwrap();
         assert_eq!(input.columns.column(Field::FirstName), Some(0));
@@ -394,7 +396,9 @@ date_of_birth,id_document_front_url,id_document_back_url";
 
     #[test]
     fn quoted_fields_keep_commas_quotes_and_newlines() {
-        let body = format!("{HEADER}\n\"Ann, \"\"Jr\"\"\",\"Lee\nSmith\",a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v\n");
+        let body = format!(
+            "{HEADER}\n\"Ann, \"\"Jr\"\"\",\"Lee\nSmith\",a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v\n"
+        );
         let f = write(body.as_bytes());
         let rows = all(f.path()).unwrap();
         assert_eq!(rows[0][0], "Ann, \"Jr\"");
@@ -412,7 +416,10 @@ date_of_birth,id_document_front_url,id_document_back_url";
     #[test]
     fn unusable_files_are_fatal_with_the_line() {
         let empty = write(b"");
-        assert!(matches!(scan(empty.path(), b','), Err(InputError::Empty { .. })));
+        assert!(matches!(
+            scan(empty.path(), b','),
+            Err(InputError::Empty { .. })
+        ));
 
         let missing = write(b"first_name,email\nAnn,a@b.co\n");
         let e = scan(missing.path(), b',').unwrap_err().to_string();
@@ -427,7 +434,9 @@ date_of_birth,id_document_front_url,id_document_back_url";
         assert!(e.contains("line 2") && e.contains("has 2 fields"), "{e}");
 
         let mut latin1 = format!("{HEADER}\n").into_bytes();
-        latin1.extend_from_slice(b"Zo\xeb,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v\n");
+        latin1.extend_from_slice(
+            b"Zo\xeb,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v\n",
+        );
         let f = write(&latin1);
         let e = scan(f.path(), b',').unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("UTF-8"), "{e}");

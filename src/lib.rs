@@ -18,6 +18,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod customer;
+pub mod demo;
 pub mod executor;
 pub mod input;
 pub mod journal;

@@ -174,16 +174,17 @@ async fn send_row(ctx: &Ctx, job: Job) {
                 // Never sent in this run: the row stays as the journal had it.
                 return;
             }
-            break (
-                Status::Failed,
-                None,
-                None,
-                stopped_message(ctx, attempts),
-            );
+            break (Status::Failed, None, None, stopped_message(ctx, attempts));
         }
         // In flight, durably, before the first request leaves: if we die waiting for the
         // answer, the next run knows this row may have been created.
-        if attempts == 0 && ctx.writer.claim(job.row, job.warnings.clone()).await.is_err() {
+        if attempts == 0
+            && ctx
+                .writer
+                .claim(job.row, job.warnings.clone())
+                .await
+                .is_err()
+        {
             return;
         }
         attempts += 1;

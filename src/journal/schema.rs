@@ -92,6 +92,11 @@ mod tests {
     fn a_newer_journal_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
-        assert!(migrate(&mut conn).unwrap_err().to_string().contains("newer"));
+        assert!(
+            migrate(&mut conn)
+                .unwrap_err()
+                .to_string()
+                .contains("newer")
+        );
     }
 }

@@ -225,7 +225,13 @@ pub(super) fn index_customer(
         (KeyKind::Email, &keys.email),
         (KeyKind::IdNumber, &keys.id_number),
     ] {
-        stmt.execute(params![kind as i64, &key[..], customer_id, file_id, row as i64])?;
+        stmt.execute(params![
+            kind as i64,
+            &key[..],
+            customer_id,
+            file_id,
+            row as i64
+        ])?;
     }
     Ok(())
 }
@@ -287,11 +293,21 @@ mod tests {
         assert_eq!(row1.customer_id.as_deref(), Some("cust-1"));
 
         let lookup = journal.lookup().unwrap();
-        let by_email = lookup.known(&keyer.keys("ann@example.COM", "other")).unwrap();
+        let by_email = lookup
+            .known(&keyer.keys("ann@example.COM", "other"))
+            .unwrap();
         assert_eq!(by_email.unwrap().customer_id.as_deref(), Some("cust-1"));
-        let by_id = lookup.known(&keyer.keys("x@y.co", "ID-1")).unwrap().unwrap();
+        let by_id = lookup
+            .known(&keyer.keys("x@y.co", "ID-1"))
+            .unwrap()
+            .unwrap();
         assert_eq!(by_id.kind, KeyKind::IdNumber);
-        assert!(lookup.known(&keyer.keys("x@y.co", "ID-2")).unwrap().is_none());
+        assert!(
+            lookup
+                .known(&keyer.keys("x@y.co", "ID-2"))
+                .unwrap()
+                .is_none()
+        );
 
         // No raw personal data anywhere in the file.
         drop(journal);
