@@ -1,1 +1,482 @@
+//! `run` through the binary against wiremock: every class of answer, retries with
+//! Retry-After, token renewal mid-run, the 401 and 403 stops, a lost answer resolved by a 409,
+//! resume without sending a row twice, already_enrolled across files, and Ctrl-C.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cartevo-enroll");
+const HEADER: &str = "reference,first_name,last_name,email,country,street,city,state,postal_code,\
+country_iso_code,country_phone_code,phone_number,identification_number,id_document_type,\
+date_of_birth,id_document_front_url,id_document_back_url";
+
+/// A valid adult row with URL documents; `i` makes the email and ID number unique.
+fn row(i: usize) -> String {
+    format!(
+        "R-{i},Amina,Okafor,customer{i}@example.com,Nigeria,14 Awolowo Road,Lagos,Lagos State,\
+         101233,NG,+234,8031234567,ID{i:08},NIN,1991-04-12,https://cdn.example.com/{i}/f.jpg,\
+         https://cdn.example.com/{i}/b.jpg"
+    )
+}
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn csv(&self, name: &str, rows: impl IntoIterator<Item = String>) -> PathBuf {
+        let mut text = format!("{HEADER}\n");
+        for r in rows {
+            text.push_str(&r);
+            text.push('\n');
+        }
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn command(&self, server: &str, file: &Path, report: &str, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(self.dir.path())
+            .env_remove("CARTEVO_CLIENT_ID")
+            .env_remove("CARTEVO_CLIENT_KEY")
+            .env("CARTEVO_API_TOKEN", "test-token")
+            .env("NO_COLOR", "1")
+            .args(["run", file.to_str().unwrap(), "--base-url", server])
+            .args(["--report-dir", report, "--as-of", "2026-11-21"])
+            .args(["--journal", "journal.db", "--backoff-ms", "10"])
+            .args(extra);
+        if !extra.contains(&"--rate") {
+            cmd.args(["--rate", "0"]);
+        }
+        cmd
+    }
+
+    fn run(&self, server: &str, file: &Path, report: &str, extra: &[&str]) -> Output {
+        self.command(server, file, report, extra).output().unwrap()
+    }
+
+    fn results(&self, report: &str) -> Vec<csv::StringRecord> {
+        let mut r = csv::Reader::from_path(self.dir.path().join(report).join("results.csv")).unwrap();
+        r.records().map(Result::unwrap).collect()
+    }
+
+    fn summary(&self, report: &str) -> Value {
+        let text = std::fs::read(self.dir.path().join(report).join("summary.json")).unwrap();
+        serde_json::from_slice(&text).unwrap()
+    }
+}
+
+fn created(id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(201).set_body_json(serde_json::json!({
+        "success": true, "statusCode": 201, "message": "Customer enrolled successfully",
+        "data": {"id": id, "is_active": true}
+    }))
+}
+
+fn error(status: u16, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(serde_json::json!({
+        "success": false, "statusCode": status, "message": message, "data": null
+    }))
+}
+
+/// Answers 201 with an id derived from the row's email, so tests can check which row got
+/// which id.
+struct CreateById;
+
+impl Respond for CreateById {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        let email = body["email"].as_str().unwrap();
+        created(&format!("id-{}", email.split('@').next().unwrap()))
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Emails the server received in create requests, in order.
+async fn emails_sent(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/customers/enroll"))
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            v["email"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_class_of_answer_lands_in_the_report() {
+    let server = MockServer::start().await;
+    let answers = [
+        ("customer1@", created("c-1")),
+        ("customer2@", ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "success": true, "statusCode": 200, "message": "Data retrieved successfully",
+            "data": {"id": "c-2"}}))),
+        ("customer3@", error(409, "Customer with this email or ID already exists")),
+        ("customer4@", error(400, "first_name must be at least 3 characters")),
+        ("customer5@", error(422, "KYC document unreadable")),
+        ("customer6@", ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>")),
+    ];
+    for (email, answer) in answers {
+        Mock::given(method("POST"))
+            .and(path("/api/v1/customers/enroll"))
+            .and(header("authorization", "Bearer test-token"))
+            .and(body_string_contains(email))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+    }
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=6).map(row));
+    let url = format!("{}/api/v1", server.uri());
+    let out = case.run(&url, &file, "r", &["--max-attempts", "2"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+
+    let rows = case.results("r");
+    let got: Vec<(&str, &str, &str, &str)> = rows
+        .iter()
+        .map(|r| (&r[2], &r[3], &r[4], &r[5]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("created", "c-1", "201", "1"),
+            ("created", "c-2", "200", "1"),
+            ("duplicate", "", "409", "1"),
+            ("rejected", "", "400", "1"),
+            ("rejected", "", "422", "1"),
+            ("failed", "", "502", "2"),
+        ]
+    );
+    assert_eq!(&rows[2][6], "Customer with this email or ID already exists");
+    assert_eq!(&rows[4][6], "KYC document unreadable");
+    let summary = case.summary("r");
+    assert_eq!(summary["requests_sent"], 7);
+    assert_eq!(summary["retries"], 1);
+    assert_eq!(summary["exit_code"], 3);
+    let rejects = std::fs::read_to_string(case.dir.path().join("r/rejects.csv")).unwrap();
+    assert_eq!(rejects.lines().count(), 3, "{rejects}");
+
+    // The failed row is retried by the next run; nothing final is sent again.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let out = case.run(&url, &file, "r2", &[]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(emails_sent(&server).await, vec!["customer6@example.com"]);
+    let rows = case.results("r2");
+    assert_eq!(rows.len(), 6);
+    assert_eq!(&rows[0][3], "c-1");
+    assert_eq!((&rows[5][2], &rows[5][5]), ("created", "3"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_is_honoured_and_counted() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(error(429, "Too many requests").insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=3).map(row));
+    let started = std::time::Instant::now();
+    let out = case.run(&format!("{}/api/v1", server.uri()), &file, "r", &["--concurrency", "1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was not waited");
+    let summary = case.summary("r");
+    assert_eq!(summary["http_429_seen"], 1);
+    assert_eq!(summary["requests_sent"], 4);
+    assert_eq!(summary["counts"]["created"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_credentials_are_renewed_after_a_401_mid_run() {
+    let server = MockServer::start().await;
+    let token = |t: &str| {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "success": true, "statusCode": 200, "message": "ok",
+            "data": {"access_token": t, "token_type": "Bearer", "expires_in": 3600}
+        }))
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/v1/auth/token"))
+        .and(body_string_contains("\"client_key\":\"key-1\""))
+        .respond_with(token("first"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/auth/token"))
+        .respond_with(token("second"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The first token works for two requests, then the server revokes it.
+    Mock::given(method("POST"))
+        .and(path("/api/v1/customers/enroll"))
+        .and(header("authorization", "Bearer first"))
+        .respond_with(CreateById)
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/customers/enroll"))
+        .and(header("authorization", "Bearer first"))
+        .respond_with(error(401, "Unauthorized"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/customers/enroll"))
+        .and(header("authorization", "Bearer second"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=5).map(row));
+    let out = case
+        .command(&format!("{}/api/v1", server.uri()), &file, "r", &["--concurrency", "1"])
+        .env_remove("CARTEVO_API_TOKEN")
+        .env("CARTEVO_CLIENT_ID", "client")
+        .env("CARTEVO_CLIENT_KEY", "key-1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(case.summary("r")["counts"]["created"], 5);
+    // No secret reaches the output or the journal.
+    let err = stderr(&out);
+    assert!(!err.contains("key-1") && !err.contains("second"), "{err}");
+    let journal = std::fs::read(case.dir.path().join("journal.db")).unwrap();
+    let journal = String::from_utf8_lossy(&journal);
+    assert!(!journal.contains("key-1") && !journal.contains("Bearer"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_403_stops_the_run_and_the_rest_stays_pending_until_resumed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .up_to_n_times(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(error(403, "Cannot create more than 3 customers in preproduction mode"))
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=8).map(row));
+    let url = format!("{}/api/v1", server.uri());
+    let out = case.run(&url, &file, "r", &["--concurrency", "1"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("Cannot create more than 3 customers"), "{}", stderr(&out));
+    // Nothing is sent after the refusal.
+    assert_eq!(emails_sent(&server).await.len(), 4);
+    let summary = case.summary("r");
+    assert_eq!(summary["counts"]["created"], 3);
+    assert_eq!(summary["counts"]["failed"], 1);
+    assert_eq!(summary["counts"]["pending"], 4);
+    assert_eq!(summary["exit_code"], 1);
+
+    // Resume against a server that accepts: only the five unfinished rows are sent, once each.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let out = case.run(&url, &file, "r2", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut sent = emails_sent(&server).await;
+    sent.sort();
+    assert_eq!(
+        sent,
+        (4..=8).map(|i| format!("customer{i}@example.com")).collect::<Vec<_>>()
+    );
+    let rows = case.results("r2");
+    assert!(rows.iter().all(|r| &r[2] == "created"));
+    assert_eq!(rows.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_with_a_static_token_stops_the_run() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(error(401, "Invalid token"))
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=3).map(row));
+    let out = case.run(&format!("{}/api/v1", server.uri()), &file, "r", &["--concurrency", "1"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("Invalid token"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("test-token"));
+    assert_eq!(emails_sent(&server).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_answer_then_409_is_a_duplicate_that_says_so() {
+    let server = MockServer::start().await;
+    // The server creates the customer but the answer arrives after our timeout.
+    Mock::given(method("POST"))
+        .respond_with(created("c-1").set_delay(Duration::from_secs(3)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(error(409, "Customer with this email or ID already exists"))
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let file = case.csv("in.csv", [row(1)]);
+    let out = case.run(&format!("{}/api/v1", server.uri()), &file, "r", &["--timeout", "0.5"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = case.results("r");
+    assert_eq!(&rows[0][2], "duplicate");
+    assert_eq!(&rows[0][5], "2");
+    assert!(rows[0][6].contains("may have created"), "{}", &rows[0][6]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_of_an_earlier_file_is_already_enrolled_and_not_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    let first = case.csv("monday.csv", (1..=2).map(row));
+    assert_eq!(code(&case.run(&url, &first, "r1", &[])), 0);
+    // Same person as row 2 of monday (email in another case), and a new one.
+    let again = row(2).replace("customer2@", "CUSTOMER2@");
+    let second = case.csv("tuesday.csv", [again, row(3)]);
+    let out = case.run(&url, &second, "r2", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = case.results("r2");
+    assert_eq!((&rows[0][2], &rows[0][3]), ("already_enrolled", "id-customer2"));
+    assert_eq!(&rows[1][2], "created");
+    assert_eq!(emails_sent(&server).await.len(), 3);
+
+    // A finished file run again sends nothing and reports everything.
+    let out = case.run(&url, &second, "r3", &[]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(emails_sent(&server).await.len(), 3);
+    assert_eq!(case.results("r3").len(), 2);
+
+    // status and report read the journal.
+    let status = Command::new(BIN)
+        .current_dir(case.dir.path())
+        .args(["status", "--journal", "journal.db"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("monday.csv") && text.contains("already_enrolled"), "{text}");
+    let report = Command::new(BIN)
+        .current_dir(case.dir.path())
+        .args(["report", "tuesday.csv", "--journal", "journal.db", "--report-dir", "again"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&report), 0, "{}", stderr(&report));
+    assert_eq!(case.results("again"), case.results("r2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_on_the_same_journal_refuses_to_start() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(created("c").set_delay(Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    let file = case.csv("in.csv", (1..=20).map(row));
+    let mut first = case
+        .command(&url, &file, "r1", &["--concurrency", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_requests(&server, 1).await;
+    let out = case.run(&url, &file, "r2", &[]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("in use by another"), "{}", stderr(&out));
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_what_is_in_flight_exits_130_and_resumes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    let file = case.csv("in.csv", (1..=40).map(row));
+    let child = case
+        .command(&url, &file, "r1", &["--rate", "20", "--concurrency", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_requests(&server, 3).await;
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 130, "{}", stderr(&out));
+    let summary = case.summary("r1");
+    assert_eq!(summary["exit_code"], 130);
+    let first_sent = emails_sent(&server).await;
+    assert!(first_sent.len() < 40);
+    let created = summary["counts"]["created"].as_u64().unwrap();
+    assert_eq!(created as usize, first_sent.len(), "every answer was journaled");
+
+    let out = case.run(&url, &file, "r2", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut all = emails_sent(&server).await;
+    assert_eq!(all.len(), 40, "each row sent exactly once across both runs");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 40);
+}
+
+/// Waits (on real time, bounded) until the server has seen `n` create requests.
+async fn wait_for_requests(server: &MockServer, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while emails_sent(server).await.len() < n {
+        assert!(std::time::Instant::now() < deadline, "server never saw {n} requests");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
