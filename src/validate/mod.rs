@@ -41,7 +41,7 @@ pub struct Rules {
 }
 
 /// Checks rows against [`Rules`]. Cheap to share: it holds no per-row state.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Validator {
     as_of: NaiveDate,
     /// Canonical (absolute, symlinks resolved), so that `starts_with` on a canonical file
