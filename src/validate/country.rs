@@ -17,7 +17,9 @@ pub(crate) static COUNTRIES: LazyLock<Countries> = LazyLock::new(Countries::buil
 const NOT_ASSIGNED: &[&str] = &["XK"];
 
 /// Names partners commonly write that celes does not list, as (alpha-2, name). Matched after
-/// the same normalisation as every other name (see [`name_key`]).
+/// the same normalisation as every other name (see [`name_key`]). Explicit rather than
+/// derived (say, from the words after "Of" in the official name), which would also make
+/// "Congo" match the Democratic Republic and "Korea" match the North.
 const EXTRA_ALIASES: &[(&str, &str)] = &[
     ("GB", "UK"),
     ("GB", "Britain"),
@@ -103,17 +105,10 @@ impl Countries {
                 names: Vec::new(),
                 phone: phone_facts(c.alpha2),
             });
-            let mut names: Vec<&str> = vec![c.long_name, c.alpha3];
-            names.extend(c.aliases.iter().copied());
-            // "Plurinational State Of Bolivia", "Islamic Republic Of Iran": people write
-            // the part after "Of".
-            if let Some((head, tail)) = c.long_name.rsplit_once(" Of ")
-                && (head.contains("Republic") || head.contains("State"))
-            {
-                names.push(tail);
-            }
-            for name in names {
-                entry.add_name(name);
+            entry.add_name(c.long_name);
+            entry.add_name(c.alpha3);
+            for alias in c.aliases.iter() {
+                entry.add_name(alias);
             }
         }
         for (code, name) in EXTRA_ALIASES {

@@ -41,7 +41,7 @@ pub struct Rules {
 }
 
 /// Checks rows against [`Rules`]. Cheap to share: it holds no per-row state.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Validator {
     as_of: NaiveDate,
     /// Canonical (absolute, symlinks resolved), so that `starts_with` on a canonical file
@@ -92,7 +92,7 @@ impl Validator {
 
         let first_name = text(&mut p, row, Field::FirstName, 3);
         let last_name = text(&mut p, row, Field::LastName, 3);
-        let email = self.email(&mut p, row);
+        let email = email(&mut p, row);
         let country = text(&mut p, row, Field::Country, 2);
         let street = text(&mut p, row, Field::Street, 2);
         let city = text(&mut p, row, Field::City, 2);
@@ -174,16 +174,6 @@ impl Validator {
         }
     }
 
-    fn email<'a>(&self, p: &mut Problems, row: &RowView<'a>) -> Option<&'a str> {
-        let value = required(p, row, Field::Email)?;
-        if is_valid_email(value) {
-            Some(value)
-        } else {
-            p.error(Field::Email, "not a valid email address");
-            None
-        }
-    }
-
     fn date_of_birth(&self, p: &mut Problems, row: &RowView<'_>) -> Option<NaiveDate> {
         let value = required(p, row, Field::DateOfBirth)?;
         let Some(born) = age::parse_date(value) else {
@@ -261,6 +251,16 @@ fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Op
         None
     } else {
         Some(value)
+    }
+}
+
+fn email<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<&'a str> {
+    let value = required(p, row, Field::Email)?;
+    if is_valid_email(value) {
+        Some(value)
+    } else {
+        p.error(Field::Email, "not a valid email address");
+        None
     }
 }
 

@@ -337,6 +337,10 @@ fn email_addresses() {
         "john@[192.168.0.1]",
         "john@exa mple.com",
         "john@.com",
+        "john@example.com.",
+        "john..doe@example.com",
+        ".john@example.com",
+        "john@-example.com",
     ] {
         assert_error(
             f.check(&[(Field::Email, bad)]),
@@ -644,6 +648,18 @@ fn files_must_exist_and_be_regular() {
         f.check(&files("dir.jpg", "back.png")),
         "id_document_front: not a regular file",
     );
+    // A FIFO would block a reader forever: refused from its metadata, never opened.
+    let fifo = f.docs().join("pipe.jpg");
+    if std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert_error(
+            f.check(&files("pipe.jpg", "back.png")),
+            "id_document_front: not a regular file",
+        );
+    }
     f.write("docs/empty.jpg", b"");
     assert_error(
         f.check(&files("empty.jpg", "back.png")),
