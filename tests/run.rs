@@ -68,7 +68,8 @@ impl Case {
     }
 
     fn results(&self, report: &str) -> Vec<csv::StringRecord> {
-        let mut r = csv::Reader::from_path(self.dir.path().join(report).join("results.csv")).unwrap();
+        let mut r =
+            csv::Reader::from_path(self.dir.path().join(report).join("results.csv")).unwrap();
         r.records().map(Result::unwrap).collect()
     }
 
@@ -131,13 +132,25 @@ async fn every_class_of_answer_lands_in_the_report() {
     let server = MockServer::start().await;
     let answers = [
         ("customer1@", created("c-1")),
-        ("customer2@", ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        (
+            "customer2@",
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "success": true, "statusCode": 200, "message": "Data retrieved successfully",
-            "data": {"id": "c-2"}}))),
-        ("customer3@", error(409, "Customer with this email or ID already exists")),
-        ("customer4@", error(400, "first_name must be at least 3 characters")),
+            "data": {"id": "c-2"}})),
+        ),
+        (
+            "customer3@",
+            error(409, "Customer with this email or ID already exists"),
+        ),
+        (
+            "customer4@",
+            error(400, "first_name must be at least 3 characters"),
+        ),
         ("customer5@", error(422, "KYC document unreadable")),
-        ("customer6@", ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>")),
+        (
+            "customer6@",
+            ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>"),
+        ),
     ];
     for (email, answer) in answers {
         Mock::given(method("POST"))
@@ -155,10 +168,8 @@ async fn every_class_of_answer_lands_in_the_report() {
     assert_eq!(code(&out), 3, "{}", stderr(&out));
 
     let rows = case.results("r");
-    let got: Vec<(&str, &str, &str, &str)> = rows
-        .iter()
-        .map(|r| (&r[2], &r[3], &r[4], &r[5]))
-        .collect();
+    let got: Vec<(&str, &str, &str, &str)> =
+        rows.iter().map(|r| (&r[2], &r[3], &r[4], &r[5])).collect();
     assert_eq!(
         got,
         vec![
@@ -209,9 +220,17 @@ async fn retry_after_is_honoured_and_counted() {
     let case = Case::new();
     let file = case.csv("in.csv", (1..=3).map(row));
     let started = std::time::Instant::now();
-    let out = case.run(&format!("{}/api/v1", server.uri()), &file, "r", &["--concurrency", "1"]);
+    let out = case.run(
+        &format!("{}/api/v1", server.uri()),
+        &file,
+        "r",
+        &["--concurrency", "1"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was not waited");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was not waited"
+    );
     let summary = case.summary("r");
     assert_eq!(summary["http_429_seen"], 1);
     assert_eq!(summary["requests_sent"], 4);
@@ -264,7 +283,12 @@ async fn client_credentials_are_renewed_after_a_401_mid_run() {
     let case = Case::new();
     let file = case.csv("in.csv", (1..=5).map(row));
     let out = case
-        .command(&format!("{}/api/v1", server.uri()), &file, "r", &["--concurrency", "1"])
+        .command(
+            &format!("{}/api/v1", server.uri()),
+            &file,
+            "r",
+            &["--concurrency", "1"],
+        )
         .env_remove("CARTEVO_API_TOKEN")
         .env("CARTEVO_CLIENT_ID", "client")
         .env("CARTEVO_CLIENT_KEY", "key-1")
@@ -289,7 +313,10 @@ async fn a_403_stops_the_run_and_the_rest_stays_pending_until_resumed() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(error(403, "Cannot create more than 3 customers in preproduction mode"))
+        .respond_with(error(
+            403,
+            "Cannot create more than 3 customers in preproduction mode",
+        ))
         .mount(&server)
         .await;
     let case = Case::new();
@@ -297,7 +324,11 @@ async fn a_403_stops_the_run_and_the_rest_stays_pending_until_resumed() {
     let url = format!("{}/api/v1", server.uri());
     let out = case.run(&url, &file, "r", &["--concurrency", "1"]);
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("Cannot create more than 3 customers"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Cannot create more than 3 customers"),
+        "{}",
+        stderr(&out)
+    );
     // Nothing is sent after the refusal.
     assert_eq!(emails_sent(&server).await.len(), 4);
     let summary = case.summary("r");
@@ -318,7 +349,9 @@ async fn a_403_stops_the_run_and_the_rest_stays_pending_until_resumed() {
     sent.sort();
     assert_eq!(
         sent,
-        (4..=8).map(|i| format!("customer{i}@example.com")).collect::<Vec<_>>()
+        (4..=8)
+            .map(|i| format!("customer{i}@example.com"))
+            .collect::<Vec<_>>()
     );
     let rows = case.results("r2");
     assert!(rows.iter().all(|r| &r[2] == "created"));
@@ -334,7 +367,12 @@ async fn a_401_with_a_static_token_stops_the_run() {
         .await;
     let case = Case::new();
     let file = case.csv("in.csv", (1..=3).map(row));
-    let out = case.run(&format!("{}/api/v1", server.uri()), &file, "r", &["--concurrency", "1"]);
+    let out = case.run(
+        &format!("{}/api/v1", server.uri()),
+        &file,
+        "r",
+        &["--concurrency", "1"],
+    );
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("Invalid token"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("test-token"));
@@ -356,7 +394,12 @@ async fn a_lost_answer_then_409_is_a_duplicate_that_says_so() {
         .await;
     let case = Case::new();
     let file = case.csv("in.csv", [row(1)]);
-    let out = case.run(&format!("{}/api/v1", server.uri()), &file, "r", &["--timeout", "0.5"]);
+    let out = case.run(
+        &format!("{}/api/v1", server.uri()),
+        &file,
+        "r",
+        &["--timeout", "0.5"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let rows = case.results("r");
     assert_eq!(&rows[0][2], "duplicate");
@@ -381,7 +424,10 @@ async fn a_customer_of_an_earlier_file_is_already_enrolled_and_not_sent() {
     let out = case.run(&url, &second, "r2", &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let rows = case.results("r2");
-    assert_eq!((&rows[0][2], &rows[0][3]), ("already_enrolled", "id-customer2"));
+    assert_eq!(
+        (&rows[0][2], &rows[0][3]),
+        ("already_enrolled", "id-customer2")
+    );
     assert_eq!(&rows[1][2], "created");
     assert_eq!(emails_sent(&server).await.len(), 3);
 
@@ -398,10 +444,20 @@ async fn a_customer_of_an_earlier_file_is_already_enrolled_and_not_sent() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("monday.csv") && text.contains("already_enrolled"), "{text}");
+    assert!(
+        text.contains("monday.csv") && text.contains("already_enrolled"),
+        "{text}"
+    );
     let report = Command::new(BIN)
         .current_dir(case.dir.path())
-        .args(["report", "tuesday.csv", "--journal", "journal.db", "--report-dir", "again"])
+        .args([
+            "report",
+            "tuesday.csv",
+            "--journal",
+            "journal.db",
+            "--report-dir",
+            "again",
+        ])
         .output()
         .unwrap();
     assert_eq!(code(&report), 0, "{}", stderr(&report));
@@ -428,7 +484,11 @@ async fn a_second_run_on_the_same_journal_refuses_to_start() {
     first.kill().unwrap();
     first.wait().unwrap();
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("in use by another"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("in use by another"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[cfg(unix)]
@@ -461,7 +521,11 @@ async fn ctrl_c_finishes_what_is_in_flight_exits_130_and_resumes() {
     let first_sent = emails_sent(&server).await;
     assert!(first_sent.len() < 40);
     let created = summary["counts"]["created"].as_u64().unwrap();
-    assert_eq!(created as usize, first_sent.len(), "every answer was journaled");
+    assert_eq!(
+        created as usize,
+        first_sent.len(),
+        "every answer was journaled"
+    );
 
     let out = case.run(&url, &file, "r2", &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -476,7 +540,10 @@ async fn ctrl_c_finishes_what_is_in_flight_exits_130_and_resumes() {
 async fn wait_for_requests(server: &MockServer, n: usize) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while emails_sent(server).await.len() < n {
-        assert!(std::time::Instant::now() < deadline, "server never saw {n} requests");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never saw {n} requests"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
