@@ -9,3 +9,6 @@ mod validate;
 
 /// `run` against wiremock: answer classes, retries, tokens, stops, resume, already_enrolled.
 mod run;
+
+/// The binary against the sandbox process: failure rehearsal and SIGKILL then resume.
+mod e2e;
