@@ -1,0 +1,224 @@
+//! Benchmarks of `run` against an instant local server (a canned 201 for every request).
+//!
+//! ```sh
+//! cargo build --release && cargo run --release --example bench_run -- throughput 200000
+//! cargo run --release --example bench_run -- pacing 500 50
+//! cargo run --release --example bench_run -- memory 1000000
+//! ```
+//!
+//! `throughput` runs the release binary with `--rate 0 --concurrency 8`, journal included,
+//! then points `wrk` (if installed) at the same server with the same concurrency for
+//! comparison. `pacing` checks that N rows at `--rate R` take N/R seconds and that no second
+//! of the server's clock sees more than R requests. `memory` measures peak RSS on a large file,
+//! then runs the finished file again and checks it sends nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::response::IntoResponse;
+
+const HEADER: &str = "reference,first_name,last_name,email,country,street,city,state,postal_code,\
+country_iso_code,country_phone_code,phone_number,identification_number,id_document_type,\
+date_of_birth,id_document_front_url,id_document_back_url";
+const BODY: &str = r#"{"success":true,"statusCode":201,"message":"Customer enrolled successfully","data":{"id":"8d4f2a1b-5c3e-4d7f-9a6b-2e1c8f9d0a3b","is_active":true}}"#;
+
+#[derive(Default)]
+struct Seen {
+    total: AtomicU64,
+    /// Requests per wall-clock second (unix seconds).
+    per_second: Mutex<BTreeMap<u64, u64>>,
+}
+
+/// Starts the canned server on its own runtime thread; returns its base URL.
+fn start_server(seen: Arc<Seen>) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = Router::new().fallback(move || {
+                let seen = seen.clone();
+                async move {
+                    seen.total.fetch_add(1, Ordering::Relaxed);
+                    let sec = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+                    *seen.per_second.lock().unwrap().entry(sec).or_default() += 1;
+                    (
+                        axum::http::StatusCode::CREATED,
+                        [("content-type", "application/json")],
+                        BODY,
+                    )
+                        .into_response()
+                }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}/api/v1", rx.recv().unwrap())
+}
+
+fn write_csv(dir: &Path, rows: usize) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join(format!("bench-{rows}.csv"));
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    writeln!(out, "{HEADER}").unwrap();
+    for i in 1..=rows {
+        writeln!(
+            out,
+            "B-{i},Amina,Okafor,person{i}@example.com,Nigeria,14 Awolowo Road,Lagos,Lagos State,\
+             101233,NG,+234,8031234567,NG{i:010},NIN,1991-04-12,https://cdn.example.com/{i}/f.jpg,\
+             https://cdn.example.com/{i}/b.jpg"
+        )
+        .unwrap();
+    }
+    path
+}
+
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/release/examples/bench_run -> target/release/cartevo-enroll
+    let bin = exe.parent().unwrap().parent().unwrap().join("cartevo-enroll");
+    assert!(bin.exists(), "build the binary first: cargo build --release");
+    bin
+}
+
+/// Runs the binary under /usr/bin/time; returns (elapsed, peak RSS in MB, exit code).
+fn run(dir: &Path, url: &str, file: &Path, extra: &[&str]) -> (Duration, f64, i32) {
+    let started = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg(binary())
+        .current_dir(dir)
+        .env("CARTEVO_API_TOKEN", "bench")
+        .args(["run", file.to_str().unwrap(), "--base-url", url])
+        .args(["--journal", "bench.db", "--report-dir", "report", "--log-format", "text"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rss_kb: f64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0.0);
+    (elapsed, rss_kb / 1024.0, out.status.code().unwrap_or(-1))
+}
+
+fn throughput(rows: usize) {
+    let seen = Arc::new(Seen::default());
+    let url = start_server(seen.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(dir.path(), rows);
+    let (elapsed, rss, code) = run(
+        dir.path(),
+        &url,
+        &file,
+        &["--rate", "0", "--concurrency", "8"],
+    );
+    let sent = seen.total.load(Ordering::Relaxed);
+    let ours = sent as f64 / elapsed.as_secs_f64();
+    println!(
+        "run:  {rows} rows, {sent} requests in {:.2} s = {ours:.0} rows/s end to end \
+         (scan, validation, journal and report included), peak RSS {rss:.1} MB, exit {code}",
+        elapsed.as_secs_f64()
+    );
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        let out = Command::new("wrk")
+            .args(["-t2", "-c8", "-d10s", &format!("{url}/customers/enroll")])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rps: f64 = text
+            .lines()
+            .find(|l| l.starts_with("Requests/sec:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        println!("wrk:  {rps:.0} requests/s at concurrency 8 against the same server");
+        if rps > 0.0 {
+            println!("ratio: run reaches {:.0}% of wrk", 100.0 * ours / rps);
+        }
+    } else {
+        println!("wrk not installed: apt-get install wrk to compare");
+    }
+}
+
+fn pacing(rows: usize, rate: f64) {
+    let seen = Arc::new(Seen::default());
+    let url = start_server(seen.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(dir.path(), rows);
+    // Time the sending only: from the first request to the last, as the server saw them.
+    let (elapsed, _, code) = run(
+        dir.path(),
+        &url,
+        &file,
+        &["--rate", &rate.to_string(), "--concurrency", "8"],
+    );
+    let per_second = seen.per_second.lock().unwrap();
+    let max = per_second.values().copied().max().unwrap_or(0);
+    let expected = rows as f64 / rate;
+    println!(
+        "pacing: {rows} rows at --rate {rate}: {:.2} s wall (N/R = {expected:.2} s, {:+.2}%), \
+         busiest server second saw {max} requests, exit {code}",
+        elapsed.as_secs_f64(),
+        100.0 * (elapsed.as_secs_f64() - expected) / expected
+    );
+    let full: Vec<u64> = per_second.values().copied().collect();
+    println!("        requests per server second: {full:?}");
+}
+
+fn memory(rows: usize) {
+    let seen = Arc::new(Seen::default());
+    let url = start_server(seen.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(dir.path(), rows);
+    let (elapsed, rss, code) = run(
+        dir.path(),
+        &url,
+        &file,
+        &["--rate", "0", "--concurrency", "8"],
+    );
+    println!(
+        "memory: first run of {rows} rows: {:.1} s, peak RSS {rss:.1} MB, exit {code}",
+        elapsed.as_secs_f64()
+    );
+    let before = seen.total.load(Ordering::Relaxed);
+    let (elapsed, rss, code) = run(
+        dir.path(),
+        &url,
+        &file,
+        &["--rate", "0", "--concurrency", "8"],
+    );
+    let sent = seen.total.load(Ordering::Relaxed) - before;
+    println!(
+        "memory: second run of the finished file: {:.1} s, {sent} requests sent, peak RSS \
+         {rss:.1} MB, exit {code}",
+        elapsed.as_secs_f64()
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n = |i: usize, d: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
+    match args.first().map(String::as_str).unwrap_or("throughput") {
+        "throughput" => throughput(n(1, 200_000)),
+        "pacing" => pacing(
+            n(1, 500),
+            args.get(2).and_then(|v| v.parse().ok()).unwrap_or(50.0),
+        ),
+        "memory" => memory(n(1, 1_000_000)),
+        other => eprintln!("unknown benchmark '{other}': throughput, pacing or memory"),
+    }
+}
