@@ -19,7 +19,7 @@ date_of_birth,id_document_front_url,id_document_back_url";
 fn line(i: u32) -> String {
     format!(
         "P-{i},Ada{i},Lovelace,Ada{i}@Example.com,Cameroon,{i} Main Street,Yaoundé,Centre,00237,\
-         CM,+237,6000000{i:02},ID{i:05},NIN,1990-01-{d:02},https://cdn.example.com/{i}/f.jpg,\
+         CM,+237,6{i:08},ID{i:05},NIN,1990-01-{d:02},https://cdn.example.com/{i}/f.jpg,\
          https://cdn.example.com/{i}/b.jpg",
         d = i % 28 + 1
     )
@@ -32,7 +32,7 @@ fn remote(i: u32, id: &str) -> Value {
         "email": format!("ada{i}@example.com"), "country": "Cameroon",
         "street": format!("{i} Main Street"), "city": "Yaoundé", "state": "Centre",
         "postal_code": "00237", "phone_country_code": "+237",
-        "phone_number": format!("6000000{i:02}"), "identification_number": format!("ID{i:05}"),
+        "phone_number": format!("6{i:08}"), "identification_number": format!("ID{i:05}"),
         "type": "NIN", "number": format!("ID{i:05}"),
         "date_of_birth": format!("1990-01-{:02}T00:00:00.000Z", i % 28 + 1),
         "is_active": true
@@ -522,5 +522,88 @@ async fn end_to_end_against_the_sandbox() {
     let s = f.summary();
     assert_eq!(s["counts"]["match"], 3);
     assert_eq!(s["cards"]["count"], 3);
+    sandbox.stop().await.unwrap();
+}
+
+/// A measurement, not a check: `cargo test --release --lib reconcile::tests::throughput --
+/// --ignored --nocapture`. Enrolls `ROWS` customers in the sandbox, then reconciles them with
+/// cards and transactions at `--rate 0`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput() {
+    use crate::sandbox::{Sandbox, SandboxConfig};
+    const ROWS: u32 = 2000;
+    let sandbox = Sandbox::new(SandboxConfig {
+        seed_cards: true,
+        ..Default::default()
+    })
+    .unwrap()
+    .start()
+    .await
+    .unwrap();
+    let f = Fixture::new(&[]);
+    let csv = f.dir.path().join("big.csv");
+    let mut text = format!("{HEADER}\n");
+    for i in 1..=ROWS {
+        text.push_str(&line(i));
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    let client = Client::new(ApiConfig {
+        base_url: sandbox.url().to_owned(),
+        credentials: Credentials::Token("sandbox".into()),
+        timeout: Duration::from_secs(10),
+        provider_enroll: true,
+    })
+    .unwrap();
+    let common = crate::cli::CommonArgs {
+        report_dir: None,
+        as_of: Some(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        documents_dir: None,
+        strict: false,
+        delimiter: b',',
+    };
+    let send = crate::cli::SendArgs {
+        rate: 0.0,
+        concurrency: 8,
+        max_attempts: 3,
+        timeout: 10.0,
+        backoff_ms: 1,
+    };
+    let run_settings = crate::app::RunSettings::new(common, send).unwrap();
+    let journal = Journal::open(&f.journal).unwrap();
+    let (code, journal) = crate::app::run_file(
+        &run_settings,
+        &csv,
+        &f.dir.path().join("run-report"),
+        client.clone(),
+        journal,
+        Stop::new(),
+    )
+    .await;
+    assert_eq!(code, 0);
+    drop(journal.unwrap());
+    for (cards, transactions) in [(false, false), (true, true)] {
+        let mut settings = f.settings();
+        settings.files = vec![csv.clone()];
+        settings.concurrency = 8;
+        settings.cards = cards;
+        settings.transactions = transactions;
+        let started = std::time::Instant::now();
+        assert_eq!(
+            reconcile(&settings, client.clone(), Stop::new())
+                .await
+                .unwrap(),
+            0
+        );
+        let took = started.elapsed();
+        eprintln!(
+            "reconcile {ROWS} customers (cards {cards}, transactions {transactions}): {:?}, \
+             {:.0} customers/s, {} requests",
+            took,
+            f64::from(ROWS) / took.as_secs_f64(),
+            f.summary()["requests_sent"]
+        );
+    }
     sandbox.stop().await.unwrap();
 }
