@@ -70,9 +70,17 @@ pub(crate) struct Target {
 /// Runs `reconcile` and gives its exit code: 0 when every customer matches, 2 when any is
 /// mismatched, inactive or missing, 1 on a fatal error, 130 when interrupted.
 pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Result<i32> {
-    let mut journal = Journal::open_shared(&settings.journal)?;
-    // Everything is refused before a request leaves.
-    let targets = targets(&journal, &settings.files, settings.delimiter)?;
+    // Every file is read whole to check its SHA-256 (off the async threads), and refused
+    // before a request leaves.
+    let targets = {
+        let (journal, files) = (settings.journal.clone(), settings.files.clone());
+        let delimiter = settings.delimiter;
+        tokio::task::spawn_blocking(move || {
+            targets(&Journal::open_shared(&journal)?, &files, delimiter)
+        })
+        .await
+        .map_err(|e| anyhow!("the file check panicked: {e}"))??
+    };
     if targets.is_empty() {
         eprintln!(
             "journal {}: no files to reconcile yet",
@@ -97,6 +105,7 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
     let dirs = report_dirs(&base, &targets);
 
     let resolved = if settings.resolve_duplicates {
+        let mut journal = Journal::open_shared(&settings.journal)?;
         match resolve::resolve(&mut journal, &targets, &ctx, settings.delimiter).await {
             Ok(n) => {
                 eprintln!("duplicates: {n} resolved to their Cartevo customer id");
@@ -107,7 +116,6 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
     } else {
         None
     };
-    drop(journal);
 
     let mut code = 0;
     for (target, dir) in targets.iter().zip(&dirs) {
@@ -382,8 +390,8 @@ async fn reconcile_file(
             .transactions
             .then(|| Summary::transactions(&totals.transactions)),
         duplicates_resolved: resolved,
-        started: crate::report::stamp(started),
-        ended: crate::report::stamp(ended),
+        started_at: crate::report::stamp(started),
+        ended_at: crate::report::stamp(ended),
         elapsed_seconds: (ended - started).num_milliseconds() as f64 / 1000.0,
         requests_sent: ctx.stats.sent.load(Ordering::Relaxed),
         retries: ctx.stats.retries.load(Ordering::Relaxed),

@@ -288,8 +288,8 @@ pub struct Summary {
     /// Duplicate rows whose customer id this command found (all files of the run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicates_resolved: Option<u64>,
-    pub started: String,
-    pub ended: String,
+    pub started_at: String,
+    pub ended_at: String,
     pub elapsed_seconds: f64,
     pub requests_sent: u64,
     pub retries: u64,
@@ -411,8 +411,8 @@ mod tests {
             cards: None,
             transactions: None,
             duplicates_resolved: None,
-            started: String::new(),
-            ended: String::new(),
+            started_at: String::new(),
+            ended_at: String::new(),
             elapsed_seconds: 0.0,
             requests_sent: 0,
             retries: 0,

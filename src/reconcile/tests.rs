@@ -139,10 +139,23 @@ impl Fixture {
         lines.collect()
     }
 
+    /// reconcile-summary.json, checked against its committed schema.
     fn summary(&self) -> Value {
-        let text = std::fs::read_to_string(self.out().join("reconcile-summary.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
+        read_summary(&self.out().join("reconcile-summary.json"))
     }
+}
+
+fn read_summary(path: &Path) -> Value {
+    let value: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../../schemas/reconcile-summary.schema.json")).unwrap();
+    if let Err(e) = jsonschema::validate(&schema, &value) {
+        panic!(
+            "{} does not follow its schema: {e}\n{value:#}",
+            path.display()
+        );
+    }
+    value
 }
 
 fn client(server: &MockServer) -> Client {
@@ -442,10 +455,7 @@ async fn several_files_get_a_folder_each() {
     assert_eq!(run(&settings, &server).await.unwrap(), 2);
     let partner = std::fs::read_to_string(f.out().join("partner/reconcile.csv")).unwrap();
     assert_eq!(partner.lines().count(), 2);
-    let s: Value = serde_json::from_str(
-        &std::fs::read_to_string(f.out().join("second/reconcile-summary.json")).unwrap(),
-    )
-    .unwrap();
+    let s = read_summary(&f.out().join("second/reconcile-summary.json"));
     assert_eq!(s["counts"]["missing"], 1);
     assert_eq!(s["exit_code"], 2);
 }
