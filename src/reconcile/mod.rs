@@ -28,7 +28,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::api::{ApiError, Client};
+use crate::api::{ApiError, Client, Page};
 use crate::executor::{Backoff, Pacer, Stop, StopReason};
 use crate::input::{CsvInput, Field, RowView};
 use crate::journal::{FileEntry, Journal, JournalStatus, RowState};
@@ -128,7 +128,13 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         };
         code = crate::app::worst(code, c);
     }
-    Ok(code)
+    // A stop between files leaves the later ones unread: say so in the exit code.
+    let stopped = match stop.reason() {
+        Some(StopReason::Interrupted) => crate::app::INTERRUPTED,
+        Some(StopReason::Fatal(_)) => 1,
+        None => 0,
+    };
+    Ok(crate::app::worst(code, stopped))
 }
 
 /// Prints an error and gives its exit code: 130 when the operator interrupted, else 1.
@@ -495,9 +501,24 @@ async fn check(ctx: &Ctx, job: Job) -> Result<Checked> {
         loop {
             let what = format!("row {row}: GET /customers/{id}/transactions page {page}");
             let p = ctx
-                .call(&what, || {
-                    ctx.client
+                .call(&what, || async move {
+                    match ctx
+                        .client
                         .customer_transactions(id, page, TRANSACTIONS_PAGE)
+                        .await
+                    {
+                        // The customer was just read: like the cards endpoint, a 404 here
+                        // means nothing to list, not a missing customer, and one odd
+                        // customer must not stop the whole reconcile.
+                        Err(ApiError::Rejected { status: 404, .. }) => Ok(Page {
+                            items: Vec::new(),
+                            page,
+                            limit: TRANSACTIONS_PAGE,
+                            total: 0,
+                            total_pages: 0,
+                        }),
+                        other => other,
+                    }
                 })
                 .await?;
             for t in &p.items {

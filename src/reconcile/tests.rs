@@ -351,6 +351,37 @@ async fn every_page_of_transactions_whatever_its_page_block_is_called() {
 }
 
 #[tokio::test]
+async fn a_transactions_404_for_a_customer_that_exists_is_no_transactions() {
+    let server = MockServer::start().await;
+    let f = Fixture::new(&[(Status::Created, Some("c1"))]);
+    customer(&server, "c1", ok(remote(1, "c1"))).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/customers/c1/transactions"))
+        .respond_with(not_found())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut settings = f.settings();
+    settings.transactions = true;
+    assert_eq!(run(&settings, &server).await.unwrap(), 0);
+    assert_eq!(f.lines(), ["1,P-1,c1,match,,true,,,0"]);
+}
+
+#[tokio::test]
+async fn an_interrupted_reconcile_exits_130() {
+    let server = MockServer::start().await;
+    let f = Fixture::new(&[(Status::Created, Some("c1"))]);
+    customer(&server, "c1", ok(remote(1, "c1"))).await;
+    let stop = Stop::new();
+    stop.trigger(StopReason::Interrupted);
+    let code = reconcile(&f.settings(), client(&server), stop)
+        .await
+        .unwrap();
+    assert_eq!(code, crate::app::INTERRUPTED);
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_duplicate_is_resolved_through_the_second_page_of_the_customer_list() {
     let server = MockServer::start().await;
     let f = Fixture::new(&[
