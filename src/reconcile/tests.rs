@@ -648,3 +648,72 @@ async fn throughput() {
     }
     sandbox.stop().await.unwrap();
 }
+
+/// The command line, end to end: `run` then `reconcile --cards --transactions` through
+/// `app::main`, against the sandbox on its own runtime.
+#[test]
+fn the_command_line_runs_then_reconciles() {
+    use crate::sandbox::{Sandbox, SandboxConfig};
+    use clap::Parser;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(async {
+        Sandbox::new(SandboxConfig {
+            seed_cards: true,
+            ..Default::default()
+        })
+        .unwrap()
+        .start()
+        .await
+        .unwrap()
+    });
+    let f = Fixture::new(&[]);
+    let csv = f.dir.path().join("cli.csv");
+    std::fs::write(&csv, format!("{HEADER}\n{}\n{}\n", line(1), line(2))).unwrap();
+    let token = f.dir.path().join("token");
+    std::fs::write(&token, "sandbox\n").unwrap();
+    let arg = |p: &Path| p.display().to_string();
+    let common = [
+        "--journal".to_owned(),
+        arg(&f.journal),
+        "--base-url".to_owned(),
+        sandbox.url().to_owned(),
+        "--token-file".to_owned(),
+        arg(&token),
+        "--rate".to_owned(),
+        "0".to_owned(),
+    ];
+    let cli = |args: Vec<String>| {
+        let mut all = vec!["cartevo-enroll".to_owned()];
+        all.extend(args);
+        all.extend(common.iter().cloned());
+        crate::app::main(crate::cli::Cli::parse_from(all)).unwrap()
+    };
+    let run_dir = f.dir.path().join("run-report");
+    let code = cli(vec![
+        "run".into(),
+        arg(&csv),
+        "--as-of".into(),
+        "2026-01-01".into(),
+        "--report-dir".into(),
+        arg(&run_dir),
+    ]);
+    assert_eq!(code, 0);
+    let code = cli(vec![
+        "reconcile".into(),
+        "--cards".into(),
+        "--transactions".into(),
+        "--resolve-duplicates".into(),
+        "--report-dir".into(),
+        arg(&f.out()),
+    ]);
+    // The journal knows partner.csv (no rows) and cli.csv: a folder each.
+    assert_eq!(code, 0);
+    let text = std::fs::read_to_string(f.out().join("cli/reconcile.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].starts_with("1,P-1,") && lines[1].contains(",match,,true,1,USD "));
+    let s = read_summary(&f.out().join("cli/reconcile-summary.json"));
+    assert_eq!(s["counts"]["match"], 2);
+    assert_eq!(s["duplicates_resolved"], 0);
+    runtime.block_on(sandbox.stop()).unwrap();
+}
