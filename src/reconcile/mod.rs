@@ -236,6 +236,13 @@ struct Stats {
     http_429: AtomicU64,
 }
 
+impl Stats {
+    /// Requests sent, retries, 429s seen.
+    fn snapshot(&self) -> [u64; 3] {
+        [&self.sent, &self.retries, &self.http_429].map(|n| n.load(Ordering::Relaxed))
+    }
+}
+
 /// What every request needs: the client, the shared pacing and the retry policy.
 pub(crate) struct Ctx {
     client: Client,
@@ -338,6 +345,8 @@ async fn reconcile_file(
     resolved: Option<u64>,
 ) -> Result<i32> {
     let started = Utc::now();
+    // The figures are the command's; this file's share is what they grew by meanwhile.
+    let before = ctx.stats.snapshot();
     let mut report = ReconcileReport::create(dir)?;
     let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(settings.concurrency * 2 + 16);
 
@@ -399,9 +408,9 @@ async fn reconcile_file(
         started_at: crate::report::stamp(started),
         ended_at: crate::report::stamp(ended),
         elapsed_seconds: (ended - started).num_milliseconds() as f64 / 1000.0,
-        requests_sent: ctx.stats.sent.load(Ordering::Relaxed),
-        retries: ctx.stats.retries.load(Ordering::Relaxed),
-        http_429_seen: ctx.stats.http_429.load(Ordering::Relaxed),
+        requests_sent: ctx.stats.snapshot()[0] - before[0],
+        retries: ctx.stats.snapshot()[1] - before[1],
+        http_429_seen: ctx.stats.snapshot()[2] - before[2],
         stopped: failure.as_ref().map(|e| format!("{e:#}")),
         exit_code: exit,
     };
