@@ -48,7 +48,10 @@ fn start_server(seen: Arc<Seen>) -> String {
                 let seen = seen.clone();
                 async move {
                     seen.total.fetch_add(1, Ordering::Relaxed);
-                    let sec = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+                    let sec = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs();
                     *seen.per_second.lock().unwrap().entry(sec).or_default() += 1;
                     (
                         axum::http::StatusCode::CREATED,
@@ -86,8 +89,16 @@ fn write_csv(dir: &Path, rows: usize) -> PathBuf {
 fn binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/release/examples/bench_run -> target/release/cartevo-enroll
-    let bin = exe.parent().unwrap().parent().unwrap().join("cartevo-enroll");
-    assert!(bin.exists(), "build the binary first: cargo build --release");
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("cartevo-enroll");
+    assert!(
+        bin.exists(),
+        "build the binary first: cargo build --release"
+    );
     bin
 }
 
@@ -101,7 +112,14 @@ fn run(dir: &Path, url: &str, file: &Path, extra: &[&str]) -> (Duration, f64, i3
         .current_dir(dir)
         .env("CARTEVO_API_TOKEN", "bench")
         .args(["run", file.to_str().unwrap(), "--base-url", url])
-        .args(["--journal", "bench.db", "--report-dir", "report", "--log-format", "text"])
+        .args([
+            "--journal",
+            "bench.db",
+            "--report-dir",
+            "report",
+            "--log-format",
+            "text",
+        ])
         .args(extra)
         .output()
         .unwrap();

@@ -104,7 +104,44 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             print_counts(&file, &counts, &dir);
             Ok(counts.exit_code(false))
         }
-        Command::Reconcile { .. } => bail!("reconcile is not available in this build yet"),
+        Command::Reconcile {
+            files,
+            journal,
+            api,
+            send,
+            cards,
+            transactions,
+            resolve_duplicates,
+            report_dir,
+            delimiter,
+        } => {
+            let stop = Stop::new();
+            watch_ctrl_c(stop.clone());
+            let client = client(&api, &send)?;
+            // The same checks of --rate and the same backoff as `run`.
+            let common = CommonArgs {
+                report_dir: None,
+                as_of: None,
+                documents_dir: None,
+                strict: false,
+                delimiter,
+            };
+            let checked = RunSettings::new(common, send)?;
+            let settings = crate::reconcile::Settings {
+                files,
+                journal: journal.journal,
+                report_dir,
+                delimiter,
+                cards,
+                transactions,
+                resolve_duplicates,
+                rate: checked.rate,
+                concurrency: checked.concurrency,
+                max_attempts: checked.max_attempts,
+                backoff: checked.backoff,
+            };
+            crate::reconcile::reconcile(&settings, client, stop).await
+        }
         Command::Sandbox(args) => serve_sandbox(args).await,
         Command::Demo { workdir } => crate::demo::demo(workdir).await,
     }

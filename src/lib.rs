@@ -10,6 +10,7 @@
 //! - [`api`]: the Cartevo client: requests, answers, error classes, tokens.
 //! - [`journal`]: SQLite, owned by one writer thread: outcomes, resume, customer index.
 //! - [`report`]: results.csv, rejects.csv and summary.json.
+//! - [`reconcile`]: reads back what runs created and compares it with the partner's rows.
 //!
 //! Around them: [`cli`] (flags), [`app`] (the commands), [`sandbox`] (a local API double),
 //! [`status`] (the contract's row statuses), [`logging`].
@@ -24,6 +25,7 @@ pub mod input;
 pub mod journal;
 pub mod logging;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
 pub mod sandbox;
 pub mod status;

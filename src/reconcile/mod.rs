@@ -1,0 +1,589 @@
+//! `reconcile`: reads back the customers the journal says runs created (or found as
+//! duplicates) and reports whether Cartevo holds what the partner sent.
+//!
+//! Owns: choosing the files (refusing one whose content changed since it was run), finding
+//! the customer id of 409 duplicates through the customer list (`resolve`), comparing each
+//! customer with its CSV row (`compare`), and reconcile.csv / reconcile-summary.json
+//! (`output`). Does not own pacing, backoff or the HTTP client: it borrows the executor's
+//! `Pacer` and `Backoff` and the `api::Client`, with the same flags as `run`.
+//!
+//! The rows stream: a blocking thread walks the journal's rows and the CSV in step and sends
+//! one job per customer to check through a bounded channel; `buffered(concurrency)` keeps at
+//! most `concurrency` customers being read, and gives their results back in row order, so
+//! reconcile.csv is written in row order as results arrive. Memory does not grow with the
+//! file.
+
+pub mod compare;
+pub mod output;
+mod resolve;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::Utc;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::api::{ApiError, Client, Page};
+use crate::executor::{Backoff, Pacer, Stop, StopReason};
+use crate::input::{CsvInput, Field, RowView};
+use crate::journal::{FileEntry, Journal, JournalStatus, RowState};
+use crate::status::Status;
+use compare::Expected;
+use output::{
+    CardTally, Checked, ReconcileReport, Summary, SummaryInput, TransactionTally, Verdict,
+};
+
+/// Transactions asked for per page (the reference page says "max ~100").
+const TRANSACTIONS_PAGE: u64 = 100;
+
+/// Checked settings of `reconcile`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Files to reconcile; empty: every file the journal knows, at its recorded path.
+    pub files: Vec<PathBuf>,
+    pub journal: PathBuf,
+    /// `None`: `reports/reconcile-<UTC timestamp>/`.
+    pub report_dir: Option<PathBuf>,
+    pub delimiter: u8,
+    pub cards: bool,
+    pub transactions: bool,
+    pub resolve_duplicates: bool,
+    /// Requests per second, 0 for no limit.
+    pub rate: f64,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+}
+
+/// A file to reconcile: what the journal knows of it and where its content is now.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub entry: FileEntry,
+    pub path: PathBuf,
+}
+
+/// Runs `reconcile` and gives its exit code: 0 when every customer matches, 2 when any is
+/// mismatched, inactive or missing, 1 on a fatal error, 130 when interrupted.
+pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Result<i32> {
+    // Every file is read whole to check its SHA-256 (off the async threads), and refused
+    // before a request leaves.
+    let targets = {
+        let (journal, files) = (settings.journal.clone(), settings.files.clone());
+        let delimiter = settings.delimiter;
+        tokio::task::spawn_blocking(move || {
+            targets(&Journal::open_shared(&journal)?, &files, delimiter)
+        })
+        .await
+        .map_err(|e| anyhow!("the file check panicked: {e}"))??
+    };
+    if targets.is_empty() {
+        eprintln!(
+            "journal {}: no files to reconcile yet",
+            settings.journal.display()
+        );
+        return Ok(0);
+    }
+    let ctx = Ctx {
+        client,
+        pacer: Pacer::new(settings.rate),
+        stop: stop.clone(),
+        max_attempts: settings.max_attempts.max(1),
+        backoff: settings.backoff,
+        cards: settings.cards,
+        transactions: settings.transactions,
+        stats: Stats::default(),
+    };
+    let base = settings
+        .report_dir
+        .clone()
+        .unwrap_or_else(|| default_dir(Utc::now()));
+    let dirs = report_dirs(&base, &targets);
+
+    let resolved = if settings.resolve_duplicates {
+        let mut journal = Journal::open_shared(&settings.journal)?;
+        match resolve::resolve(&mut journal, &targets, &ctx, settings.delimiter).await {
+            Ok(n) => {
+                eprintln!("duplicates: {n} resolved to their Cartevo customer id");
+                Some(n)
+            }
+            Err(e) => return Ok(fail(&ctx, e)),
+        }
+    } else {
+        None
+    };
+
+    let mut code = 0;
+    for (target, dir) in targets.iter().zip(&dirs) {
+        if stop.is_stopped() {
+            break;
+        }
+        let c = match reconcile_file(settings, &ctx, target, dir, resolved).await {
+            Ok(c) => c,
+            Err(e) => fail(&ctx, e),
+        };
+        code = crate::app::worst(code, c);
+    }
+    // A stop between files leaves the later ones unread: say so in the exit code.
+    let stopped = match stop.reason() {
+        Some(StopReason::Interrupted) => crate::app::INTERRUPTED,
+        Some(StopReason::Fatal(_)) => 1,
+        None => 0,
+    };
+    Ok(crate::app::worst(code, stopped))
+}
+
+/// Prints an error and gives its exit code: 130 when the operator interrupted, else 1.
+fn fail(ctx: &Ctx, e: anyhow::Error) -> i32 {
+    match ctx.stop.reason() {
+        Some(StopReason::Interrupted) => {
+            eprintln!("reconcile interrupted: {e:#}");
+            crate::app::INTERRUPTED
+        }
+        _ => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+/// `reports/reconcile-<UTC timestamp>/`.
+pub fn default_dir(now: chrono::DateTime<Utc>) -> PathBuf {
+    PathBuf::from("reports").join(format!("reconcile-{}", now.format("%Y%m%dT%H%M%SZ")))
+}
+
+/// One folder for one file; with several, a subfolder per file named after its stem (with
+/// the journal's file id added when two files share a stem).
+fn report_dirs(base: &Path, targets: &[Target]) -> Vec<PathBuf> {
+    if targets.len() == 1 {
+        return vec![base.to_path_buf()];
+    }
+    let stem = |t: &Target| {
+        t.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input".to_owned())
+    };
+    targets
+        .iter()
+        .map(|t| {
+            let name = stem(t);
+            let shared = targets.iter().filter(|o| stem(o) == name).count() > 1;
+            if shared {
+                base.join(format!("{name}-{}", t.entry.id))
+            } else {
+                base.join(name)
+            }
+        })
+        .collect()
+}
+
+/// The files to reconcile, each checked to hold exactly what was run.
+fn targets(journal: &Journal, files: &[PathBuf], delimiter: u8) -> Result<Vec<Target>> {
+    if files.is_empty() {
+        let mut out = Vec::new();
+        for entry in journal.files()? {
+            let path = PathBuf::from(&entry.path);
+            let (sha, _) = crate::input::scan(&path, delimiter).with_context(|| {
+                format!(
+                    "could not read '{}', which the journal recorded (give the file's new path \
+                     as an argument)",
+                    entry.path
+                )
+            })?;
+            if sha != entry.sha256 {
+                bail!(
+                    "'{}' has changed since it was run (SHA-256 now {sha}, when run {}): \
+                     reconcile compares with the rows as they were sent, so it needs the file \
+                     exactly as it was run",
+                    entry.path,
+                    entry.sha256
+                );
+            }
+            out.push(Target { entry, path });
+        }
+        return Ok(out);
+    }
+    files
+        .iter()
+        .map(|path| {
+            let (sha, _) = crate::input::scan(path, delimiter)?;
+            let entry = journal.find_file(&sha)?.ok_or_else(|| {
+                anyhow!(
+                    "the journal knows no run of '{}' as it is now (SHA-256 {sha}): it has \
+                     changed since it was run, or was never run; reconcile needs the file \
+                     exactly as it was run",
+                    path.display()
+                )
+            })?;
+            Ok(Target {
+                entry,
+                path: path.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Request figures for the summary.
+#[derive(Debug, Default)]
+struct Stats {
+    sent: AtomicU64,
+    retries: AtomicU64,
+    http_429: AtomicU64,
+}
+
+impl Stats {
+    /// Requests sent, retries, 429s seen.
+    fn snapshot(&self) -> [u64; 3] {
+        [&self.sent, &self.retries, &self.http_429].map(|n| n.load(Ordering::Relaxed))
+    }
+}
+
+/// What every request needs: the client, the shared pacing and the retry policy.
+pub(crate) struct Ctx {
+    client: Client,
+    /// One pacer for every request of the command: the rate is the API's, not a file's.
+    pacer: Pacer,
+    /// Ctrl-C, or a fatal answer, stops every request waiting for its turn.
+    stop: Stop,
+    max_attempts: u32,
+    backoff: Backoff,
+    cards: bool,
+    transactions: bool,
+    stats: Stats,
+}
+
+impl Ctx {
+    /// One read, retried as `run` retries a create: paced before every attempt, full-jitter
+    /// backoff after a transient failure, Retry-After honoured by every worker. A `Fatal`
+    /// answer stops the whole command.
+    async fn call<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let mut attempts = 0u32;
+        loop {
+            if !self.pacer.ready(self.stop.token()).await {
+                bail!("{what}: stopped before it was sent");
+            }
+            attempts += 1;
+            self.stats.sent.fetch_add(1, Ordering::Relaxed);
+            if attempts > 1 {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let err = match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            match &err {
+                ApiError::Retryable {
+                    status,
+                    retry_after,
+                    ..
+                } => {
+                    if *status == Some(429) {
+                        self.stats.http_429.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if let Some(wait) = retry_after {
+                        self.pacer.pause_for(*wait);
+                    }
+                    if attempts >= self.max_attempts {
+                        bail!("{what}: {err} (gave up after {attempts} attempts)");
+                    }
+                    if retry_after.is_none() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(self.backoff.delay(attempts)) => {}
+                            _ = self.stop.token().cancelled() => {
+                                bail!("{what}: {err} (stopped while waiting to retry)");
+                            }
+                        }
+                    }
+                }
+                ApiError::Fatal { .. } => {
+                    self.stop.trigger(StopReason::Fatal(err.to_string()));
+                    bail!("{what}: {err}");
+                }
+                _ => bail!("{what}: {err}"),
+            }
+        }
+    }
+}
+
+/// One customer to read back, with the row's values to compare (held only while in flight).
+struct Job {
+    row: u64,
+    reference: String,
+    customer_id: String,
+    expected: Expected,
+}
+
+/// The rows that name a Cartevo customer: created, or a duplicate / already enrolled whose
+/// customer id is known.
+fn customer_of(state: &RowState) -> Option<&str> {
+    let id = state
+        .customer_id
+        .as_deref()
+        .filter(|id| !id.trim().is_empty())?;
+    match state.status {
+        JournalStatus::Row(Status::Created | Status::Duplicate | Status::AlreadyEnrolled) => {
+            Some(id)
+        }
+        _ => None,
+    }
+}
+
+async fn reconcile_file(
+    settings: &Settings,
+    ctx: &Ctx,
+    target: &Target,
+    dir: &Path,
+    resolved: Option<u64>,
+) -> Result<i32> {
+    let started = Utc::now();
+    // The figures are the command's; this file's share is what they grew by meanwhile.
+    let before = ctx.stats.snapshot();
+    let mut report = ReconcileReport::create(dir)?;
+    let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(settings.concurrency * 2 + 16);
+
+    // The journal connection and the CSV reader live on this thread; nobody else touches
+    // them. It stops when the receiver goes away (an error or a stop on the async side).
+    let producer = {
+        let journal_path = settings.journal.clone();
+        let target = target.clone();
+        let delimiter = settings.delimiter;
+        tokio::task::spawn_blocking(move || produce(&journal_path, &target, delimiter, jobs_tx))
+    };
+
+    let progress = progress(&target.path);
+    let jobs = futures_util::stream::poll_fn(|cx| jobs_rx.poll_recv(cx));
+    let mut results = jobs
+        .map(|job| check(ctx, job))
+        .buffered(settings.concurrency.max(1));
+    let mut failure = None;
+    while let Some(result) = results.next().await {
+        match result.and_then(|checked| report.row(&checked)) {
+            Ok(()) => progress.inc(1),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    drop(results);
+    progress.finish_and_clear();
+    let produced = producer
+        .await
+        .map_err(|e| anyhow!("the journal reader panicked: {e}"))?;
+    // A producer failure is the cause when the stream merely ran dry.
+    let failure = failure.or(produced.err());
+
+    let totals = report.totals().clone();
+    let exit = match &failure {
+        None => totals.exit_code(),
+        Some(_) if matches!(ctx.stop.reason(), Some(StopReason::Interrupted)) => {
+            crate::app::INTERRUPTED
+        }
+        Some(_) => 1,
+    };
+    let ended = Utc::now();
+    let summary = Summary {
+        command: "reconcile",
+        input: SummaryInput {
+            path: target.path.display().to_string(),
+            sha256: target.entry.sha256.clone(),
+            rows: target.entry.rows,
+        },
+        checked: totals.checked(),
+        counts: Summary::counts(&totals),
+        cards: settings.cards.then(|| Summary::cards(&totals.cards)),
+        transactions: settings
+            .transactions
+            .then(|| Summary::transactions(&totals.transactions)),
+        duplicates_resolved: resolved,
+        started_at: crate::report::stamp(started),
+        ended_at: crate::report::stamp(ended),
+        elapsed_seconds: (ended - started).num_milliseconds() as f64 / 1000.0,
+        requests_sent: ctx.stats.snapshot()[0] - before[0],
+        retries: ctx.stats.snapshot()[1] - before[1],
+        http_429_seen: ctx.stats.snapshot()[2] - before[2],
+        stopped: failure.as_ref().map(|e| format!("{e:#}")),
+        exit_code: exit,
+    };
+    let dir = report.dir().to_path_buf();
+    report.finish(&summary)?;
+    print_summary(target, &totals, settings, &dir);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(exit),
+    }
+}
+
+/// Walks the journal's rows and the CSV in step, sending a job for every row that names a
+/// customer. Checks at the end that the file still is what was run.
+fn produce(journal: &Path, target: &Target, delimiter: u8, jobs: mpsc::Sender<Job>) -> Result<()> {
+    let journal = Journal::open_shared(journal)?;
+    let mut input = CsvInput::open(&target.path, delimiter)?;
+    let columns = input.columns.clone();
+    journal.for_each_row(&target.entry, |state| {
+        let Some(customer_id) = customer_of(&state) else {
+            return Ok(());
+        };
+        let record = loop {
+            match input.next_record()? {
+                Some((row, record)) if row == state.row => break record,
+                Some(_) => continue,
+                None => bail!(
+                    "the journal has row {} but '{}' ends before it",
+                    state.row,
+                    target.path.display()
+                ),
+            }
+        };
+        let view = RowView::new(&columns, record);
+        let job = Job {
+            row: state.row,
+            reference: view.get(Field::Reference).to_owned(),
+            customer_id: customer_id.to_owned(),
+            expected: Expected::from_row(&view),
+        };
+        jobs.blocking_send(job)
+            .map_err(|_| anyhow!("reconcile stopped"))
+    })?;
+    while input.next_record()?.is_some() {}
+    if input.sha256() != target.entry.sha256 {
+        bail!(
+            "'{}' changed while it was being reconciled",
+            target.path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Reads one customer back (and its cards and transactions when asked) and compares.
+async fn check(ctx: &Ctx, job: Job) -> Result<Checked> {
+    let id = job.customer_id.as_str();
+    let row = job.row;
+    let customer = ctx
+        .call(&format!("row {row}: GET /customers/{id}"), || {
+            ctx.client.get_customer(id)
+        })
+        .await?;
+    let mut checked = Checked {
+        row,
+        reference: job.reference,
+        customer_id: job.customer_id.clone(),
+        verdict: Verdict::Missing,
+        mismatches: Vec::new(),
+        is_active: None,
+        cards: None,
+        transactions: None,
+    };
+    let Some(customer) = customer else {
+        return Ok(checked);
+    };
+    checked.mismatches = compare::mismatches(&job.expected, &customer);
+    checked.is_active = customer.is_active;
+    checked.verdict = if !checked.mismatches.is_empty() {
+        Verdict::Mismatch
+    } else if customer.is_active == Some(false) {
+        Verdict::Inactive
+    } else {
+        Verdict::Match
+    };
+    if ctx.cards {
+        // The customer exists, so a 404 here means it has no cards.
+        let cards = ctx
+            .call(&format!("row {row}: GET /customers/{id}/cards"), || {
+                ctx.client.customer_cards(id)
+            })
+            .await?;
+        checked.cards = Some(CardTally::of(&cards.unwrap_or_default()));
+    }
+    if ctx.transactions {
+        let mut tally = TransactionTally::default();
+        let mut page = 1;
+        loop {
+            let what = format!("row {row}: GET /customers/{id}/transactions page {page}");
+            let p = ctx
+                .call(&what, || async move {
+                    match ctx
+                        .client
+                        .customer_transactions(id, page, TRANSACTIONS_PAGE)
+                        .await
+                    {
+                        // The customer was just read: like the cards endpoint, a 404 here
+                        // means nothing to list, not a missing customer, and one odd
+                        // customer must not stop the whole reconcile.
+                        Err(ApiError::Rejected { status: 404, .. }) => Ok(Page {
+                            items: Vec::new(),
+                            page,
+                            limit: TRANSACTIONS_PAGE,
+                            total: 0,
+                            total_pages: 0,
+                        }),
+                        other => other,
+                    }
+                })
+                .await?;
+            for t in &p.items {
+                tally.add(t);
+            }
+            if p.items.is_empty() || page >= p.total_pages {
+                break;
+            }
+            page += 1;
+        }
+        checked.transactions = Some(tally);
+    }
+    Ok(checked)
+}
+
+/// Customers checked so far; indicatif hides it when stderr is not a terminal.
+fn progress(file: &Path) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        None,
+        indicatif::ProgressDrawTarget::stderr_with_hz(4),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} {pos} customers read back  {per_sec}  {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar.set_message(file.display().to_string());
+    bar
+}
+
+fn print_summary(target: &Target, totals: &output::Totals, settings: &Settings, dir: &Path) {
+    let parts: Vec<String> = Verdict::ALL
+        .iter()
+        .map(|v| format!("{v} {}", totals.get(*v)))
+        .collect();
+    eprintln!(
+        "{}: {} customers read back: {}",
+        target.path.display(),
+        totals.checked(),
+        parts.join(", ")
+    );
+    if settings.cards {
+        let balance = totals.cards.balance_text();
+        eprintln!(
+            "  cards {}{}",
+            totals.cards.count,
+            if balance.is_empty() {
+                String::new()
+            } else {
+                format!(", balance {}", balance.replace(';', ", "))
+            }
+        );
+    }
+    if settings.transactions {
+        eprintln!("  transactions {}", totals.transactions.count);
+    }
+    eprintln!("report: {}", dir.display());
+}
