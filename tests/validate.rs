@@ -677,3 +677,32 @@ fn the_bundled_files_example_refuses_the_escaping_back_path() {
     );
     assert_eq!(out.count("invalid"), 1);
 }
+
+#[test]
+fn a_tab_separated_file_with_delimiter_tab() {
+    let work = Work::new();
+    let mut text = String::from_utf8(csv_text(URL_HEADER, &[url_row(1), url_row(2)])).unwrap();
+    text = text.replace(',', "\t");
+    let file = work.write("partner.tsv", text.as_bytes());
+    let out = work.validate(&file, &["--delimiter", "tab"]);
+    out.expect_code(0);
+    assert_eq!(out.count("valid"), 2);
+}
+
+#[test]
+fn strict_turns_the_examples_warnings_into_invalid_rows() {
+    let work = Work::new();
+    let out = work.validate(&repo_file("examples/customers.csv"), &["--strict"]);
+    out.expect_code(2);
+    let thandiwe = out.by_ref("P-0012");
+    assert_eq!(thandiwe.status, "invalid");
+    assert!(
+        thandiwe
+            .message
+            .contains("country_phone_code: is not the dial code"),
+        "{thandiwe:?}"
+    );
+    assert_eq!(thandiwe.warnings, "");
+    // Rows without warnings are unaffected.
+    assert_eq!(out.by_ref("P-0001").status, "valid");
+}
