@@ -1,1 +1,708 @@
+//! `validate` on fixture files: encodings, quoting, duplicates, path escapes, broken files.
+//!
+//! Every test runs the binary in its own temporary folder and reads the report back;
+//! `Outcome::summary` also checks summary.json against schemas/summary.schema.json.
 
+use crate::util::{
+    FILE_HEADER, JPEG, PDF, PNG, Table, URL_HEADER, Work, csv_text, file_row, fixture, repo_file,
+    url_row,
+};
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn bom_crlf_and_mixed_case_spaced_headers_are_all_valid() {
+    let work = Work::new();
+    let out = work.validate(&fixture("bom_crlf.csv"), &[]);
+    out.expect_code(0);
+    assert_eq!(
+        out.statuses(),
+        pairs(&[("B-1", "valid"), ("B-2", "valid"), ("B-3", "valid")])
+    );
+    // The last column's values end before the CR: the URLs are valid, so no "\r" leaked.
+    for r in out.results() {
+        assert_eq!(r.message, "", "{r:?}");
+        assert_eq!(r.warnings, "", "{r:?}");
+    }
+    let summary = out.summary();
+    assert_eq!(summary["counts"]["valid"], 3);
+    assert_eq!(summary["input"]["rows"], 3);
+    // rejects.csv carries the header as read, BOM removed, plus row and error.
+    let rejects = out.rejects();
+    assert_eq!(rejects.len(), 0);
+    assert_eq!(rejects.headers[0], "Reference");
+    assert_eq!(rejects.headers[1], " First_Name ");
+    assert_eq!(rejects.headers[17..], ["row", "error"]);
+    let raw = std::fs::read(out.report_dir.join("rejects.csv")).unwrap();
+    assert!(
+        !raw.starts_with("\u{feff}".as_bytes()),
+        "no BOM in rejects.csv"
+    );
+}
+
+#[test]
+fn quoted_fields_reach_rejects_exactly_as_read_with_unknown_columns() {
+    let work = Work::new();
+    let input = fixture("quoted.csv");
+    let out = work.validate(&input, &[]);
+    out.expect_code(2);
+    assert_eq!(
+        out.statuses(),
+        pairs(&[("Q-1", "valid"), ("Q-2", "invalid"), ("Q-3", "invalid")])
+    );
+    assert!(
+        out.result(2)
+            .message
+            .contains("first_name: must be at least 3 characters"),
+        "{:?}",
+        out.result(2)
+    );
+    assert!(out.result(3).message.contains("email:"));
+
+    let original = Table::read(&input, b',');
+    let rejects = out.rejects();
+    let mut expected_headers = original.headers.clone();
+    expected_headers.extend(["row".to_string(), "error".to_string()]);
+    assert_eq!(rejects.headers, expected_headers);
+    assert_eq!(rejects.len(), 2);
+    for (reject, row) in rejects.rows.iter().zip([2usize, 3]) {
+        let n = original.headers.len();
+        // Every original cell, unknown columns included, byte for byte (" Al " keeps its
+        // spaces; quotes, commas and newlines survive the round trip).
+        assert_eq!(reject[..n], original.rows[row - 1][..], "row {row}");
+        assert_eq!(reject[n], row.to_string());
+        assert_eq!(reject[n + 1], out.result(row as u64).message);
+    }
+    assert_eq!(rejects.rows[0][1], " Al ");
+    assert_eq!(rejects.rows[0][5], "Rue \"Joss\",\nAkwa");
+    assert_eq!(rejects.rows[0][rejects.column("Notes")], "x, \"y\", z");
+    assert_eq!(rejects.rows[1][2], "N\"Diaye, Sr");
+    assert_eq!(
+        rejects.rows[1][rejects.column("partner_batch")],
+        "multi\nline\nbatch"
+    );
+    // The valid row's multi-line cells did not shift the record count.
+    assert_eq!(out.summary()["input"]["rows"], 3);
+    // The unknown columns are named once on stderr.
+    assert!(
+        out.stderr.contains("Notes") && out.stderr.contains("partner_batch"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn duplicates_in_file_name_the_earlier_row() {
+    let work = Work::new();
+    let out = work.validate(&fixture("duplicates.csv"), &[]);
+    out.expect_code(2);
+    assert_eq!(
+        out.statuses(),
+        pairs(&[
+            ("D-1", "valid"),
+            ("D-2", "duplicate_in_file"),
+            ("D-3", "duplicate_in_file"),
+            ("D-4", "valid"),
+            ("D-5", "duplicate_in_file"),
+            // An invalid row does not claim its email: the later valid row is the first.
+            ("D-6", "invalid"),
+            ("D-7", "valid"),
+            // Identification numbers compare exactly, not case-insensitively.
+            ("D-8", "valid"),
+        ])
+    );
+    assert_eq!(out.result(2).message, "email: same as row 1 of this file");
+    assert_eq!(
+        out.result(3).message,
+        "identification_number: same as row 1 of this file"
+    );
+    assert_eq!(
+        out.result(5).message,
+        "email, identification_number: same as row 4 of this file"
+    );
+    let summary = out.summary();
+    assert_eq!(summary["counts"]["duplicate_in_file"], 3);
+    assert_eq!(summary["counts"]["invalid"], 1);
+    assert_eq!(summary["counts"]["valid"], 4);
+    // rejects.csv holds invalid and rejected rows only.
+    let rejects = out.rejects();
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects.rows[0][0], "D-6");
+    // No personal data in results.csv.
+    let text = out.results_text();
+    assert!(
+        !text.to_lowercase().contains("ann.lee@example.com"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_file_of_only_duplicates_of_valid_rows_exits_2() {
+    let work = Work::new();
+    let mut second = url_row(2);
+    second[3] = url_row(1)[3].to_uppercase();
+    let file = work.write("dups.csv", &csv_text(URL_HEADER, &[url_row(1), second]));
+    let out = work.validate(&file, &[]);
+    out.expect_code(2);
+    assert_eq!(out.count("duplicate_in_file"), 1);
+    assert_eq!(out.count("invalid"), 0);
+}
+
+/// (reference, expected status, what the message must contain)
+const INVALID_CASES: &[(&str, &str, &str)] = &[
+    ("I-01", "valid", ""),
+    (
+        "I-02",
+        "invalid",
+        "first_name: must be at least 3 characters",
+    ),
+    ("I-03", "invalid", "email: not a valid email address"),
+    (
+        "I-04",
+        "invalid",
+        "country_iso_code: not an assigned ISO 3166-1 alpha-2 code",
+    ),
+    (
+        "I-05",
+        "invalid",
+        "country_iso_code: not an assigned ISO 3166-1 alpha-2 code",
+    ),
+    (
+        "I-06",
+        "invalid",
+        "country_phone_code: must be \"+\" followed by 1 to 4 digits",
+    ),
+    ("I-07", "invalid", "id_document_type: must be one of"),
+    ("I-08", "invalid", "date_of_birth: not a real date"),
+    ("I-09", "invalid", "date_of_birth: is in the future"),
+    (
+        "I-10",
+        "invalid",
+        "date_of_birth: customer is 17 on 2026-11-21",
+    ),
+    ("I-11", "valid", ""),
+    (
+        "I-12",
+        "invalid",
+        "id_document_front_url: must be an https:// URL",
+    ),
+    ("I-13", "invalid", "id_document_back_url: is required"),
+    ("I-14", "invalid", "not both"),
+    ("I-15", "invalid", "email: not a valid email address"),
+    ("I-16", "invalid", "country_phone_code: must be"),
+    (
+        "I-17",
+        "invalid",
+        "date_of_birth: not a real date in the form YYYY-MM-DD",
+    ),
+];
+
+#[test]
+fn every_kind_of_invalid_row_names_the_field_and_never_the_value() {
+    let work = Work::new();
+    let input = fixture("invalid.csv");
+    let out = work.validate(&input, &[]);
+    out.expect_code(2);
+    let results = out.results();
+    assert_eq!(results.len(), INVALID_CASES.len());
+    for ((reference, status, message), got) in INVALID_CASES.iter().zip(&results) {
+        assert_eq!(got.reference, *reference);
+        assert_eq!(got.status, *status, "{got:?}");
+        assert!(got.message.contains(message), "{reference}: {got:?}");
+        if got.status == "valid" {
+            assert_eq!(got.message, "", "{got:?}");
+        }
+    }
+    // A row with two problems names both fields.
+    let both = out.by_ref("I-15");
+    assert!(
+        both.message.contains("last_name: must be at least 3"),
+        "{both:?}"
+    );
+    // Messages and warnings never echo a bad value.
+    let text = out.results_text();
+    for raw in [
+        "mr.bad@@example",
+        "no-at-sign.example.com",
+        "CMR",
+        "ZZ",
+        "ID_CARD",
+        "1990-02-30",
+        "2027-01-01",
+        "2008-11-22",
+        "http://cdn",
+        "Zé",
+        "30/09/1985",
+        "+12345",
+    ] {
+        assert!(!text.contains(raw), "results.csv repeats {raw:?}:\n{text}");
+    }
+    let summary = out.summary();
+    assert_eq!(summary["counts"]["valid"], 2);
+    assert_eq!(summary["counts"]["invalid"], 15);
+    // rejects.csv: the invalid rows, in order, with the same messages.
+    let rejects = out.rejects();
+    let invalid: Vec<_> = results.iter().filter(|r| r.status == "invalid").collect();
+    assert_eq!(rejects.len(), invalid.len());
+    let (row, error) = (rejects.column("row"), rejects.column("error"));
+    for (reject, result) in rejects.rows.iter().zip(invalid) {
+        assert_eq!(reject[0], result.reference);
+        assert_eq!(reject[row], result.row.to_string());
+        assert_eq!(reject[error], result.message);
+    }
+    // ...and the raw values are there, for the partner to fix.
+    let original = Table::read(&input, b',');
+    assert_eq!(rejects.rows[1][3], original.rows[2][3]);
+}
+
+/// A folder `data/` holding the CSV and `data/docs/` the documents, with files outside it.
+struct Docs {
+    work: Work,
+}
+
+impl Docs {
+    fn new() -> Docs {
+        let work = Work::new();
+        work.write("data/docs/front.jpg", JPEG);
+        work.write("data/docs/back.png", PNG);
+        work.write("data/docs/back.pdf", PDF);
+        work.write("data/docs/fake.jpg", b"this is only text, not a JPEG\n");
+        work.write("outside.jpg", JPEG);
+        work.write("data/outside-docs.jpg", JPEG);
+        let big = work.path("data/docs/big.jpg");
+        let mut bytes = JPEG.to_vec();
+        bytes.resize(10 * 1024 * 1024 + 1, 0);
+        std::fs::write(&big, &bytes).unwrap();
+        bytes.truncate(10 * 1024 * 1024);
+        work.write("data/docs/ten.jpg", &bytes);
+        std::os::unix::fs::symlink("../../outside.jpg", work.path("data/docs/out-link.jpg"))
+            .unwrap();
+        std::os::unix::fs::symlink("front.jpg", work.path("data/docs/in-link.jpg")).unwrap();
+        Docs { work }
+    }
+
+    fn abs(&self, rel: &str) -> String {
+        self.work.path(rel).display().to_string()
+    }
+}
+
+#[test]
+fn document_files_must_be_real_documents_inside_the_folder() {
+    let d = Docs::new();
+    let rows = vec![
+        file_row(1, "NIN", "docs/front.jpg", "docs/back.png"),
+        file_row(2, "NIN", "docs/front.jpg", "../outside.jpg"),
+        file_row(3, "NIN", &d.abs("outside.jpg"), "docs/back.png"),
+        file_row(4, "NIN", "docs/out-link.jpg", "docs/back.png"),
+        file_row(5, "NIN", "docs/fake.jpg", "docs/back.png"),
+        file_row(6, "NIN", "docs/big.jpg", "docs/back.png"),
+        file_row(7, "PASSPORT", "docs/front.jpg", "docs/back.png"),
+        file_row(8, "NIN", "docs/front.jpg", ""),
+        file_row(9, "DRIVERS_LICENSE", "docs/missing.jpg", "docs/back.pdf"),
+        file_row(10, "VOTERS_CARD", &d.abs("data/docs/front.jpg"), ""),
+        file_row(11, "NIN", "docs/ten.jpg", "docs/in-link.jpg"),
+        file_row(12, "NIN", "docs/../../outside.jpg", "docs/back.png"),
+        file_row(
+            13,
+            "NIN",
+            "docs/front.jpg",
+            "../../../../../../../../etc/passwd",
+        ),
+        file_row(14, "NIN", "docs", "docs/back.png"),
+        file_row(15, "PASSPORT", "docs/back.pdf", ""),
+    ];
+    let file = d
+        .work
+        .write("data/partner.csv", &csv_text(FILE_HEADER, &rows));
+    let out = d.work.validate(&file, &[]);
+    out.expect_code(2);
+    let expect: &[(&str, &str, &str)] = &[
+        ("R-1", "valid", ""),
+        (
+            "R-2",
+            "invalid",
+            "id_document_back: path leads outside the documents folder",
+        ),
+        (
+            "R-3",
+            "invalid",
+            "id_document_front: path leads outside the documents folder",
+        ),
+        (
+            "R-4",
+            "invalid",
+            "id_document_front: path leads outside the documents folder",
+        ),
+        (
+            "R-5",
+            "invalid",
+            "id_document_front: content is not JPEG, PNG or PDF",
+        ),
+        (
+            "R-6",
+            "invalid",
+            "id_document_front: file is larger than 10 MB",
+        ),
+        ("R-7", "valid", ""),
+        ("R-8", "invalid", "id_document_back: is required"),
+        ("R-9", "invalid", "id_document_front: file not found"),
+        ("R-10", "valid", ""),
+        ("R-11", "valid", ""),
+        (
+            "R-12",
+            "invalid",
+            "id_document_front: path leads outside the documents folder",
+        ),
+        (
+            "R-13",
+            "invalid",
+            "id_document_back: path leads outside the documents folder",
+        ),
+        ("R-14", "invalid", "id_document_front: not a regular file"),
+        ("R-15", "valid", ""),
+    ];
+    let results = out.results();
+    assert_eq!(results.len(), expect.len());
+    for ((reference, status, message), got) in expect.iter().zip(&results) {
+        assert_eq!(got.reference, *reference);
+        assert_eq!(got.status, *status, "{got:?}");
+        assert!(got.message.contains(message), "{reference}: {got:?}");
+    }
+    let passport = out.by_ref("R-7");
+    assert!(
+        passport
+            .warnings
+            .contains("id_document_back: not used for a passport"),
+        "{passport:?}"
+    );
+    // No path of this machine in the report's messages.
+    let text = out.results_text();
+    assert!(
+        !text.contains("outside.jpg") && !text.contains("/etc/passwd"),
+        "{text}"
+    );
+    assert_eq!(out.count("valid"), 5);
+    assert_eq!(out.count("invalid"), 10);
+
+    // --strict: the passport's warning makes it invalid; nothing else changes.
+    let strict = d.work.validate_into(&file, "strict", &["--strict"]);
+    strict.expect_code(2);
+    let passport = strict.by_ref("R-7");
+    assert_eq!(passport.status, "invalid");
+    assert!(
+        passport
+            .message
+            .contains("id_document_back: not used for a passport"),
+        "{passport:?}"
+    );
+    assert_eq!(strict.count("valid"), 4);
+    assert_eq!(strict.count("invalid"), 11);
+}
+
+#[test]
+fn documents_dir_is_the_base_of_relative_paths_and_the_fence() {
+    let d = Docs::new();
+    let rows = vec![
+        file_row(1, "NIN", "front.jpg", "back.png"),
+        file_row(2, "NIN", "front.jpg", "../outside-docs.jpg"),
+    ];
+    let file = d
+        .work
+        .write("csvs/partner.csv", &csv_text(FILE_HEADER, &rows));
+    // Without the flag the paths are relative to csvs/: not found.
+    let out = d.work.validate(&file, &[]);
+    out.expect_code(2);
+    assert!(
+        out.result(1).message.contains("file not found"),
+        "{:?}",
+        out.result(1)
+    );
+
+    let docs = d.abs("data/docs");
+    let out = d
+        .work
+        .validate_into(&file, "with-dir", &["--documents-dir", &docs]);
+    out.expect_code(2);
+    assert_eq!(out.result(1).status, "valid", "{:?}", out.result(1));
+    let escaped = out.result(2);
+    assert_eq!(escaped.status, "invalid");
+    assert!(
+        escaped
+            .message
+            .contains("id_document_back: path leads outside the documents folder"),
+        "{escaped:?}"
+    );
+
+    // A documents folder that does not exist is fatal.
+    let out = d
+        .work
+        .validate_into(&file, "no-dir", &["--documents-dir", &d.abs("nowhere")]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("nowhere"), "{}", out.stderr);
+}
+
+/// Runs `validate` on a broken fixture: exit 1 and stderr with every expected piece.
+#[track_caller]
+fn fatal(name: &str, expected: &[&str]) {
+    let work = Work::new();
+    let out = work.validate(&fixture(name), &[]);
+    out.expect_code(1);
+    for piece in expected {
+        assert!(
+            out.stderr.contains(piece),
+            "{name}: stderr lacks {piece:?}:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stderr.contains(name),
+        "{name}: the file is named: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_latin1_byte_is_fatal_and_names_the_line() {
+    fatal("latin1.csv", &["line 3", "UTF-8"]);
+}
+
+#[test]
+fn a_missing_required_column_is_fatal() {
+    fatal(
+        "missing_column.csv",
+        &["line 1", "date_of_birth", "missing"],
+    );
+}
+
+#[test]
+fn a_column_twice_is_fatal() {
+    fatal("column_twice.csv", &["line 1", "'email' appears twice"]);
+}
+
+#[test]
+fn a_row_with_another_number_of_fields_is_fatal_and_names_its_line() {
+    // The first record spans lines 2 and 3; the ragged one starts on line 4.
+    fatal(
+        "ragged.csv",
+        &["line 4", "has 18 fields, the header has 17"],
+    );
+}
+
+#[test]
+fn an_empty_file_is_fatal() {
+    fatal("empty.csv", &["empty"]);
+}
+
+#[test]
+fn a_missing_file_is_fatal() {
+    let work = Work::new();
+    let out = work.validate(&work.path("nope.csv"), &[]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("nope.csv"), "{}", out.stderr);
+}
+
+#[test]
+fn a_header_only_file_has_zero_rows() {
+    let work = Work::new();
+    let out = work.validate(&fixture("header_only.csv"), &[]);
+    out.expect_code(0);
+    let summary = out.summary();
+    assert_eq!(summary["input"]["rows"], 0);
+    assert!(
+        summary["counts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == 0)
+    );
+    assert_eq!(out.results().len(), 0);
+    assert_eq!(out.rejects().len(), 0);
+}
+
+#[test]
+fn a_semicolon_delimited_file_with_delimiter_flag() {
+    let work = Work::new();
+    let input = fixture("semicolon.csv");
+    let out = work.validate(&input, &["--delimiter", ";"]);
+    out.expect_code(2);
+    assert_eq!(
+        out.statuses(),
+        pairs(&[("S-1", "valid"), ("S-2", "valid"), ("S-3", "invalid")])
+    );
+    // rejects.csv is written with commas, the original cells intact.
+    let rejects = out.rejects();
+    let original = Table::read(&input, b';');
+    assert_eq!(rejects.rows[0][..17], original.rows[2][..]);
+    assert_eq!(out.summary()["counts"]["valid"], 2);
+
+    // Read with the default comma, the header is one unknown column: fatal.
+    let out = work.validate_into(&input, "comma", &[]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("line 1"), "{}", out.stderr);
+}
+
+#[test]
+fn summary_json_matches_the_schema_and_the_rows() {
+    let work = Work::new();
+    let rows: Vec<_> = (1..=5).map(url_row).collect();
+    let file = work.write("five.csv", &csv_text(URL_HEADER, &rows));
+    let out = work.validate(&file, &[]);
+    out.expect_code(0);
+    let summary = out.summary();
+    assert_eq!(summary["input"]["rows"], 5);
+    assert_eq!(summary["counts"]["valid"], 5);
+    assert_eq!(summary["exit_code"], 0);
+    assert_eq!(summary["input"]["path"], file.display().to_string());
+    assert!(summary["elapsed_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(summary["started_at"].as_str().unwrap() <= summary["ended_at"].as_str().unwrap());
+    // Every status of the contract is present, zeros included.
+    assert_eq!(summary["counts"].as_object().unwrap().len(), 9);
+
+    // The schema does catch a wrong summary (the check above is not vacuous).
+    let mut broken = summary.clone();
+    broken["counts"]["valid"] = serde_json::json!(-1);
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_file("schemas/summary.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&summary));
+    assert!(!validator.is_valid(&broken));
+    let mut extra = summary.clone();
+    extra["unexpected"] = serde_json::json!(true);
+    assert!(!validator.is_valid(&extra));
+}
+
+#[test]
+fn several_files_each_get_a_report_and_the_worst_exit_code() {
+    let work = Work::new();
+    let good = work.write("good.csv", &csv_text(URL_HEADER, &[url_row(1)]));
+    let mut bad_row = url_row(2);
+    bad_row[14] = "2020-01-01".to_string();
+    let bad = work.write("bad.csv", &csv_text(URL_HEADER, &[bad_row]));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cartevo-enroll"))
+        .arg("validate")
+        .args([&good, &bad])
+        .arg("--report-dir")
+        .arg(work.path("reports"))
+        .args(["--as-of", crate::util::AS_OF])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(work.path("reports/good/summary.json").exists());
+    let bad_results = Table::read(&work.path("reports/bad/results.csv"), b',');
+    assert_eq!(bad_results.rows[0][2], "invalid");
+}
+
+#[test]
+fn the_bundled_url_example_has_its_known_invalid_rows() {
+    let work = Work::new();
+    let out = work.validate(&repo_file("examples/customers.csv"), &[]);
+    out.expect_code(2);
+    assert_eq!(
+        out.statuses(),
+        pairs(&[
+            ("P-0001", "valid"),
+            ("P-0002", "valid"),
+            ("P-0003", "valid"),
+            ("P-0004", "valid"),
+            ("P-0005", "valid"),
+            ("P-0006", "valid"),
+            ("P-0007", "invalid"),
+            ("P-0008", "invalid"),
+            ("P-0009", "duplicate_in_file"),
+            ("P-0010", "valid"),
+            ("P-0011", "invalid"),
+            ("P-0012", "valid"),
+        ])
+    );
+    assert!(
+        out.by_ref("P-0007")
+            .message
+            .contains("date_of_birth: customer is 16")
+    );
+    let fatou = out.by_ref("P-0008").message;
+    assert!(
+        fatou.contains("email:") && fatou.contains("country_iso_code:"),
+        "{fatou}"
+    );
+    assert_eq!(
+        out.by_ref("P-0009").message,
+        "email: same as row 2 of this file"
+    );
+    assert!(
+        out.by_ref("P-0011")
+            .message
+            .contains("id_document_front_url: must be an https:// URL")
+    );
+    assert!(
+        out.by_ref("P-0012")
+            .warnings
+            .contains("country_phone_code: is not the dial code"),
+        "{:?}",
+        out.by_ref("P-0012")
+    );
+    let summary = out.summary();
+    assert_eq!(summary["counts"]["valid"], 8);
+    assert_eq!(summary["counts"]["invalid"], 3);
+    assert_eq!(summary["counts"]["duplicate_in_file"], 1);
+    let rejects = out.rejects();
+    let refs: Vec<&str> = rejects.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(refs, ["P-0007", "P-0008", "P-0011"]);
+}
+
+#[test]
+fn the_bundled_files_example_refuses_the_escaping_back_path() {
+    let work = Work::new();
+    let out = work.validate(&repo_file("examples/customers-files.csv"), &[]);
+    out.expect_code(2);
+    assert_eq!(
+        out.statuses(),
+        pairs(&[
+            ("F-0001", "valid"),
+            ("F-0002", "valid"),
+            ("F-0003", "valid"),
+            ("F-0004", "valid"),
+            ("F-0005", "valid"),
+            ("F-0006", "invalid"),
+        ])
+    );
+    assert_eq!(
+        out.by_ref("F-0006").message,
+        "id_document_back: path leads outside the documents folder"
+    );
+    assert_eq!(out.count("invalid"), 1);
+}
+
+#[test]
+fn a_tab_separated_file_with_delimiter_tab() {
+    let work = Work::new();
+    let mut text = String::from_utf8(csv_text(URL_HEADER, &[url_row(1), url_row(2)])).unwrap();
+    text = text.replace(',', "\t");
+    let file = work.write("partner.tsv", text.as_bytes());
+    let out = work.validate(&file, &["--delimiter", "tab"]);
+    out.expect_code(0);
+    assert_eq!(out.count("valid"), 2);
+}
+
+#[test]
+fn strict_turns_the_examples_warnings_into_invalid_rows() {
+    let work = Work::new();
+    let out = work.validate(&repo_file("examples/customers.csv"), &["--strict"]);
+    out.expect_code(2);
+    let thandiwe = out.by_ref("P-0012");
+    assert_eq!(thandiwe.status, "invalid");
+    assert!(
+        thandiwe
+            .message
+            .contains("country_phone_code: is not the dial code"),
+        "{thandiwe:?}"
+    );
+    assert_eq!(thandiwe.warnings, "");
+    // Rows without warnings are unaffected.
+    assert_eq!(out.by_ref("P-0001").status, "valid");
+}

@@ -1,0 +1,333 @@
+//! Speed of `validate` end to end, on a generated file of valid, distinct URL-document rows.
+//!
+//! ```sh
+//! cargo run --release --example bench_validate -- [ROWS]   # default 1,000,000
+//! ```
+//!
+//! Prints rows/s and peak RSS (VmHWM, reset before each phase through /proc/self/clear_refs)
+//! for: the input scan alone, parsing plus row validation, parsing plus planning (validation
+//! and in-file dedupe), and `app::validate_file` (all of that plus writing the report). The
+//! differences between the phases say where the time goes.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cartevo_enroll::cli::CommonArgs;
+use cartevo_enroll::input::{CsvInput, RowView};
+use cartevo_enroll::plan::{Decision, Planner};
+use cartevo_enroll::validate::{Checked, Rules, Validator};
+
+/// (country, iso, dial code, a national number to vary, city, state, postal code, id type)
+type Place = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+const COUNTRIES: &[Place] = &[
+    (
+        "Nigeria",
+        "NG",
+        "+234",
+        "8031234567",
+        "Lagos",
+        "Lagos State",
+        "101233",
+        "NIN",
+    ),
+    (
+        "Cameroon",
+        "CM",
+        "+237",
+        "677123456",
+        "Yaoundé",
+        "Centre",
+        "00237",
+        "NIN",
+    ),
+    (
+        "Ghana",
+        "GH",
+        "+233",
+        "244123456",
+        "Accra",
+        "Greater Accra",
+        "GA-039",
+        "PASSPORT",
+    ),
+    (
+        "Côte d'Ivoire",
+        "CI",
+        "+225",
+        "0707123456",
+        "Abidjan",
+        "Lagunes",
+        "01 BP 1234",
+        "DRIVERS_LICENSE",
+    ),
+    (
+        "Senegal",
+        "SN",
+        "+221",
+        "771234567",
+        "Dakar",
+        "Dakar",
+        "10700",
+        "VOTERS_CARD",
+    ),
+    (
+        "Kenya",
+        "KE",
+        "+254",
+        "712345678",
+        "Nairobi",
+        "Nairobi County",
+        "00100",
+        "NIN",
+    ),
+    (
+        "South Africa",
+        "ZA",
+        "+27",
+        "821234567",
+        "Cape Town",
+        "Western Cape",
+        "8001",
+        "DRIVERS_LICENSE",
+    ),
+    (
+        "Uganda",
+        "UG",
+        "+256",
+        "772123456",
+        "Kampala",
+        "Central",
+        "256",
+        "PASSPORT",
+    ),
+    (
+        "France",
+        "FR",
+        "+33",
+        "612345678",
+        "Paris",
+        "Île-de-France",
+        "75001",
+        "PASSPORT",
+    ),
+    (
+        "United States",
+        "US",
+        "+1",
+        "2025550143",
+        "Springfield",
+        "Illinois",
+        "62701",
+        "DRIVERS_LICENSE",
+    ),
+];
+
+const FIRST: &[&str] = &[
+    "Amina",
+    "Jean-Paul",
+    "Kofi",
+    "Lucie",
+    "Moussa",
+    "Wanjiru",
+    "Zoë",
+    "Chinedu",
+    "Aïcha",
+    "Thandiwe",
+];
+const LAST: &[&str] = &[
+    "Okafor", "Mbarga", "Mensah", "Kouassi", "Diop", "Kamau", "Traoré", "Dlamini", "Achieng", "Eze",
+];
+
+const HEADER: &str = "reference,first_name,last_name,email,country,street,city,state,postal_code,\
+country_iso_code,country_phone_code,phone_number,identification_number,id_document_type,\
+date_of_birth,id_document_front_url,id_document_back_url\n";
+
+fn generate(path: &Path, rows: u64) -> std::io::Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    out.write_all(HEADER.as_bytes())?;
+    for i in 0..rows {
+        let (country, iso, dial, phone, city, state, postal, doc) =
+            COUNTRIES[(i % COUNTRIES.len() as u64) as usize];
+        let first = FIRST[(i / 7 % FIRST.len() as u64) as usize];
+        let last = LAST[(i / 3 % LAST.len() as u64) as usize];
+        // Vary the last digits of the national number, keeping its length.
+        let keep = phone.len() - 4;
+        let suffix = i % 10_000;
+        let year = 1950 + i % 55;
+        let month = 1 + i % 12;
+        let day = 1 + i % 28;
+        writeln!(
+            out,
+            "P-{i:07},{first},{last},{}.{}.{i}@example.com,{country},{} Independence Avenue,\
+             {city},{state},{postal},{iso},{dial},{}{suffix:04},{iso}-{i:010},{doc},\
+             {year}-{month:02}-{day:02},https://cdn.example.com/kyc/p-{i}/front.jpg,\
+             https://cdn.example.com/kyc/p-{i}/back.jpg",
+            first.to_lowercase(),
+            last.to_lowercase(),
+            1 + i % 200,
+            &phone[..keep],
+        )?;
+    }
+    out.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// Resets VmHWM to the current RSS, so the next reading is the peak of the next phase.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident set size in KiB (VmHWM).
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Time this thread has spent on a CPU (from /proc/thread-self/schedstat, in nanoseconds):
+/// rows per CPU-second stay meaningful on a machine shared with other work.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// A phase's wall clock and CPU clock.
+struct Clock {
+    wall: Instant,
+    cpu: Option<Duration>,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        reset_peak();
+        Clock {
+            wall: Instant::now(),
+            cpu: cpu_time(),
+        }
+    }
+
+    /// Prints the phase's clocks; rates only when `rows` is not 0.
+    fn show(&self, phase: &str, rows: u64) {
+        let rate = |secs: f64, unit: &str| {
+            if rows == 0 {
+                String::new()
+            } else {
+                format!("{:>10.0} {unit}", rows as f64 / secs)
+            }
+        };
+        let wall = self.wall.elapsed().as_secs_f64();
+        let cpu = match (self.cpu, cpu_time()) {
+            (Some(a), Some(b)) => {
+                let cpu = (b - a).as_secs_f64();
+                format!("cpu {cpu:>7.3} s {:>21}", rate(cpu, "rows/cpu-s"))
+            }
+            _ => "cpu n/a".to_string(),
+        };
+        let peak = peak_rss_kib()
+            .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_else(|| "n/a".to_string());
+        println!(
+            "{phase:<32} wall {wall:>7.3} s {:>17} | {cpu} | peak RSS {peak}",
+            rate(wall, "rows/s")
+        );
+    }
+}
+
+fn rules(dir: &Path) -> Rules {
+    Rules {
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+        documents_dir: dir.to_path_buf(),
+        strict: false,
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let rows: u64 = match std::env::args().nth(1) {
+        Some(s) => s.replace(['_', ','], "").parse()?,
+        None => 1_000_000,
+    };
+    let tmp = tempfile::tempdir()?;
+    let csv = tmp.path().join("bench.csv");
+
+    let t = Instant::now();
+    let bytes = generate(&csv, rows)?;
+    println!(
+        "generated {rows} rows, {:.1} MiB, in {:.2} s ({})",
+        bytes as f64 / (1 << 20) as f64,
+        t.elapsed().as_secs_f64(),
+        csv.display()
+    );
+
+    // 1. The input scan alone: CSV parsing, UTF-8 checks and SHA-256.
+    let clock = Clock::start();
+    let (_sha, scanned) = cartevo_enroll::input::scan(&csv, b',')?;
+    clock.show("input::scan", scanned);
+    assert_eq!(scanned, rows);
+
+    // The country tables are built once per process, by the first Validator::new.
+    let clock = Clock::start();
+    let validator = Validator::new(rules(tmp.path()))?;
+    clock.show("Validator::new (once)", 0);
+
+    // 2. Parsing plus row validation, nothing kept.
+    let clock = Clock::start();
+    let mut input = CsvInput::open(&csv, b',')?;
+    let columns = input.columns.clone();
+    let mut valid = 0u64;
+    while let Some((_, record)) = input.next_record()? {
+        if let Checked::Valid { .. } = validator.check(&RowView::new(&columns, record)) {
+            valid += 1;
+        }
+    }
+    clock.show("scan + Validator::check", rows);
+    assert_eq!(valid, rows, "every generated row must be valid");
+
+    // 3. Parsing plus planning: validation and in-file dedupe.
+    let clock = Clock::start();
+    let mut planner = Planner::new(Validator::new(rules(tmp.path()))?, None);
+    let mut input = CsvInput::open(&csv, b',')?;
+    let columns = input.columns.clone();
+    let mut sent = 0u64;
+    while let Some((row, record)) = input.next_record()? {
+        if let Decision::Send(_) = planner.decide(row, &RowView::new(&columns, record))? {
+            sent += 1;
+        }
+    }
+    clock.show("scan + Planner::decide", rows);
+    assert_eq!(sent, rows, "every generated row must be distinct");
+    drop(planner);
+
+    // 4. The whole command: all of the above plus results.csv, rejects.csv, summary.json.
+    let common = CommonArgs {
+        report_dir: None,
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21),
+        documents_dir: None,
+        strict: false,
+        delimiter: b',',
+    };
+    let report_dir = tmp.path().join("report");
+    let clock = Clock::start();
+    let code = cartevo_enroll::app::validate_file(&common, &csv, &report_dir)?;
+    clock.show("app::validate_file (end to end)", rows);
+    assert_eq!(code, 0, "validate must find every row valid");
+
+    println!(
+        "target: 500000 rows/s on one core; cores online: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    Ok(())
+}
