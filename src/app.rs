@@ -209,32 +209,52 @@ pub fn validate_file(common: &CommonArgs, file: &Path, dir: &Path) -> Result<i32
     warn_unknown(&input);
     let validator = Validator::new(rules(common, file))?;
     let mut planner = Planner::new(validator, None);
+    let file_len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let mut report = Report::create(dir, &input.headers)?;
     let columns = input.columns.clone();
-    while let Some((row, record)) = input.next_record()? {
-        let view = RowView::new(&columns, record);
-        let reference = view.get(Field::Reference);
-        let (status, message, warnings) = match planner.decide(row, &view)? {
-            Decision::Local {
+    let mut decide_all = || -> Result<()> {
+        loop {
+            let bytes_before = input.bytes_read();
+            let Some((row, record)) = input.next_record()? else {
+                break;
+            };
+            if row == 1024 {
+                // Size the duplicate index once from the rows' average length, so it never
+                // grows (and never briefly doubles) on a large file.
+                let per_row = bytes_before.max(1) as f64 / (row - 1) as f64;
+                planner.reserve((file_len as f64 / per_row * 1.05) as u64);
+            }
+            let view = RowView::new(&columns, record);
+            let reference = view.get(Field::Reference);
+            let (status, message, warnings) = match planner.decide(row, &view)? {
+                Decision::Local {
+                    status,
+                    message,
+                    warnings,
+                    ..
+                } => (status, message, warnings),
+                Decision::Send(job) => (Status::Valid, String::new(), job.warnings),
+                Decision::Done => unreachable!("validate has no journal"),
+            };
+            report.row(&ReportRow {
+                row,
+                reference,
                 status,
-                message,
-                warnings,
-                ..
-            } => (status, message, warnings),
-            Decision::Send(job) => (Status::Valid, String::new(), job.warnings),
-            Decision::Done => unreachable!("validate has no journal"),
-        };
-        report.row(&ReportRow {
-            row,
-            reference,
-            status,
-            customer_id: None,
-            http_status: None,
-            attempts: 0,
-            message: &message,
-            warnings: &warnings,
-            record,
-        })?;
+                customer_id: None,
+                http_status: None,
+                attempts: 0,
+                message: &message,
+                warnings: &warnings,
+                record,
+            })?;
+        }
+        Ok(())
+    };
+    if let Err(e) = decide_all() {
+        // A file that breaks part way has no report: half a results.csv would read as a
+        // complete one.
+        report.discard();
+        return Err(e);
     }
     let rows = input.rows();
     let path = input.path().to_string();
@@ -404,6 +424,7 @@ async fn run_file_inner(
             warn_unknown(&input);
             let columns = input.columns.clone();
             let mut planner = Planner::new(validator, Some(known));
+            planner.reserve(rows);
             while let Some((row, record)) = input.next_record()? {
                 if stop.is_stopped() {
                     return Ok(());

@@ -260,6 +260,11 @@ impl CsvInput {
         }
     }
 
+    /// Bytes of the file parsed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.position().byte()
+    }
+
     /// Rows read so far.
     pub fn rows(&self) -> u64 {
         self.rows

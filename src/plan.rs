@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use anyhow::Result;
 
 use crate::customer::Customer;
-use crate::input::RowView;
+use crate::input::{Field, RowView};
 use crate::journal::{CustomerKeys, JournalStatus, KeyKind, Keyer, Lookup};
 use crate::status::Status;
 use crate::validate::{Checked, Validator};
@@ -65,17 +65,34 @@ impl Planner {
         }
     }
 
+    /// Sizes the in-file duplicate index for about `rows` rows, so it never grows (and never
+    /// briefly doubles its memory) mid-file.
+    pub fn reserve(&mut self, rows: u64) {
+        self.dedupe.seen.reserve((rows as usize).saturating_mul(2));
+    }
+
     pub fn decide(&mut self, row: u64, view: &RowView<'_>) -> Result<Decision> {
+        // Any earlier row counts, valid or not: a partner's repeated row is flagged even when
+        // its first copy was refused.
+        let duplicate = self.dedupe.check(
+            row,
+            view.get(Field::Email),
+            view.get(Field::IdentificationNumber),
+        );
         let checked = self.validator.check(view);
         let prior = self
             .known
             .as_ref()
             .and_then(|k| k.prior.get(row as usize).copied().flatten());
+        if prior.is_some_and(|p| p.reported().is_sent_final()) {
+            return Ok(Decision::Done);
+        }
         let (customer, warnings) = match checked {
-            Checked::Invalid { errors, warnings } => {
-                if prior.is_some_and(|p| p.reported().is_sent_final()) {
-                    return Ok(Decision::Done);
-                }
+            Checked::Invalid {
+                mut errors,
+                warnings,
+            } => {
+                errors.extend(duplicate);
                 return Ok(Decision::Local {
                     status: Status::Invalid,
                     customer_id: None,
@@ -85,12 +102,6 @@ impl Planner {
             }
             Checked::Valid { customer, warnings } => (customer, warnings.join("; ")),
         };
-        let duplicate = self
-            .dedupe
-            .check(row, &customer.email, &customer.identification_number);
-        if prior.is_some_and(|p| p.reported().is_sent_final()) {
-            return Ok(Decision::Done);
-        }
         if let Some(message) = duplicate {
             return Ok(Decision::Local {
                 status: Status::DuplicateInFile,
@@ -155,35 +166,51 @@ struct Dedupe {
 }
 
 impl Dedupe {
-    /// Registers the row and names the earlier row it repeats, if any.
+    /// Registers the row and names the earlier row it repeats, if any. Empty values are not
+    /// identities and are skipped.
     fn check(&mut self, row: u64, email: &str, id_number: &str) -> Option<String> {
-        let email_key = {
-            let mut h = self.hasher.build_hasher();
-            h.write_u8(0);
-            for c in email.chars().flat_map(char::to_lowercase) {
-                h.write_u32(c as u32);
-            }
-            h.finish()
-        };
-        let id_key = {
-            let mut h = self.hasher.build_hasher();
-            h.write_u8(1);
-            h.write(id_number.as_bytes());
-            h.finish()
-        };
         let row32 = row as u32;
-        let by_email = *self.seen.entry(email_key).or_insert(row32);
-        let by_id = *self.seen.entry(id_key).or_insert(row32);
-        match (by_email != row32, by_id != row32) {
-            (false, false) => None,
-            (true, true) if by_email == by_id => Some(format!(
-                "email, identification_number: same as row {by_email} of this file"
+        let by_email = (!email.is_empty())
+            .then(|| *self.seen.entry(self.email_key(email)).or_insert(row32))
+            .filter(|&first| first != row32);
+        let by_id = (!id_number.is_empty())
+            .then(|| {
+                let mut h = self.hasher.build_hasher();
+                h.write_u8(1);
+                h.write(id_number.as_bytes());
+                *self.seen.entry(h.finish()).or_insert(row32)
+            })
+            .filter(|&first| first != row32);
+        match (by_email, by_id) {
+            (None, None) => None,
+            (Some(e), Some(i)) if e == i => Some(format!(
+                "email, identification_number: same as row {e} of this file"
             )),
-            (true, _) => Some(format!("email: same as row {by_email} of this file")),
-            (_, true) => Some(format!(
-                "identification_number: same as row {by_id} of this file"
+            (Some(e), _) => Some(format!("email: same as row {e} of this file")),
+            (None, Some(i)) => Some(format!(
+                "identification_number: same as row {i} of this file"
             )),
         }
+    }
+
+    /// The email's key, any letter case. Nearly every address is ASCII and short: lower-case it
+    /// on the stack and hash it in one write; otherwise fold it character by character.
+    fn email_key(&self, email: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write_u8(0);
+        let mut buf = [0u8; 128];
+        if email.is_ascii() && email.len() <= buf.len() {
+            let bytes = &mut buf[..email.len()];
+            bytes.copy_from_slice(email.as_bytes());
+            bytes.make_ascii_lowercase();
+            h.write(bytes);
+        } else {
+            let mut tmp = [0u8; 4];
+            for c in email.chars().flat_map(char::to_lowercase) {
+                h.write(c.encode_utf8(&mut tmp).as_bytes());
+            }
+        }
+        h.finish()
     }
 }
 
@@ -195,8 +222,11 @@ impl Hasher for Prehashed {
     fn finish(&self) -> u64 {
         self.0
     }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys")
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys reach here; fold anything else rather than panic.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
     }
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
@@ -224,6 +254,14 @@ mod tests {
             d.check(5, "bob@example.com", "B1").as_deref(),
             Some("email, identification_number: same as row 2 of this file")
         );
+        // Non-ASCII addresses compare in any case too; empty values are no identity.
+        assert_eq!(d.check(7, "ZOË@example.com", ""), None);
+        assert_eq!(
+            d.check(8, "zoë@EXAMPLE.com", "").as_deref(),
+            Some("email: same as row 7 of this file")
+        );
+        assert_eq!(d.check(9, "", ""), None);
+        assert_eq!(d.check(10, "", ""), None);
         // A repeated row does not replace the first one it repeats.
         assert_eq!(
             d.check(6, "carl@example.com", "C1").as_deref(),

@@ -108,9 +108,9 @@ fn duplicates_in_file_name_the_earlier_row() {
             ("D-3", "duplicate_in_file"),
             ("D-4", "valid"),
             ("D-5", "duplicate_in_file"),
-            // An invalid row does not claim its email: the later valid row is the first.
+            // Any earlier row counts, as the issue says, even one that is itself invalid.
             ("D-6", "invalid"),
-            ("D-7", "valid"),
+            ("D-7", "duplicate_in_file"),
             // Identification numbers compare exactly, not case-insensitively.
             ("D-8", "valid"),
         ])
@@ -124,10 +124,14 @@ fn duplicates_in_file_name_the_earlier_row() {
         out.result(5).message,
         "email, identification_number: same as row 4 of this file"
     );
+    assert_eq!(
+        out.result(7).message,
+        "email, identification_number: same as row 6 of this file"
+    );
     let summary = out.summary();
-    assert_eq!(summary["counts"]["duplicate_in_file"], 3);
+    assert_eq!(summary["counts"]["duplicate_in_file"], 4);
     assert_eq!(summary["counts"]["invalid"], 1);
-    assert_eq!(summary["counts"]["valid"], 4);
+    assert_eq!(summary["counts"]["valid"], 3);
     // rejects.csv holds invalid and rejected rows only.
     let rejects = out.rejects();
     assert_eq!(rejects.len(), 1);

@@ -59,6 +59,15 @@ impl Report {
         })
     }
 
+    /// Removes the row files written so far (and the folder, if that leaves it empty).
+    pub fn discard(self) {
+        drop(self.writers);
+        for name in ["results.csv", "rejects.csv"] {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+
     pub fn row(&mut self, row: &ReportRow<'_>) -> Result<()> {
         self.counts.add(row.status);
         for w in &mut self.writers {
