@@ -278,6 +278,16 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
+    /// Rows claimed per journal commit: about half a second of requests at the rate, 64 when
+    /// the rate is unlimited.
+    pub fn claim_batch(&self) -> usize {
+        if self.rate <= 0.0 {
+            64
+        } else {
+            ((self.rate / 2.0).ceil() as usize).clamp(1, 64)
+        }
+    }
+
     pub fn new(common: CommonArgs, send: SendArgs) -> Result<RunSettings> {
         if !(send.rate >= 0.0 && send.rate.is_finite()) {
             bail!("--rate must be a number of requests per second, 0 for no limit");
@@ -409,7 +419,8 @@ async fn run_file_inner(
     let (writer, writer_thread) = writer::spawn(journal, entry.clone(), run_id);
     let progress = Progress::new(rows);
     let stats = Arc::new(Stats::default());
-    let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(settings.concurrency * 2 + 16);
+    let (jobs_tx, jobs_rx) =
+        tokio::sync::mpsc::channel(settings.concurrency + 2 * settings.claim_batch());
 
     // The planner reads and decides on a blocking thread; it feeds the executor through a
     // bounded channel, so it never runs more than a few rows ahead of the requests.
@@ -471,6 +482,7 @@ async fn run_file_inner(
             stats.clone(),
             executor::Settings {
                 concurrency: settings.concurrency,
+                claim_batch: settings.claim_batch(),
                 max_attempts: settings.max_attempts,
                 backoff: settings.backoff,
                 grace: settings.grace,
@@ -492,6 +504,7 @@ async fn run_file_inner(
     planned??;
 
     let journal = slot.as_mut().expect("journal present");
+    journal.index_file(&entry)?;
     let stopped = stop.reason();
     let sent = stats.sent.load(Ordering::Relaxed);
     let retries = stats.retries.load(Ordering::Relaxed);
@@ -647,7 +660,7 @@ fn print_status(journal: &Journal) -> Result<()> {
 #[derive(Clone)]
 struct Progress {
     bar: indicatif::ProgressBar,
-    counts: Arc<[std::sync::atomic::AtomicU64; 3]>,
+    counts: Arc<[std::sync::atomic::AtomicU64; 4]>,
 }
 
 impl Progress {
@@ -671,14 +684,15 @@ impl Progress {
 
     fn done(&self, status: Option<Status>) {
         let i = match status {
-            Some(Status::Created) => Some(0),
-            Some(Status::Duplicate) => Some(1),
-            Some(Status::Failed) => Some(2),
-            _ => None,
+            Some(Status::Created) => 0,
+            Some(Status::Duplicate) => 1,
+            Some(Status::Failed) => 2,
+            _ => 3,
         };
-        if let Some(i) = i {
-            let [c, d, f] = &*self.counts;
-            [c, d, f][i].fetch_add(1, Ordering::Relaxed);
+        let n = self.counts[i].fetch_add(1, Ordering::Relaxed);
+        // Re-render the counts now and then, not for every row of a fast run.
+        if i < 3 && (n < 64 || n.is_multiple_of(64)) {
+            let [c, d, f, _] = &*self.counts;
             self.bar.set_message(format!(
                 "created {}  duplicate {}  failed {}",
                 c.load(Ordering::Relaxed),

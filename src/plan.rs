@@ -19,9 +19,9 @@ pub struct Job {
     pub warnings: String,
     /// The customer's keys in the journal's index (run only).
     pub keys: Option<CustomerKeys>,
-    /// An earlier run sent this row and never recorded an answer, or only failures: a 409
-    /// now may be the customer that earlier request created.
-    pub attempted_before: bool,
+    /// What the journal held for this row before this run (restored if the row is claimed
+    /// and then not sent).
+    pub prior: Option<JournalStatus>,
 }
 
 #[derive(Debug)]
@@ -53,6 +53,17 @@ pub struct Planner {
     validator: Validator,
     dedupe: Dedupe,
     known: Option<Known>,
+}
+
+impl Job {
+    /// An earlier run sent this row and recorded no answer, or only failures: a 409 now may
+    /// be the customer that an earlier request created.
+    pub fn attempted_before(&self) -> bool {
+        matches!(
+            self.prior,
+            Some(JournalStatus::InFlight | JournalStatus::Row(Status::Failed))
+        )
+    }
 }
 
 impl Planner {
@@ -115,7 +126,7 @@ impl Planner {
                 customer,
                 warnings,
                 keys: None,
-                attempted_before: false,
+                prior: None,
             }));
         };
         let keys = known
@@ -145,10 +156,7 @@ impl Planner {
             customer,
             warnings,
             keys: Some(keys),
-            attempted_before: matches!(
-                prior,
-                Some(JournalStatus::InFlight | JournalStatus::Row(Status::Failed))
-            ),
+            prior,
         }))
     }
 }

@@ -50,6 +50,12 @@ const MIGRATIONS: &[&str] = &[
         row INTEGER NOT NULL,
         PRIMARY KEY (kind, key)
     ) WITHOUT ROWID;",
+    // 2: a created row keeps its keyed hashes beside its outcome; they join the customer
+    // index in key order when the run ends (random inserts per row made the index the run's
+    // bottleneck). `unindexed` lists files whose run ended before that merge.
+    "ALTER TABLE rows ADD COLUMN email_key BLOB;
+    ALTER TABLE rows ADD COLUMN id_key BLOB;
+    CREATE TABLE unindexed (file_id INTEGER PRIMARY KEY REFERENCES files(id));",
 ];
 
 /// Brings a journal to the latest schema; a journal from a newer program is refused.

@@ -3,9 +3,9 @@
 //!
 //! Batching is group commit: the thread blocks for the first command, then takes whatever else
 //! is already queued (up to `BATCH`) into the same transaction. Under load a commit carries
-//! many rows; when the run is slow, each command is committed at once. A `Claim` is
-//! acknowledged only after its transaction commits, so a row is durably "in flight" before
-//! its request leaves.
+//! many rows; when the run is slow, each command is committed at once. A `Claim` (a batch of
+//! rows) is acknowledged only after its transaction commits, so a row is durably "in flight"
+//! before its request leaves.
 
 use anyhow::{Context, Result};
 use rusqlite::{Transaction, params};
@@ -15,6 +15,7 @@ use super::{CustomerKeys, FileEntry, Journal, JournalStatus, KeyKind, now};
 use crate::status::Status;
 
 const BATCH: usize = 4096;
+const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// What the writer is asked to record.
 #[derive(Debug)]
@@ -27,11 +28,16 @@ pub enum Command {
         message: String,
         warnings: String,
     },
-    /// A row about to be sent: recorded in flight, acknowledged once committed.
+    /// Rows about to be sent (row, warnings): recorded in flight, acknowledged once
+    /// committed.
     Claim {
-        row: u64,
-        warnings: String,
+        rows: Vec<(u64, String)>,
         ack: oneshot::Sender<()>,
+    },
+    /// Claimed rows that were never sent (the run stopped first): back to what the journal
+    /// had before the claim, `None` meaning nothing.
+    Release {
+        rows: Vec<(u64, Option<JournalStatus>)>,
     },
     /// The end of a claimed row in this run: an answer, or the last failure.
     Outcome {
@@ -70,10 +76,10 @@ impl WriterHandle {
             .map_err(|_| anyhow::anyhow!("the journal writer stopped"))
     }
 
-    /// Records the row in flight and waits until that is committed.
-    pub async fn claim(&self, row: u64, warnings: String) -> Result<()> {
+    /// Records the rows in flight and waits until that is committed.
+    pub async fn claim(&self, rows: Vec<(u64, String)>) -> Result<()> {
         let (ack, done) = oneshot::channel();
-        self.send(Command::Claim { row, warnings, ack }).await?;
+        self.send(Command::Claim { rows, ack }).await?;
         done.await
             .map_err(|_| anyhow::anyhow!("the journal writer stopped"))
     }
@@ -117,6 +123,12 @@ pub fn spawn(
                 for ack in acks.drain(..) {
                     let _ = ack.send(());
                 }
+                // Under load, let the next commands gather for a moment rather than waking
+                // for each one: a claim waits at most this long, and the run makes a few
+                // hundred commits a second instead of one per row.
+                if rx.is_empty() && !rx.is_closed() {
+                    std::thread::sleep(GATHER);
+                }
             }
             Ok(journal)
         })
@@ -158,23 +170,40 @@ fn apply(
             ])?;
             Ok(None)
         }
-        Command::Claim { row, warnings, ack } => {
-            tx.prepare_cached(
+        Command::Claim { rows, ack } => {
+            let mut stmt = tx.prepare_cached(
                 "INSERT INTO rows (file_id, row, status, attempts, warnings, run_id,
                                    created_at, updated_at)
                  VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?6)
                  ON CONFLICT (file_id, row) DO UPDATE SET status = ?3, warnings = ?4,
                    run_id = ?5, updated_at = ?6",
-            )?
-            .execute(params![
-                file_id,
-                row as i64,
-                JournalStatus::InFlight.as_str(),
-                warnings,
-                run_id,
-                now
-            ])?;
+            )?;
+            for (row, warnings) in rows {
+                stmt.execute(params![
+                    file_id,
+                    row as i64,
+                    JournalStatus::InFlight.as_str(),
+                    warnings,
+                    run_id,
+                    now
+                ])?;
+            }
             Ok(Some(ack))
+        }
+        Command::Release { rows } => {
+            for (row, prior) in rows {
+                match prior {
+                    None => tx
+                        .prepare_cached("DELETE FROM rows WHERE file_id = ?1 AND row = ?2")?
+                        .execute(params![file_id, row as i64])?,
+                    Some(status) => tx
+                        .prepare_cached(
+                            "UPDATE rows SET status = ?3 WHERE file_id = ?1 AND row = ?2",
+                        )?
+                        .execute(params![file_id, row as i64, status.as_str()])?,
+                };
+            }
+            Ok(None)
         }
         Command::Outcome {
             row,
@@ -185,9 +214,12 @@ fn apply(
             message,
             keys,
         } => {
+            // The keys stay on the row; `Journal::index_file` merges them into the customer
+            // index, in key order, when the run ends.
             tx.prepare_cached(
                 "UPDATE rows SET status = ?3, attempts = attempts + ?4, http_status = ?5,
-                   customer_id = ?6, message = ?7, run_id = ?8, updated_at = ?9
+                   customer_id = ?6, message = ?7, run_id = ?8, updated_at = ?9,
+                   email_key = ?10, id_key = ?11
                  WHERE file_id = ?1 AND row = ?2",
             )?
             .execute(params![
@@ -199,11 +231,10 @@ fn apply(
                 customer_id,
                 message,
                 run_id,
-                now
+                now,
+                keys.as_ref().map(|k| &k.email[..]),
+                keys.as_ref().map(|k| &k.id_number[..]),
             ])?;
-            if let (Some(keys), Some(id)) = (keys, customer_id.as_deref()) {
-                index_customer(tx, file_id, row, id, &keys)?;
-            }
             Ok(None)
         }
         Command::Flush(ack) => Ok(Some(ack)),
@@ -250,7 +281,10 @@ mod tests {
         let keyer = journal.keyer();
         let (handle, thread) = spawn(journal, file.clone(), run);
 
-        handle.claim(1, String::new()).await.unwrap();
+        handle
+            .claim(vec![(1, String::new()), (3, String::new())])
+            .await
+            .unwrap();
         // Committed before the claim returned: a second connection sees it.
         let reader = rusqlite::Connection::open(&path).unwrap();
         let status: String = reader
@@ -280,9 +314,16 @@ mod tests {
             })
             .await
             .unwrap();
+        handle
+            .send(Command::Release {
+                rows: vec![(3, None)],
+            })
+            .await
+            .unwrap();
         handle.flush().await.unwrap();
         drop(handle);
-        let journal = thread.join().unwrap().unwrap();
+        let mut journal = thread.join().unwrap().unwrap();
+        journal.index_file(&file).unwrap();
 
         let states = journal.statuses(&file).unwrap();
         assert_eq!(states[1], Some(JournalStatus::Row(Status::Created)));
