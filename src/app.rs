@@ -23,7 +23,7 @@ use crate::validate::{Rules, Validator};
 pub const INTERRUPTED: i32 = 130;
 
 pub fn main(cli: Cli) -> Result<i32> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
@@ -503,6 +503,11 @@ async fn run_file_inner(
     flushed?;
     planned??;
 
+    tracing::info!(
+        requests = stats.sent.load(Ordering::Relaxed),
+        seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
+        "sending finished"
+    );
     let journal = slot.as_mut().expect("journal present");
     journal.index_file(&entry)?;
     let stopped = stop.reason();
@@ -531,6 +536,10 @@ async fn run_file_inner(
         s
     })?;
     journal.finish_run(run_id, exit, sent, retries, throttled)?;
+    tracing::info!(
+        seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
+        "report written"
+    );
     print_counts(file, &counts, dir);
     if let Some(StopReason::Fatal(m)) = &stopped {
         eprintln!("error: the API refused our credentials, run stopped: {m}");

@@ -256,7 +256,7 @@ async fn client_credentials_are_renewed_after_a_401_mid_run() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v1/auth/token"))
-        .respond_with(token("second"))
+        .respond_with(token("tok-2-secret"))
         .expect(1)
         .mount(&server)
         .await;
@@ -276,7 +276,7 @@ async fn client_credentials_are_renewed_after_a_401_mid_run() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v1/customers/enroll"))
-        .and(header("authorization", "Bearer second"))
+        .and(header("authorization", "Bearer tok-2-secret"))
         .respond_with(CreateById)
         .mount(&server)
         .await;
@@ -298,10 +298,10 @@ async fn client_credentials_are_renewed_after_a_401_mid_run() {
     assert_eq!(case.summary("r")["counts"]["created"], 5);
     // No secret reaches the output or the journal.
     let err = stderr(&out);
-    assert!(!err.contains("key-1") && !err.contains("second"), "{err}");
+    assert!(!err.contains("key-1") && !err.contains("tok-2-secret"), "{err}");
     let journal = std::fs::read(case.dir.path().join("journal.db")).unwrap();
     let journal = String::from_utf8_lossy(&journal);
-    assert!(!journal.contains("key-1") && !journal.contains("Bearer"));
+    assert!(!journal.contains("key-1") && !journal.contains("tok-2-secret"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

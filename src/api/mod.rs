@@ -97,6 +97,10 @@ struct Inner {
     base: Url,
     auth: TokenSource,
     provider_enroll: bool,
+    /// `POST /customers/enroll` and `POST /customers[?enroll=true]`, built once: parsing a
+    /// URL per request is measurable at tens of thousands of requests a second.
+    enroll_url: Url,
+    create_url: Url,
 }
 
 impl fmt::Debug for Client {
@@ -126,7 +130,7 @@ enum Request<'a> {
 struct Answer {
     status: StatusCode,
     headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
+    body: bytes::Bytes,
     tokens: Vec<Secret>,
 }
 
@@ -160,12 +164,19 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("could not build the HTTP client")?;
+        let enroll_url = join(&base, &["customers", "enroll"]);
+        let mut create_url = join(&base, &["customers"]);
+        if cfg.provider_enroll {
+            create_url.query_pairs_mut().append_pair("enroll", "true");
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
                 base,
                 auth,
                 provider_enroll: cfg.provider_enroll,
+                enroll_url,
+                create_url,
             }),
         })
     }
@@ -176,16 +187,12 @@ impl Client {
         let answer = match &c.documents {
             Documents::Urls { front, back } => {
                 let body = wire::enroll_body(c, front, back);
-                let url = self.url(&["customers", "enroll"]);
+                let url = self.inner.enroll_url.clone();
                 self.send(Request::Json(url, &body)).await?
             }
             Documents::Files { front, back } => {
-                let mut url = self.url(&["customers"]);
-                if self.inner.provider_enroll {
-                    url.query_pairs_mut().append_pair("enroll", "true");
-                }
                 self.send(Request::Multipart {
-                    url,
+                    url: self.inner.create_url.clone(),
                     customer: c,
                     front,
                     back: back.as_ref(),
@@ -347,7 +354,8 @@ impl Client {
             .map_err(|e| error::from_transport(&e))?;
         let status = resp.status();
         tracing::debug!(url = %resp.url().path(), status = status.as_u16(), "cartevo answer");
-        let headers = resp.headers().clone();
+        let mut resp = resp;
+        let headers = std::mem::take(resp.headers_mut());
         let body = resp
             .bytes()
             .await
@@ -367,7 +375,7 @@ impl Client {
         Ok(Answer {
             status,
             headers,
-            body: body.to_vec(),
+            body,
             tokens: Vec::new(),
         })
     }
@@ -429,6 +437,13 @@ fn created(answer: &Answer) -> Result<Created, ApiError> {
         return Err(error::from_status(status, &answer.headers, &answer.body));
     }
     let code = status.as_u16();
+    // The common answer, read without building the whole customer as a JSON tree.
+    if let Some(id) = wire::created_id(&answer.body) {
+        return Ok(Created {
+            id,
+            http_status: code,
+        });
+    }
     let env = Envelope::parse(&answer.body);
     if let Some(env) = &env
         && env.success != Some(false)

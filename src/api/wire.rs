@@ -73,6 +73,30 @@ pub(crate) fn message_of(value: &Value) -> Option<String> {
 }
 
 /// The id of a created customer, as a string or a number.
+/// `data.id` of a successful create answer, reading nothing else; `None` for anything
+/// unusual (not an object, `success: false`, no id), which the full envelope then explains.
+pub(crate) fn created_id(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Created {
+        #[serde(default)]
+        success: Option<bool>,
+        data: Option<CreatedData>,
+    }
+    #[derive(Deserialize)]
+    struct CreatedData {
+        id: Option<serde_json::Value>,
+    }
+    let created: Created = serde_json::from_slice(body).ok()?;
+    if created.success == Some(false) {
+        return None;
+    }
+    match created.data?.id? {
+        Value::String(s) if !s.trim().is_empty() => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 pub(crate) fn data_id(data: Option<&Value>) -> Option<String> {
     match data?.get("id")? {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
