@@ -298,7 +298,10 @@ async fn client_credentials_are_renewed_after_a_401_mid_run() {
     assert_eq!(case.summary("r")["counts"]["created"], 5);
     // No secret reaches the output or the journal.
     let err = stderr(&out);
-    assert!(!err.contains("key-1") && !err.contains("tok-2-secret"), "{err}");
+    assert!(
+        !err.contains("key-1") && !err.contains("tok-2-secret"),
+        "{err}"
+    );
     let journal = std::fs::read(case.dir.path().join("journal.db")).unwrap();
     let journal = String::from_utf8_lossy(&journal);
     assert!(!journal.contains("key-1") && !journal.contains("tok-2-secret"));

@@ -251,29 +251,42 @@ impl Journal {
             params![file.id, command, now()],
         )?;
         let id = tx.last_insert_rowid();
+        // Keeps the earliest unmerged run when a killed run left one.
         tx.execute(
-            "INSERT OR IGNORE INTO unindexed (file_id) VALUES (?1)",
-            [file.id],
+            "INSERT OR IGNORE INTO unindexed (file_id, since_run) VALUES (?1, ?2)",
+            params![file.id, id],
         )?;
         tx.commit()?;
         Ok(id)
     }
 
-    /// Merges the keys of a file's created rows into the customer index, in key order (so
-    /// the B-tree is written page by page, not at random), and marks the file indexed.
+    /// Merges the keys of the rows that a file's unmerged runs created into the customer
+    /// index, in key order (so the B-tree is written page by page, not at random), and marks
+    /// the file indexed.
     pub fn index_file(&mut self, file: &FileEntry) -> Result<()> {
         let tx = self.conn.transaction()?;
+        let since: Option<i64> = tx
+            .query_row(
+                "SELECT since_run FROM unindexed WHERE file_id = ?1",
+                [file.id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(since) = since else {
+            return Ok(());
+        };
         for (kind, column) in [(KeyKind::Email, "email_key"), (KeyKind::IdNumber, "id_key")] {
             tx.execute(
                 &format!(
                     "INSERT INTO customers (kind, key, customer_id, file_id, row)
                      SELECT ?1, {column}, customer_id, file_id, row FROM rows
-                     WHERE file_id = ?2 AND {column} IS NOT NULL AND customer_id IS NOT NULL
+                     WHERE file_id = ?2 AND run_id >= ?3 AND {column} IS NOT NULL
+                       AND customer_id IS NOT NULL
                      ORDER BY {column}
                      ON CONFLICT (kind, key) DO UPDATE
                        SET customer_id = coalesce(customers.customer_id, excluded.customer_id)"
                 ),
-                params![kind as i64, file.id],
+                params![kind as i64, file.id, since],
             )?;
         }
         tx.execute("DELETE FROM unindexed WHERE file_id = ?1", [file.id])?;

@@ -52,10 +52,13 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 2: a created row keeps its keyed hashes beside its outcome; they join the customer
     // index in key order when the run ends (random inserts per row made the index the run's
-    // bottleneck). `unindexed` lists files whose run ended before that merge.
+    // bottleneck). `unindexed` lists files whose runs since `since_run` have not been merged.
     "ALTER TABLE rows ADD COLUMN email_key BLOB;
     ALTER TABLE rows ADD COLUMN id_key BLOB;
-    CREATE TABLE unindexed (file_id INTEGER PRIMARY KEY REFERENCES files(id));",
+    CREATE TABLE unindexed (
+        file_id INTEGER PRIMARY KEY REFERENCES files(id),
+        since_run INTEGER NOT NULL
+    );",
 ];
 
 /// Brings a journal to the latest schema; a journal from a newer program is refused.
