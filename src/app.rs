@@ -393,7 +393,11 @@ async fn run_file_inner(
         let entry = journal.file(&sha, &path_text, rows)?;
         let run_id = journal.start_run(&entry, "run")?;
         let known = Known {
-            lookup: journal.lookup()?,
+            lookup: if journal.has_customers()? {
+                Some(journal.lookup()?)
+            } else {
+                None
+            },
             keyer: journal.keyer(),
             file_id: entry.id,
             prior: journal.statuses(&entry)?,

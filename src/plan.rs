@@ -42,7 +42,9 @@ pub enum Decision {
 
 /// What the journal contributes to planning a `run`.
 pub struct Known {
-    pub lookup: Lookup,
+    /// `None` when the index is empty: it only grows when a run ends, so a run that starts
+    /// with none has nothing to look up.
+    pub lookup: Option<Lookup>,
     pub keyer: Keyer,
     pub file_id: i64,
     /// Index = row number.
@@ -132,7 +134,11 @@ impl Planner {
         let keys = known
             .keyer
             .keys(&customer.email, &customer.identification_number);
-        if let Some(k) = known.lookup.known(&keys)?
+        let found = match &known.lookup {
+            Some(lookup) => lookup.known(&keys)?,
+            None => None,
+        };
+        if let Some(k) = found
             && !(k.file_id == known.file_id && k.row == row)
         {
             let field = match k.kind {

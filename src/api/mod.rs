@@ -116,7 +116,8 @@ impl fmt::Debug for Client {
 /// body: a streamed document cannot be replayed).
 enum Request<'a> {
     Get(Url),
-    Json(Url, &'a Value),
+    /// A serialised JSON body (cheap to clone for the retry after a renewed token).
+    Json(Url, bytes::Bytes),
     Multipart {
         url: Url,
         customer: &'a Customer,
@@ -186,9 +187,10 @@ impl Client {
     pub async fn create_customer(&self, c: &Customer) -> Result<Created, ApiError> {
         let answer = match &c.documents {
             Documents::Urls { front, back } => {
-                let body = wire::enroll_body(c, front, back);
+                let body = serde_json::to_vec(&wire::enroll_body(c, front, back))
+                    .expect("string fields always serialise");
                 let url = self.inner.enroll_url.clone();
-                self.send(Request::Json(url, &body)).await?
+                self.send(Request::Json(url, body.into())).await?
             }
             Documents::Files { front, back } => {
                 self.send(Request::Multipart {
@@ -384,7 +386,10 @@ impl Client {
         let http = &self.inner.http;
         Ok(match req {
             Request::Get(url) => http.get(url.clone()),
-            Request::Json(url, body) => http.post(url.clone()).json(body),
+            Request::Json(url, body) => http
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone()),
             Request::Multipart {
                 url,
                 customer,

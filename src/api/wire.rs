@@ -291,15 +291,51 @@ pub(crate) fn text_fields(c: &Customer) -> [(&'static str, String); 14] {
     ]
 }
 
-/// The JSON body of `POST /customers/enroll`.
-pub(crate) fn enroll_body(c: &Customer, front_url: &str, back_url: &str) -> Value {
-    let mut map = serde_json::Map::new();
-    for (name, value) in text_fields(c) {
-        map.insert(name.to_owned(), Value::String(value));
+/// The JSON body of `POST /customers/enroll`, borrowed from the customer: serialised straight
+/// to bytes, with no intermediate JSON tree or copies of the values.
+#[derive(serde::Serialize)]
+pub(crate) struct EnrollBody<'a> {
+    first_name: &'a str,
+    last_name: &'a str,
+    email: &'a str,
+    country: &'a str,
+    street: &'a str,
+    city: &'a str,
+    state: &'a str,
+    postal_code: &'a str,
+    country_iso_code: &'a str,
+    country_phone_code: &'a str,
+    phone_number: &'a str,
+    identification_number: &'a str,
+    id_document_type: &'a str,
+    date_of_birth: String,
+    id_document_front_url: &'a str,
+    id_document_back_url: &'a str,
+}
+
+pub(crate) fn enroll_body<'a>(
+    c: &'a Customer,
+    front_url: &'a str,
+    back_url: &'a str,
+) -> EnrollBody<'a> {
+    EnrollBody {
+        first_name: &c.first_name,
+        last_name: &c.last_name,
+        email: &c.email,
+        country: &c.country,
+        street: &c.street,
+        city: &c.city,
+        state: &c.state,
+        postal_code: &c.postal_code,
+        country_iso_code: &c.country_iso_code,
+        country_phone_code: &c.country_phone_code,
+        phone_number: &c.phone_number,
+        identification_number: &c.identification_number,
+        id_document_type: c.id_document_type.as_str(),
+        date_of_birth: c.date_of_birth.format("%Y-%m-%d").to_string(),
+        id_document_front_url: front_url,
+        id_document_back_url: back_url,
     }
-    map.insert("id_document_front_url".into(), front_url.into());
-    map.insert("id_document_back_url".into(), back_url.into());
-    Value::Object(map)
 }
 
 /// The `data` of `POST /auth/token`.

@@ -438,6 +438,13 @@ impl Journal {
         Ok(out)
     }
 
+    /// Whether any customer is indexed yet (a first run has nothing to look up).
+    pub fn has_customers(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM customers)", [], |r| r.get(0))?)
+    }
+
     /// A read-only lookup into the customer index, usable from another thread while the
     /// writer writes.
     pub fn lookup(&self) -> Result<Lookup> {
