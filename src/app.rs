@@ -288,6 +288,18 @@ impl RunSettings {
         }
     }
 
+    /// Threads that send requests: one per core when the rate is unlimited or high, one when
+    /// pacing keeps the run slow anyway.
+    pub fn shards(&self) -> usize {
+        if self.rate > 0.0 && self.rate < 500.0 {
+            return 1;
+        }
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4)
+    }
+
     pub fn new(common: CommonArgs, send: SendArgs) -> Result<RunSettings> {
         if !(send.rate >= 0.0 && send.rate.is_finite()) {
             bail!("--rate must be a number of requests per second, 0 for no limit");
@@ -487,6 +499,7 @@ async fn run_file_inner(
             executor::Settings {
                 concurrency: settings.concurrency,
                 claim_batch: settings.claim_batch(),
+                shards: settings.shards(),
                 max_attempts: settings.max_attempts,
                 backoff: settings.backoff,
                 grace: settings.grace,

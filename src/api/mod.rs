@@ -95,7 +95,10 @@ struct Inner {
     http: reqwest::Client,
     /// Checked at construction; its path is extended segment by segment.
     base: Url,
-    auth: TokenSource,
+    /// Shared by every connection pool made with `with_own_connections`, so there is one
+    /// token and one token request at a time for the whole run.
+    auth: Arc<TokenSource>,
+    timeout: Duration,
     provider_enroll: bool,
     /// `POST /customers/enroll` and `POST /customers[?enroll=true]`, built once: parsing a
     /// URL per request is measurable at tens of thousands of requests a second.
@@ -159,12 +162,7 @@ impl Client {
                 TokenSource::client(id.trim().to_owned(), Secret::new(key.trim()), url)
             }
         };
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .timeout(cfg.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("could not build the HTTP client")?;
+        let http = http_client(cfg.timeout)?;
         let enroll_url = join(&base, &["customers", "enroll"]);
         let mut create_url = join(&base, &["customers"]);
         if cfg.provider_enroll {
@@ -174,10 +172,28 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 base,
-                auth,
+                auth: Arc::new(auth),
+                timeout: cfg.timeout,
                 provider_enroll: cfg.provider_enroll,
                 enroll_url,
                 create_url,
+            }),
+        })
+    }
+
+    /// The same client with a connection pool of its own, for another runtime thread: its
+    /// connections' tasks then live on the thread that uses them. The token is shared.
+    pub fn with_own_connections(&self) -> anyhow::Result<Client> {
+        let inner = &*self.inner;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http: http_client(inner.timeout)?,
+                base: inner.base.clone(),
+                auth: inner.auth.clone(),
+                timeout: inner.timeout,
+                provider_enroll: inner.provider_enroll,
+                enroll_url: inner.enroll_url.clone(),
+                create_url: inner.create_url.clone(),
             }),
         })
     }
@@ -408,6 +424,15 @@ impl Client {
             }
         })
     }
+}
+
+fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("could not build the HTTP client")
 }
 
 /// A document as a multipart part streamed from disk, never read whole into memory.

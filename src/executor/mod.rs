@@ -91,19 +91,24 @@ pub struct Settings {
     pub backoff: Backoff,
     /// How long requests in flight may take to finish once a stop is asked for.
     pub grace: Duration,
+    /// Runtime threads that send requests, each with its own connections and a share of the
+    /// concurrency. One is plenty for a paced run; an unpaced one against a fast server is
+    /// bound by the CPU of the thread that drives the connections.
+    pub shards: usize,
 }
 
-/// Everything a row task needs.
+/// Everything a row task needs. One per shard: only the client (its connection pool)
+/// differs between them.
 struct Ctx {
     client: Client,
-    pacer: Pacer,
+    pacer: Arc<Pacer>,
     writer: WriterHandle,
     stop: Stop,
     stats: Arc<Stats>,
     max_attempts: u32,
     backoff: Backoff,
     /// Called once per finished row (progress).
-    on_done: Box<dyn Fn(Status) + Send + Sync>,
+    on_done: Arc<dyn Fn(Status) + Send + Sync>,
 }
 
 #[allow(clippy::too_many_arguments)] // each is a distinct stage's handle; a struct would only rename them
@@ -120,30 +125,88 @@ pub async fn execute(
     settings: Settings,
     on_done: impl Fn(Status) + Send + Sync + 'static,
 ) -> Result<()> {
-    let ctx = Arc::new(Ctx {
-        client,
-        pacer,
-        writer,
-        stop: stop.clone(),
-        stats,
-        max_attempts: settings.max_attempts.max(1),
-        backoff: settings.backoff,
-        on_done: Box::new(on_done),
-    });
-    // Claiming runs ahead of dispatching through a channel of claimed jobs, so the next
-    // batch's commit overlaps the current batch's requests instead of stalling them.
+    let shards = settings.shards.clamp(1, settings.concurrency.max(1));
+    let pacer = Arc::new(pacer);
+    let on_done: Arc<dyn Fn(Status) + Send + Sync> = Arc::new(on_done);
     let claim_batch = settings.claim_batch.max(1);
-    let (claimed_tx, mut claimed) = mpsc::channel::<Job>(claim_batch * 2);
+    let mut senders = Vec::with_capacity(shards);
+    let mut extra = Vec::new();
+    let mut first = None;
+    for shard in 0..shards {
+        let ctx = Arc::new(Ctx {
+            client: if shard == 0 {
+                client.clone()
+            } else {
+                client.with_own_connections()?
+            },
+            pacer: pacer.clone(),
+            writer: writer.clone(),
+            stop: stop.clone(),
+            stats: stats.clone(),
+            max_attempts: settings.max_attempts.max(1),
+            backoff: settings.backoff,
+            on_done: on_done.clone(),
+        });
+        let concurrency =
+            settings.concurrency / shards + usize::from(shard < settings.concurrency % shards);
+        let (tx, rx) = mpsc::channel::<Job>(claim_batch * 2);
+        senders.push(tx);
+        let grace = settings.grace;
+        if shard == 0 {
+            first = Some(dispatch(ctx, rx, concurrency, grace));
+        } else {
+            // Its own thread and current-thread runtime: its connections' tasks never
+            // cross threads.
+            let thread = std::thread::Builder::new()
+                .name(format!("sender-{shard}"))
+                .spawn(move || -> Result<()> {
+                    // No signal driver here: Ctrl-C is watched on the main runtime.
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_io()
+                        .enable_time()
+                        .build()?
+                        .block_on(dispatch(ctx, rx, concurrency, grace))
+                })?;
+            extra.push(thread);
+        }
+    }
+    // Claiming runs ahead of dispatching through channels of claimed jobs, so the next
+    // batch's commit overlaps the current batch's requests instead of stalling them.
     let claimer = tokio::spawn(claim_ahead(
         jobs,
-        claimed_tx,
-        ctx.writer.clone(),
+        senders,
+        writer.clone(),
         stop.clone(),
         claim_batch,
     ));
+    let mut result = first.expect("one shard at least").await;
+    for thread in extra {
+        let joined = tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|e| anyhow::anyhow!("a sender thread failed: {e}"))?
+            .map_err(|_| anyhow::anyhow!("a sender thread panicked"))?;
+        result = result.and(joined);
+    }
+    claimer
+        .await
+        .map_err(|e| anyhow::anyhow!("the claimer failed: {e}"))??;
+    result?;
+    writer.flush().await
+}
+
+/// One shard's loop: starts a task per claimed job while it holds one of `concurrency`
+/// permits; on stop, releases what it was handed but did not start, and gives requests in
+/// flight `grace` to finish.
+async fn dispatch(
+    ctx: Arc<Ctx>,
+    mut claimed: mpsc::Receiver<Job>,
+    concurrency: usize,
+    grace: Duration,
+) -> Result<()> {
     // A permit is a row being worked on; its task drops it when the outcome is queued.
-    let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
+    let stop = ctx.stop.clone();
     loop {
         let permit = tokio::select! {
             p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
@@ -172,34 +235,31 @@ pub async fn execute(
     if !unsent.is_empty() {
         ctx.writer.send(Command::Release { rows: unsent }).await?;
     }
-    claimer
-        .await
-        .map_err(|e| anyhow::anyhow!("the claimer failed: {e}"))??;
     let drain = async { while tasks.join_next().await.is_some() {} };
     if stop.is_stopped() {
-        if tokio::time::timeout(settings.grace, drain).await.is_err() {
+        if tokio::time::timeout(grace, drain).await.is_err() {
             tracing::warn!(
-                "requests still in flight after {:?}; their rows stay in flight in the journal \
-                 and the next run retries them",
-                settings.grace
+                "requests still in flight after {grace:?}; their rows stay in flight in the \
+                 journal and the next run retries them"
             );
             tasks.abort_all();
         }
     } else {
         drain.await;
     }
-    ctx.writer.flush().await
+    Ok(())
 }
 
 /// Takes jobs from the planner in batches of up to `batch` (whatever is already waiting),
 /// records each batch in flight in one journal commit, and hands the jobs on.
 async fn claim_ahead(
     mut jobs: mpsc::Receiver<Job>,
-    claimed: mpsc::Sender<Job>,
+    shards: Vec<mpsc::Sender<Job>>,
     writer: WriterHandle,
     stop: Stop,
     batch: usize,
 ) -> Result<()> {
+    let mut next_shard = 0;
     loop {
         let first = tokio::select! {
             j = jobs.recv() => j,
@@ -223,7 +283,8 @@ async fn claim_ahead(
             .await?;
         let mut jobs_now = jobs_now.into_iter();
         while let Some(job) = jobs_now.next() {
-            if let Err(mpsc::error::SendError(job)) = claimed.send(job).await {
+            next_shard = (next_shard + 1) % shards.len();
+            if let Err(mpsc::error::SendError(job)) = shards[next_shard].send(job).await {
                 // The dispatcher stopped: these were claimed for nothing.
                 let rows = std::iter::once(job)
                     .chain(jobs_now)

@@ -114,8 +114,9 @@ pub fn spawn(
                     }
                 }
                 let tx = journal.conn_mut().transaction()?;
+                let now = now();
                 for cmd in batch.drain(..) {
-                    if let Some(ack) = apply(&tx, file.id, run_id, cmd)? {
+                    if let Some(ack) = apply(&tx, file.id, run_id, &now, cmd)? {
                         acks.push(ack);
                     }
                 }
@@ -140,9 +141,9 @@ fn apply(
     tx: &Transaction<'_>,
     file_id: i64,
     run_id: i64,
+    now: &str,
     cmd: Command,
 ) -> Result<Option<oneshot::Sender<()>>> {
-    let now = now();
     match cmd {
         Command::Local {
             row,
