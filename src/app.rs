@@ -168,7 +168,17 @@ fn report_dir(given: &Option<PathBuf>, file: &Path, files: usize) -> PathBuf {
                 .unwrap_or_default(),
         ),
         Some(dir) => dir.clone(),
-        None => crate::report::default_dir(file, Utc::now()),
+        None => {
+            // Two runs in the same second must not share (and overwrite) a folder.
+            let base = crate::report::default_dir(file, Utc::now());
+            let mut dir = base.clone();
+            let mut n = 1;
+            while dir.exists() {
+                n += 1;
+                dir = PathBuf::from(format!("{}-{n}", base.display()));
+            }
+            dir
+        }
     }
 }
 

@@ -301,7 +301,10 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
     for (i, raw) in headers.iter().enumerate() {
         let name = normalise(raw);
         if name.is_empty() {
-            return Err(bad(format!("column {} has an empty header name", i + 1)));
+            // Spreadsheet exports often end every line with a delimiter: an unnamed column
+            // is carried along like any unknown one.
+            map.unknown.push(format!("(unnamed column {})", i + 1));
+            continue;
         }
         if let Some(first) = seen.insert(name.clone(), i) {
             return Err(bad(format!(
@@ -445,6 +448,19 @@ date_of_birth,id_document_front_url,id_document_back_url";
         let f = write(&latin1);
         let e = scan(f.path(), b',').unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn a_trailing_delimiter_makes_an_unnamed_column_not_an_error() {
+        let body =
+            format!("{HEADER},\nAnn,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v,\n");
+        let f = write(body.as_bytes());
+        let input = CsvInput::open(f.path(), b',').unwrap();
+        assert_eq!(
+            input.columns.unknown,
+            vec!["(unnamed column 17)".to_string()]
+        );
+        assert_eq!(all(f.path()).unwrap()[0].len(), 17);
     }
 
     #[test]
