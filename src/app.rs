@@ -719,6 +719,9 @@ impl Progress {
     }
 
     fn done(&self, status: Option<Status>) {
+        if self.bar.is_hidden() {
+            return;
+        }
         let i = match status {
             Some(Status::Created) => 0,
             Some(Status::Duplicate) => 1,

@@ -497,16 +497,27 @@ async fn a_second_run_on_the_same_journal_refuses_to_start() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_finishes_what_is_in_flight_exits_130_and_resumes() {
+    ctrl_c_then_resume(&["--rate", "20", "--concurrency", "2"], Duration::ZERO).await;
+}
+
+/// Unpaced, with one sender thread per core: the stop reaches every one of them.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_every_sender_of_an_unpaced_run() {
+    ctrl_c_then_resume(&["--concurrency", "4"], Duration::from_millis(150)).await;
+}
+
+async fn ctrl_c_then_resume(args: &[&str], delay: Duration) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(CreateById)
+        .respond_with(CreateByIdAfter(delay))
         .mount(&server)
         .await;
     let case = Case::new();
     let url = format!("{}/api/v1", server.uri());
     let file = case.csv("in.csv", (1..=40).map(row));
     let child = case
-        .command(&url, &file, "r1", &["--rate", "20", "--concurrency", "2"])
+        .command(&url, &file, "r1", args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -537,6 +548,15 @@ async fn ctrl_c_finishes_what_is_in_flight_exits_130_and_resumes() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 40);
+}
+
+/// `CreateById`, answering after a delay.
+struct CreateByIdAfter(Duration);
+
+impl Respond for CreateByIdAfter {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        CreateById.respond(req).set_delay(self.0)
+    }
 }
 
 /// Waits (on real time, bounded) until the server has seen `n` create requests.

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -194,39 +194,62 @@ pub async fn execute(
     writer.flush().await
 }
 
-/// One shard's loop: starts a task per claimed job while it holds one of `concurrency`
-/// permits; on stop, releases what it was handed but did not start, and gives requests in
-/// flight `grace` to finish.
+/// One shard: `concurrency` workers, each taking the next claimed job and sending it, so at
+/// most that many rows are in flight here. On stop, the jobs handed over but not started go
+/// back to what the journal had, and requests in flight get `grace` to finish.
 async fn dispatch(
     ctx: Arc<Ctx>,
-    mut claimed: mpsc::Receiver<Job>,
+    claimed: mpsc::Receiver<Job>,
     concurrency: usize,
     grace: Duration,
 ) -> Result<()> {
-    // A permit is a row being worked on; its task drops it when the outcome is queued.
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
+    // The workers share the receiver; on this single-threaded runtime the lock is never
+    // contended across threads, and a worker holds it only while it waits for a job.
+    let claimed = Arc::new(tokio::sync::Mutex::new(claimed));
     let stop = ctx.stop.clone();
-    loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => p.expect("semaphore never closed"),
-            _ = stop.token().cancelled() => break,
-        };
-        let job = tokio::select! {
-            j = claimed.recv() => j,
-            _ = stop.token().cancelled() => break,
-        };
-        let Some(job) = job else { break };
-        let ctx = ctx.clone();
-        tasks.spawn(async move {
-            send_row(&ctx, job).await;
-            drop(permit);
+    let mut workers = JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (ctx, claimed) = (ctx.clone(), claimed.clone());
+        workers.spawn(async move {
+            loop {
+                let job = {
+                    let mut claimed = claimed.lock().await;
+                    tokio::select! {
+                        j = claimed.recv() => j,
+                        _ = ctx.stop.token().cancelled() => None,
+                    }
+                };
+                let Some(job) = job else { break };
+                send_row(&ctx, job).await;
+            }
         });
-        // Reap finished tasks so the set stays as small as the concurrency.
-        while tasks.try_join_next().is_some() {}
+    }
+    let stopped = loop {
+        tokio::select! {
+            r = workers.join_next() => if r.is_none() { break false },
+            _ = stop.token().cancelled() => break true,
+        }
+    };
+    if stopped {
+        let deadline = tokio::time::sleep(grace);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                r = workers.join_next() => if r.is_none() { break },
+                _ = &mut deadline => {
+                    tracing::warn!(
+                        "requests still in flight after {grace:?}; their rows stay in flight \
+                         in the journal and the next run retries them"
+                    );
+                    workers.abort_all();
+                    break;
+                }
+            }
+        }
     }
     // Claimed but never started: back to what the journal had. The claimer releases what it
     // could not hand over once the channel is closed.
+    let mut claimed = claimed.lock().await;
     claimed.close();
     let mut unsent = Vec::new();
     while let Ok(job) = claimed.try_recv() {
@@ -234,18 +257,6 @@ async fn dispatch(
     }
     if !unsent.is_empty() {
         ctx.writer.send(Command::Release { rows: unsent }).await?;
-    }
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    if stop.is_stopped() {
-        if tokio::time::timeout(grace, drain).await.is_err() {
-            tracing::warn!(
-                "requests still in flight after {grace:?}; their rows stay in flight in the \
-                 journal and the next run retries them"
-            );
-            tasks.abort_all();
-        }
-    } else {
-        drain.await;
     }
     Ok(())
 }
