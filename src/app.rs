@@ -119,14 +119,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             watch_ctrl_c(stop.clone());
             let client = client(&api, &send)?;
             // The same checks of --rate and the same backoff as `run`.
-            let common = CommonArgs {
-                report_dir: None,
-                as_of: None,
-                documents_dir: None,
-                strict: false,
-                delimiter,
-            };
-            let checked = RunSettings::new(common, send)?;
+            let checked = SendSettings::new(&send)?;
             let settings = crate::reconcile::Settings {
                 files,
                 journal: journal.journal,
@@ -280,6 +273,20 @@ pub fn validate_file(common: &CommonArgs, file: &Path, dir: &Path) -> Result<i32
 /// Checked settings of `run`.
 pub struct RunSettings {
     pub common: CommonArgs,
+    pub send: SendSettings,
+}
+
+impl RunSettings {
+    pub fn new(common: CommonArgs, send: SendArgs) -> Result<RunSettings> {
+        Ok(RunSettings {
+            common,
+            send: SendSettings::new(&send)?,
+        })
+    }
+}
+
+/// Checked pacing, concurrency and retry settings: the same for `run` and `reconcile`.
+pub struct SendSettings {
     pub rate: f64,
     pub concurrency: usize,
     pub max_attempts: u32,
@@ -287,7 +294,23 @@ pub struct RunSettings {
     pub grace: Duration,
 }
 
-impl RunSettings {
+impl SendSettings {
+    pub fn new(send: &SendArgs) -> Result<SendSettings> {
+        if !(send.rate >= 0.0 && send.rate.is_finite()) {
+            bail!("--rate must be a number of requests per second, 0 for no limit");
+        }
+        Ok(SendSettings {
+            rate: send.rate,
+            concurrency: send.concurrency as usize,
+            max_attempts: send.max_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(send.backoff_ms),
+                cap: Duration::from_secs(30),
+            },
+            grace: Duration::from_secs_f64(send.timeout.clamp(1.0, 30.0)),
+        })
+    }
+
     /// Rows claimed per journal commit: about half a second of requests at the rate, 64 when
     /// the rate is unlimited.
     pub fn claim_batch(&self) -> usize {
@@ -308,23 +331,6 @@ impl RunSettings {
             .map(|n| n.get())
             .unwrap_or(1)
             .min(4)
-    }
-
-    pub fn new(common: CommonArgs, send: SendArgs) -> Result<RunSettings> {
-        if !(send.rate >= 0.0 && send.rate.is_finite()) {
-            bail!("--rate must be a number of requests per second, 0 for no limit");
-        }
-        Ok(RunSettings {
-            common,
-            rate: send.rate,
-            concurrency: send.concurrency as usize,
-            max_attempts: send.max_attempts,
-            backoff: Backoff {
-                base: Duration::from_millis(send.backoff_ms),
-                cap: Duration::from_secs(30),
-            },
-            grace: Duration::from_secs_f64(send.timeout.clamp(1.0, 30.0)),
-        })
     }
 }
 
@@ -410,43 +416,31 @@ async fn run_file_inner(
         tokio::task::spawn_blocking(move || crate::input::scan(&file, delimiter)).await??
     };
     let path_text = file.display().to_string();
-    let mut journal = slot.take().expect("journal present");
-    let prepared = (|| -> Result<_> {
-        let entry = journal.file(&sha, &path_text, rows)?;
-        let run_id = journal.start_run(&entry, "run")?;
-        let known = Known {
-            lookup: if journal.has_customers()? {
-                Some(journal.lookup()?)
-            } else {
-                None
-            },
-            keyer: journal.keyer(),
-            file_id: entry.id,
-            prior: journal.statuses(&entry)?,
-        };
-        Ok((entry, run_id, known))
-    })();
-    let (entry, run_id, known) = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            *slot = Some(journal);
-            return Err(e);
-        }
-    };
-    let validator = match Validator::new(rules(&settings.common, file)) {
-        Ok(v) => v,
-        Err(e) => {
-            *slot = Some(journal);
-            return Err(e);
-        }
+    // Checked before the run is recorded: a bad --documents-dir leaves no run behind.
+    let validator = Validator::new(rules(&settings.common, file))?;
+    let journal = slot.as_mut().expect("journal present");
+    let entry = journal.file(&sha, &path_text, rows)?;
+    let run_id = journal.start_run(&entry, "run")?;
+    let known = Known {
+        lookup: if journal.has_customers()? {
+            Some(journal.lookup()?)
+        } else {
+            None
+        },
+        keyer: journal.keyer(),
+        file_id: entry.id,
+        prior: journal.statuses(&entry)?,
     };
     tracing::info!(file = %path_text, rows, sha256 = %sha, "run started");
 
+    // From here the writer thread owns the journal; it comes back into `slot` when the
+    // thread ends, whatever happened.
+    let journal = slot.take().expect("journal present");
     let (writer, writer_thread) = writer::spawn(journal, entry.clone(), run_id);
     let progress = Progress::new(rows);
     let stats = Arc::new(Stats::default());
     let (jobs_tx, jobs_rx) =
-        tokio::sync::mpsc::channel(settings.concurrency + 2 * settings.claim_batch());
+        tokio::sync::mpsc::channel(settings.send.concurrency + 2 * settings.send.claim_batch());
 
     // The planner reads and decides on a blocking thread; it feeds the executor through a
     // bounded channel, so it never runs more than a few rows ahead of the requests.
@@ -501,18 +495,18 @@ async fn run_file_inner(
         let progress = progress.clone();
         executor::execute(
             client,
-            Pacer::new(settings.rate),
+            Pacer::new(settings.send.rate),
             writer.clone(),
             jobs_rx,
             stop.clone(),
             stats.clone(),
             executor::Settings {
-                concurrency: settings.concurrency,
-                claim_batch: settings.claim_batch(),
-                shards: settings.shards(),
-                max_attempts: settings.max_attempts,
-                backoff: settings.backoff,
-                grace: settings.grace,
+                concurrency: settings.send.concurrency,
+                claim_batch: settings.send.claim_batch(),
+                shards: settings.send.shards(),
+                max_attempts: settings.send.max_attempts,
+                backoff: settings.send.backoff,
+                grace: settings.send.grace,
             },
             move |status| progress.done(Some(status)),
         )

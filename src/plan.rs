@@ -91,15 +91,16 @@ impl Planner {
             view.get(Field::Email),
             view.get(Field::IdentificationNumber),
         );
-        let checked = self.validator.check(view);
         let prior = self
             .known
             .as_ref()
             .and_then(|k| k.prior.get(row as usize).copied().flatten());
+        // Answered for good by an earlier run: nothing to check again (a resumed million-row
+        // file would otherwise validate, and stat every document of, rows it never sends).
         if prior.is_some_and(|p| p.reported().is_sent_final()) {
             return Ok(Decision::Done);
         }
-        let (customer, warnings) = match checked {
+        let (customer, warnings) = match self.validator.check(view) {
             Checked::Invalid {
                 mut errors,
                 warnings,

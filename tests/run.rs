@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -237,6 +238,56 @@ async fn retry_after_is_honoured_and_counted() {
     assert_eq!(summary["counts"]["created"], 3);
 }
 
+/// The first request is throttled; three more, already in flight, answer 400 ms later. Their
+/// workers come back for more rows while the pause runs, and must wait it out too.
+struct ThrottleFirst {
+    arrivals: Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+}
+
+impl Respond for ThrottleFirst {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut arrivals = self.arrivals.lock().unwrap();
+        arrivals.push(std::time::Instant::now());
+        match arrivals.len() {
+            1 => error(429, "Too many requests").insert_header("retry-after", "1"),
+            2..=4 => CreateById
+                .respond(req)
+                .set_delay(Duration::from_millis(400)),
+            _ => CreateById.respond(req),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_pauses_every_worker_not_only_the_throttled_one() {
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .respond_with(ThrottleFirst {
+            arrivals: arrivals.clone(),
+        })
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=10).map(row));
+    let url = format!("{}/api/v1", server.uri());
+    let out = case.run(&url, &file, "r", &["--concurrency", "4"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(case.summary("r")["http_429_seen"], 1);
+    let arrivals = arrivals.lock().unwrap();
+    assert_eq!(arrivals.len(), 11, "ten rows and one retry");
+    // Everything sent after the first four waited for the pause (a lower bound: a slow
+    // machine only makes the gap longer).
+    for (i, at) in arrivals.iter().enumerate().skip(4) {
+        let gap = *at - arrivals[0];
+        assert!(
+            gap >= Duration::from_millis(950),
+            "request {} left {gap:?} after the 429, inside the Retry-After pause",
+            i + 1
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn client_credentials_are_renewed_after_a_401_mid_run() {
     let server = MockServer::start().await;
@@ -434,11 +485,31 @@ async fn a_customer_of_an_earlier_file_is_already_enrolled_and_not_sent() {
     assert_eq!(&rows[1][2], "created");
     assert_eq!(emails_sent(&server).await.len(), 3);
 
-    // A finished file run again sends nothing and reports everything.
-    let out = case.run(&url, &second, "r3", &[]);
-    assert_eq!(code(&out), 0);
+    // A finished file run again sends nothing and reports everything. This time with no
+    // flags: the base URL and journal come from the environment, the report goes to the
+    // default folder.
+    let out = Command::new(BIN)
+        .current_dir(case.dir.path())
+        .env("CARTEVO_API_TOKEN", "test-token")
+        .env("CARTEVO_BASE_URL", &url)
+        .env("CARTEVO_JOURNAL", "journal.db")
+        .args(["run", "tuesday.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(emails_sent(&server).await.len(), 3);
-    assert_eq!(case.results("r3").len(), 2);
+    let folders: Vec<String> = std::fs::read_dir(case.dir.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let folder = &folders[0];
+    // reports/<file stem>-<UTC timestamp>/, e.g. tuesday-20261121T062137Z
+    assert!(
+        folder.starts_with("tuesday-") && folder.len() == "tuesday-".len() + 16,
+        "{folder}"
+    );
+    assert_eq!(case.results(&format!("reports/{folder}")).len(), 2);
 
     // status and report read the journal.
     let status = Command::new(BIN)

@@ -102,14 +102,37 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_pause_holds_back_ready_and_stop_releases_it() {
+    // The pause runs on tokio's clock (the limiter is off at rate 0), so a paused clock
+    // checks it exactly.
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_back_ready_until_it_ends() {
         let pacer = Pacer::new(0.0);
         let stop = CancellationToken::new();
+        let start = Instant::now();
         assert!(pacer.ready(&stop).await);
+        assert_eq!(Instant::now(), start, "no pause, no wait");
+
+        pacer.pause_for(Duration::from_secs(10));
+        // A shorter pause never shortens a longer one.
+        pacer.pause_for(Duration::from_secs(1));
+        let early = tokio::time::timeout(Duration::from_secs(9), pacer.ready(&stop)).await;
+        assert!(early.is_err(), "ready returned during the pause");
+        assert!(pacer.ready(&stop).await);
+        assert!(Instant::now() - start >= Duration::from_secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_releases_a_paused_wait() {
+        let pacer = Pacer::new(0.0);
+        let stop = CancellationToken::new();
         pacer.pause_for(Duration::from_secs(3600));
-        let waiting = pacer.ready(&stop);
-        stop.cancel();
-        assert!(!waiting.await);
+        let start = Instant::now();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            stopper.cancel();
+        });
+        assert!(!pacer.ready(&stop).await);
+        assert_eq!(Instant::now() - start, Duration::from_secs(5));
     }
 }

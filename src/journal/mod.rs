@@ -392,7 +392,7 @@ impl Journal {
             "UPDATE rows SET customer_id = ?3, updated_at = ?4 WHERE file_id = ?1 AND row = ?2",
             params![file.id, row as i64, customer_id, now()],
         )?;
-        writer::index_customer(&tx, file.id, row, customer_id, keys)?;
+        index_customer(&tx, file.id, row, customer_id, keys)?;
         tx.commit()?;
         Ok(())
     }
@@ -500,6 +500,33 @@ impl Lookup {
             })
             .optional()?)
     }
+}
+
+/// Indexes one customer under both keys; an existing entry keeps its id unless it had none.
+fn index_customer(
+    tx: &rusqlite::Transaction<'_>,
+    file_id: i64,
+    row: u64,
+    customer_id: &str,
+    keys: &CustomerKeys,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO customers (kind, key, customer_id, file_id, row) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind, key) DO UPDATE SET customer_id = coalesce(customer_id, ?3)",
+    )?;
+    for (kind, key) in [
+        (KeyKind::Email, &keys.email),
+        (KeyKind::IdNumber, &keys.id_number),
+    ] {
+        stmt.execute(params![
+            kind as i64,
+            &key[..],
+            customer_id,
+            file_id,
+            row as i64
+        ])?;
+    }
+    Ok(())
 }
 
 fn load_or_create_key(conn: &Connection) -> Result<[u8; 32]> {

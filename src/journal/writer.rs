@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CustomerKeys, FileEntry, Journal, JournalStatus, KeyKind, now};
+use super::{CustomerKeys, FileEntry, Journal, JournalStatus, now};
 use crate::status::Status;
 
 const BATCH: usize = 4096;
@@ -242,35 +242,10 @@ fn apply(
     }
 }
 
-pub(super) fn index_customer(
-    tx: &Transaction<'_>,
-    file_id: i64,
-    row: u64,
-    customer_id: &str,
-    keys: &CustomerKeys,
-) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO customers (kind, key, customer_id, file_id, row) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (kind, key) DO UPDATE SET customer_id = coalesce(customer_id, ?3)",
-    )?;
-    for (kind, key) in [
-        (KeyKind::Email, &keys.email),
-        (KeyKind::IdNumber, &keys.id_number),
-    ] {
-        stmt.execute(params![
-            kind as i64,
-            &key[..],
-            customer_id,
-            file_id,
-            row as i64
-        ])?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::KeyKind;
 
     #[tokio::test]
     async fn claims_and_outcomes_are_committed_and_the_customer_is_indexed() {
