@@ -191,13 +191,6 @@ impl<R: std::io::Read> std::io::Read for HashingReader<R> {
     }
 }
 
-/// One data record with its 1-based record number (header excluded) and the line it starts on.
-pub struct Record {
-    pub row: u64,
-    pub line: u64,
-    pub fields: csv::StringRecord,
-}
-
 /// A streaming reader over one partner file. Memory does not grow with the number of rows:
 /// one record buffer is reused.
 pub struct CsvInput {

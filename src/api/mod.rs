@@ -448,7 +448,20 @@ async fn file_part(doc: &DocumentFile) -> Result<Part, ApiError> {
         .await
         .map_err(|e| local("read the size of", e))?
         .len();
-    Part::stream_with_length(Body::wrap_stream(ReaderStream::new(file)), len)
+    // What validation checked (type, at most 10 MB) is what leaves: a file that changed since
+    // is not sent, and never more than the validated bytes are read.
+    if len != doc.size {
+        return Err(ApiError::Local {
+            message: format!(
+                "document '{}' changed since it was validated ({} bytes then, {len} now); \
+                 run again to check it anew",
+                doc.path.display(),
+                doc.size
+            ),
+        });
+    }
+    let body = ReaderStream::new(tokio::io::AsyncReadExt::take(file, doc.size));
+    Part::stream_with_length(Body::wrap_stream(body), doc.size)
         .file_name(doc.file_name.clone())
         .mime_str(doc.mime)
         .map_err(|e| ApiError::Local {

@@ -458,6 +458,23 @@ async fn a_vanished_document_is_a_local_error() {
 }
 
 #[tokio::test]
+async fn a_document_changed_since_validation_is_not_sent() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let front = document(dir.path(), "front.jpg", "image/jpeg", b"x");
+    std::fs::write(&front.path, vec![0u8; 4096]).unwrap();
+    let err = client(&server)
+        .create_customer(&customer(Documents::Files { front, back: None }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ApiError::Local { message } if message.contains("changed since")),
+        "{err:?}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn one_token_request_for_many_concurrent_creates() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
