@@ -1,7 +1,16 @@
 use clap::Parser;
 
 fn main() {
-    let cli = cartevo_enroll::cli::Cli::parse();
+    // The contract gives bad arguments exit code 1 (clap's own is 2, which here means "the
+    // partner must act"); --help and --version still print and exit 0.
+    let cli = match cartevo_enroll::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     cartevo_enroll::logging::init(cli.log_format, cli.verbose);
     let code = match cartevo_enroll::app::main(cli) {
         Ok(code) => code,

@@ -641,3 +641,23 @@ async fn wait_for_requests(server: &MockServer, n: usize) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[test]
+fn bad_arguments_and_an_unusable_journal_exit_1() {
+    let case = Case::new();
+    let file = case.csv("in.csv", [row(1)]);
+    let bad = Command::new(BIN)
+        .args(["run", file.to_str().unwrap(), "--rate", "fast"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&bad), 1, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--rate"), "{}", stderr(&bad));
+    let help = Command::new(BIN).args(["run", "--help"]).output().unwrap();
+    assert_eq!(code(&help), 0);
+
+    std::fs::write(case.dir.path().join("journal.db"), "not a database at all").unwrap();
+    // Nothing listens here: the journal is refused before any request.
+    let out = case.run("http://127.0.0.1:9/api/v1", &file, "r", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
+}

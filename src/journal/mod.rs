@@ -185,7 +185,8 @@ impl Journal {
         } else {
             None
         };
-        let mut conn = open_conn(path)?;
+        let mut conn =
+            open_conn(path).with_context(|| format!("journal '{}' is unusable", path.display()))?;
         schema::migrate(&mut conn)
             .with_context(|| format!("journal '{}' is unusable", path.display()))?;
         let key = load_or_create_key(&conn)?;
