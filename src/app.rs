@@ -14,7 +14,7 @@ use crate::executor::{self, Backoff, Pacer, Stats, Stop, StopReason};
 use crate::input::{CsvInput, Field, RowView};
 use crate::journal::writer::{self, Command as JournalCommand};
 use crate::journal::{FileEntry, Journal};
-use crate::plan::{Decision, Known, Planner};
+use crate::plan::{Decision, Job, Known, Planner};
 use crate::report::{Report, ReportRow, Summary, SummaryInput};
 use crate::status::{Counts, Status};
 use crate::validate::{Rules, Validator};
@@ -311,13 +311,14 @@ impl SendSettings {
         })
     }
 
-    /// Rows claimed per journal commit: about half a second of requests at the rate, 64 when
-    /// the rate is unlimited.
+    /// Rows claimed per journal commit: about half a second of requests at the rate, at most
+    /// `MAX_CLAIM` (also when the rate is unlimited, where that is a few milliseconds' worth).
     pub fn claim_batch(&self) -> usize {
+        const MAX_CLAIM: usize = 256;
         if self.rate <= 0.0 {
-            64
+            MAX_CLAIM
         } else {
-            ((self.rate / 2.0).ceil() as usize).clamp(1, 64)
+            ((self.rate / 2.0).ceil() as usize).clamp(1, MAX_CLAIM)
         }
     }
 
@@ -439,8 +440,9 @@ async fn run_file_inner(
     let (writer, writer_thread) = writer::spawn(journal, entry.clone(), run_id);
     let progress = Progress::new(rows);
     let stats = Arc::new(Stats::default());
-    let (jobs_tx, jobs_rx) =
-        tokio::sync::mpsc::channel(settings.send.concurrency + 2 * settings.send.claim_batch());
+    // Jobs travel in batches of one journal claim each: one hand-over per batch, not per row.
+    let claim_batch = settings.send.claim_batch();
+    let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel::<Vec<Job>>(2);
 
     // The planner reads and decides on a blocking thread; it feeds the executor through a
     // bounded channel, so it never runs more than a few rows ahead of the requests.
@@ -456,6 +458,7 @@ async fn run_file_inner(
             let columns = input.columns.clone();
             let mut planner = Planner::new(validator, Some(known));
             planner.reserve(rows);
+            let mut batch = Vec::with_capacity(claim_batch);
             while let Some((row, record)) = input.next_record()? {
                 if stop.is_stopped() {
                     return Ok(());
@@ -478,11 +481,19 @@ async fn run_file_inner(
                         progress.done(Some(status));
                     }
                     Decision::Send(job) => {
-                        if jobs_tx.blocking_send(job).is_err() {
-                            return Ok(()); // the executor stopped
+                        batch.push(job);
+                        if batch.len() == claim_batch {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(claim_batch));
+                            if jobs_tx.blocking_send(full).is_err() {
+                                return Ok(()); // the executor stopped
+                            }
                         }
                     }
                 }
+            }
+            if !batch.is_empty() && jobs_tx.blocking_send(batch).is_err() {
+                return Ok(());
             }
             if input.sha256() != sha {
                 bail!("'{}' changed while it was being run", file.display());
@@ -502,7 +513,6 @@ async fn run_file_inner(
             stats.clone(),
             executor::Settings {
                 concurrency: settings.send.concurrency,
-                claim_batch: settings.send.claim_batch(),
                 shards: settings.send.shards(),
                 max_attempts: settings.send.max_attempts,
                 backoff: settings.send.backoff,
@@ -529,33 +539,53 @@ async fn run_file_inner(
         seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
         "sending finished"
     );
-    let journal = slot.as_mut().expect("journal present");
-    journal.index_file(&entry)?;
+    // The customer index merge (a write) and the report (reads) are independent: the merge
+    // runs on its own thread while the report reads through a second connection.
+    let journal = slot.take().expect("journal present");
+    let reader = Journal::open_shared(journal.path());
+    let indexer = {
+        let entry = entry.clone();
+        std::thread::Builder::new()
+            .name("index-merge".into())
+            .spawn(move || {
+                let mut journal = journal;
+                let merged = journal.index_file(&entry);
+                (journal, merged)
+            })?
+    };
     let stopped = stop.reason();
     let sent = stats.sent.load(Ordering::Relaxed);
     let retries = stats.retries.load(Ordering::Relaxed);
     let throttled = stats.http_429.load(Ordering::Relaxed);
     let mut exit = 0;
-    let counts = journal_report(journal, &entry, file, delimiter, dir, |counts| {
-        let mut s = Summary::new("run", SummaryInput::new(&path_text, &sha, rows), counts)
-            .timed(started, Utc::now());
-        s.requests_sent = sent;
-        s.retries = retries;
-        s.http_429_seen = throttled;
-        match &stopped {
-            Some(StopReason::Interrupted) => {
-                s.exit_code = INTERRUPTED;
-                s.stopped = Some("interrupted".to_string());
+    let counts = reader.and_then(|reader| {
+        journal_report(&reader, &entry, file, delimiter, dir, |counts| {
+            let mut s = Summary::new("run", SummaryInput::new(&path_text, &sha, rows), counts)
+                .timed(started, Utc::now());
+            s.requests_sent = sent;
+            s.retries = retries;
+            s.http_429_seen = throttled;
+            match &stopped {
+                Some(StopReason::Interrupted) => {
+                    s.exit_code = INTERRUPTED;
+                    s.stopped = Some("interrupted".to_string());
+                }
+                Some(StopReason::Fatal(m)) => {
+                    s.exit_code = 1;
+                    s.stopped = Some(m.clone());
+                }
+                None => {}
             }
-            Some(StopReason::Fatal(m)) => {
-                s.exit_code = 1;
-                s.stopped = Some(m.clone());
-            }
-            None => {}
-        }
-        exit = s.exit_code;
-        s
-    })?;
+            exit = s.exit_code;
+            s
+        })
+    });
+    let (journal, merged) = indexer
+        .join()
+        .map_err(|_| anyhow!("the customer index merge panicked"))?;
+    let journal = slot.insert(journal);
+    merged?;
+    let counts = counts?;
     journal.finish_run(run_id, exit, sent, retries, throttled)?;
     tracing::info!(
         seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
@@ -690,6 +720,8 @@ fn print_status(journal: &Journal) -> Result<()> {
 #[derive(Clone)]
 struct Progress {
     bar: indicatif::ProgressBar,
+    /// Read once: asking the bar takes its lock, which every sender thread would share.
+    hidden: bool,
     counts: Arc<[std::sync::atomic::AtomicU64; 4]>,
 }
 
@@ -707,13 +739,14 @@ impl Progress {
             .progress_chars("=> "),
         );
         Progress {
+            hidden: bar.is_hidden(),
             bar,
             counts: Arc::new(Default::default()),
         }
     }
 
     fn done(&self, status: Option<Status>) {
-        if self.bar.is_hidden() {
+        if self.hidden {
             return;
         }
         let i = match status {

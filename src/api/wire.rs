@@ -284,11 +284,14 @@ pub(crate) fn text_fields(c: &Customer) -> [(&'static str, String); 14] {
         ("phone_number", c.phone_number.clone()),
         ("identification_number", c.identification_number.clone()),
         ("id_document_type", c.id_document_type.as_str().to_owned()),
-        (
-            "date_of_birth",
-            c.date_of_birth.format("%Y-%m-%d").to_string(),
-        ),
+        ("date_of_birth", iso_date(c.date_of_birth)),
     ]
+}
+
+/// `YYYY-MM-DD`, as the API takes it. (chrono's `format` parses its pattern on every call.)
+fn iso_date(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 /// The JSON body of `POST /customers/enroll`, borrowed from the customer: serialised straight
@@ -332,7 +335,7 @@ pub(crate) fn enroll_body<'a>(
         phone_number: &c.phone_number,
         identification_number: &c.identification_number,
         id_document_type: c.id_document_type.as_str(),
-        date_of_birth: c.date_of_birth.format("%Y-%m-%d").to_string(),
+        date_of_birth: iso_date(c.date_of_birth),
         id_document_front_url: front_url,
         id_document_back_url: back_url,
     }

@@ -1,19 +1,21 @@
 //! Sending the planned rows: pacing, a bounded number of requests in flight, retries, and a
 //! clean stop.
 //!
-//! The dispatcher takes jobs from the planner's channel in small batches, claims each batch
-//! in the journal in one commit (every row durably "in flight" before its request leaves),
-//! then starts one task per row while it holds a semaphore permit, so at most `concurrency`
-//! rows are being worked on. Each task asks the pacer for a turn before every attempt and
+//! Jobs arrive from the planner in batches. The claimer records each batch in flight in the
+//! journal in one commit (every row durably "in flight" before its request leaves), then
+//! shares it out between the sender shards, each a fixed pool of `concurrency / shards`
+//! workers on its own thread. Each worker asks the pacer for a turn before every attempt and
 //! sends its outcome to the journal writer without waiting. Nothing here touches SQLite.
 //!
 //! Claiming in batches is what lets the journal keep up with a fast server: one commit per
 //! row would cap a run at a few thousand rows a second. The batch is about half a second's
 //! worth of requests at the configured rate (64 when unlimited), so a crash leaves few rows
-//! marked in flight that were not sent; on a clean stop those are released.
+//! marked in flight that were not sent; on a clean stop those are released. Moving batches
+//! rather than single jobs between threads also means one wake-up per batch, not per row.
 
 pub mod pacer;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -81,8 +83,6 @@ pub struct Stats {
 
 pub struct Settings {
     pub concurrency: usize,
-    /// Rows claimed in one journal commit.
-    pub claim_batch: usize,
     pub max_attempts: u32,
     pub backoff: Backoff,
     /// How long requests in flight may take to finish once a stop is asked for.
@@ -115,7 +115,7 @@ pub async fn execute(
     client: Client,
     pacer: Pacer,
     writer: WriterHandle,
-    jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Vec<Job>>,
     stop: Stop,
     stats: Arc<Stats>,
     settings: Settings,
@@ -124,7 +124,6 @@ pub async fn execute(
     let shards = settings.shards.clamp(1, settings.concurrency.max(1));
     let pacer = Arc::new(pacer);
     let on_done: Arc<dyn Fn(Status) + Send + Sync> = Arc::new(on_done);
-    let claim_batch = settings.claim_batch.max(1);
     let mut senders = Vec::with_capacity(shards);
     let mut extra = Vec::new();
     let mut first = None;
@@ -145,7 +144,8 @@ pub async fn execute(
         });
         let concurrency =
             settings.concurrency / shards + usize::from(shard < settings.concurrency % shards);
-        let (tx, rx) = mpsc::channel::<Job>(claim_batch * 2);
+        // Two batches queued per shard: the next claim's commit overlaps this one's requests.
+        let (tx, rx) = mpsc::channel::<Vec<Job>>(2);
         senders.push(tx);
         let grace = settings.grace;
         if shard == 0 {
@@ -168,13 +168,7 @@ pub async fn execute(
     }
     // Claiming runs ahead of dispatching through channels of claimed jobs, so the next
     // batch's commit overlaps the current batch's requests instead of stalling them.
-    let claimer = tokio::spawn(claim_ahead(
-        jobs,
-        senders,
-        writer.clone(),
-        stop.clone(),
-        claim_batch,
-    ));
+    let claimer = tokio::spawn(claim_ahead(jobs, senders, writer.clone(), stop.clone()));
     let mut result = first.expect("one shard at least").await;
     for thread in extra {
         let joined = tokio::task::spawn_blocking(move || thread.join())
@@ -190,31 +184,60 @@ pub async fn execute(
     writer.flush().await
 }
 
+/// A shard's claimed jobs: the batch being worked through and the channel of the next ones.
+struct Queue {
+    current: VecDeque<Job>,
+    next: mpsc::Receiver<Vec<Job>>,
+}
+
+impl Queue {
+    /// The next job, or `None` once the claimer is done or the run stops.
+    async fn take(&mut self, stop: &Stop) -> Option<Job> {
+        loop {
+            if let Some(job) = self.current.pop_front() {
+                return Some(job);
+            }
+            let batch = tokio::select! {
+                b = self.next.recv() => b?,
+                _ = stop.token().cancelled() => return None,
+            };
+            self.current.extend(batch);
+        }
+    }
+
+    /// Everything handed over but not started, once no more can arrive.
+    fn drain(&mut self) -> Vec<Job> {
+        self.next.close();
+        let mut unsent: Vec<Job> = self.current.drain(..).collect();
+        while let Ok(batch) = self.next.try_recv() {
+            unsent.extend(batch);
+        }
+        unsent
+    }
+}
+
 /// One shard: `concurrency` workers, each taking the next claimed job and sending it, so at
 /// most that many rows are in flight here. On stop, the jobs handed over but not started go
 /// back to what the journal had, and requests in flight get `grace` to finish.
 async fn dispatch(
     ctx: Arc<Ctx>,
-    claimed: mpsc::Receiver<Job>,
+    claimed: mpsc::Receiver<Vec<Job>>,
     concurrency: usize,
     grace: Duration,
 ) -> Result<()> {
-    // The workers share the receiver; on this single-threaded runtime the lock is never
-    // contended across threads, and a worker holds it only while it waits for a job.
-    let claimed = Arc::new(tokio::sync::Mutex::new(claimed));
+    // The workers share the queue; on this single-threaded runtime the lock is never
+    // contended across threads, and a worker holds it only while it waits for a batch.
+    let queue = Arc::new(tokio::sync::Mutex::new(Queue {
+        current: VecDeque::new(),
+        next: claimed,
+    }));
     let stop = ctx.stop.clone();
     let mut workers = JoinSet::new();
     for _ in 0..concurrency.max(1) {
-        let (ctx, claimed) = (ctx.clone(), claimed.clone());
+        let (ctx, queue) = (ctx.clone(), queue.clone());
         workers.spawn(async move {
             loop {
-                let job = {
-                    let mut claimed = claimed.lock().await;
-                    tokio::select! {
-                        j = claimed.recv() => j,
-                        _ = ctx.stop.token().cancelled() => None,
-                    }
-                };
+                let job = queue.lock().await.take(&ctx.stop).await;
                 let Some(job) = job else { break };
                 send_row(&ctx, job).await;
             }
@@ -245,57 +268,64 @@ async fn dispatch(
     }
     // Claimed but never started: back to what the journal had. The claimer releases what it
     // could not hand over once the channel is closed.
-    let mut claimed = claimed.lock().await;
-    claimed.close();
-    let mut unsent = Vec::new();
-    while let Ok(job) = claimed.try_recv() {
-        unsent.push((job.row, job.prior));
-    }
+    let unsent: Vec<_> = queue
+        .lock()
+        .await
+        .drain()
+        .into_iter()
+        .map(|job| (job.row, job.prior))
+        .collect();
     if !unsent.is_empty() {
         ctx.writer.send(Command::Release { rows: unsent }).await?;
     }
     Ok(())
 }
 
-/// Takes jobs from the planner in batches of up to `batch` (whatever is already waiting),
-/// records each batch in flight in one journal commit, and hands the jobs on.
+/// Takes the planner's batches, records each in flight in one journal commit, and shares it
+/// out between the shards.
 async fn claim_ahead(
-    mut jobs: mpsc::Receiver<Job>,
-    shards: Vec<mpsc::Sender<Job>>,
+    mut jobs: mpsc::Receiver<Vec<Job>>,
+    shards: Vec<mpsc::Sender<Vec<Job>>>,
     writer: WriterHandle,
     stop: Stop,
-    batch: usize,
 ) -> Result<()> {
-    let mut next_shard = 0;
     loop {
-        let first = tokio::select! {
-            j = jobs.recv() => j,
+        let batch = tokio::select! {
+            b = jobs.recv() => b,
             _ = stop.token().cancelled() => return Ok(()),
         };
-        let Some(first) = first else { return Ok(()) };
-        let mut jobs_now = vec![first];
-        while jobs_now.len() < batch {
-            match jobs.try_recv() {
-                Ok(job) => jobs_now.push(job),
-                Err(_) => break,
-            }
+        let Some(mut batch) = batch else {
+            return Ok(());
+        };
+        if batch.is_empty() {
+            continue;
         }
         // The warnings go to the journal with the claim; nothing reads them from the job after.
         writer
             .claim(
-                jobs_now
+                batch
                     .iter_mut()
                     .map(|j| (j.row, std::mem::take(&mut j.warnings)))
                     .collect(),
             )
             .await?;
-        let mut jobs_now = jobs_now.into_iter();
-        while let Some(job) = jobs_now.next() {
-            next_shard = (next_shard + 1) % shards.len();
-            if let Err(mpsc::error::SendError(job)) = shards[next_shard].send(job).await {
-                // The dispatcher stopped: these were claimed for nothing.
-                let rows = std::iter::once(job)
-                    .chain(jobs_now)
+        // Contiguous shares, one per shard, as even as the batch allows.
+        let mut parts = Vec::with_capacity(shards.len());
+        for n in (1..=shards.len()).rev() {
+            let take = batch.len().div_ceil(n);
+            let rest = batch.split_off(take);
+            parts.push(std::mem::replace(&mut batch, rest));
+        }
+        let mut parts = parts.into_iter().zip(&shards);
+        while let Some((part, shard)) = parts.next() {
+            if part.is_empty() {
+                continue;
+            }
+            if let Err(mpsc::error::SendError(part)) = shard.send(part).await {
+                // A dispatcher stopped: these were claimed for nothing.
+                let rows = part
+                    .into_iter()
+                    .chain(parts.flat_map(|(p, _)| p))
                     .map(|j| (j.row, j.prior))
                     .collect();
                 writer.send(Command::Release { rows }).await?;

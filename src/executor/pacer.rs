@@ -3,6 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -16,6 +17,8 @@ pub struct Pacer {
     /// When set in the future, nobody sends before it: a 429 or 503 with Retry-After from one
     /// worker's request holds back every worker, since they share the limit it reports.
     paused_until: Mutex<Option<Instant>>,
+    /// Whether a pause was ever asked for: until then an unlimited run skips the lock.
+    ever_paused: AtomicBool,
 }
 
 impl Pacer {
@@ -30,6 +33,7 @@ impl Pacer {
         Pacer {
             limiter,
             paused_until: Mutex::new(None),
+            ever_paused: AtomicBool::new(false),
         }
     }
 
@@ -40,10 +44,14 @@ impl Pacer {
         if p.is_none_or(|old| old < until) {
             *p = Some(until);
         }
+        self.ever_paused.store(true, Ordering::Release);
     }
 
     /// Waits for this request's turn. `false` when `stop` fired first.
     pub async fn ready(&self, stop: &CancellationToken) -> bool {
+        if self.limiter.is_none() && !self.ever_paused.load(Ordering::Acquire) {
+            return !stop.is_cancelled();
+        }
         loop {
             let paused = *self.paused_until.lock().expect("pacer lock");
             if let Some(until) = paused.filter(|u| *u > Instant::now()) {

@@ -15,7 +15,7 @@ use super::{CustomerKeys, FileEntry, Journal, JournalStatus, now};
 use crate::status::Status;
 
 const BATCH: usize = 4096;
-const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
+const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// What the writer is asked to record.
 #[derive(Debug)]
@@ -59,6 +59,8 @@ pub enum Command {
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: mpsc::Sender<Command>,
+    /// The writer thread, woken from its gathering pause when someone waits for a commit.
+    thread: std::thread::Thread,
 }
 
 impl WriterHandle {
@@ -80,6 +82,7 @@ impl WriterHandle {
     pub async fn claim(&self, rows: Vec<(u64, String)>) -> Result<()> {
         let (ack, done) = oneshot::channel();
         self.send(Command::Claim { rows, ack }).await?;
+        self.thread.unpark();
         done.await
             .map_err(|_| anyhow::anyhow!("the journal writer stopped"))
     }
@@ -87,6 +90,7 @@ impl WriterHandle {
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
         self.send(Command::Flush(ack)).await?;
+        self.thread.unpark();
         done.await
             .map_err(|_| anyhow::anyhow!("the journal writer stopped"))
     }
@@ -124,17 +128,22 @@ pub fn spawn(
                 for ack in acks.drain(..) {
                     let _ = ack.send(());
                 }
-                // Under load, let the next commands gather for a moment rather than waking
-                // for each one: a claim waits at most this long, and the run makes a few
-                // hundred commits a second instead of one per row.
+                // Under load, let outcomes gather for a moment rather than committing a few
+                // at a time: a commit rewrites every page it touched, so fewer, larger
+                // commits cost less per row. A claim or a flush, which someone is waiting
+                // for, ends the pause at once (`unpark`).
                 if rx.is_empty() && !rx.is_closed() {
-                    std::thread::sleep(GATHER);
+                    std::thread::park_timeout(GATHER);
                 }
             }
             Ok(journal)
         })
         .expect("spawning the journal writer thread");
-    (WriterHandle { tx }, thread)
+    let handle = WriterHandle {
+        tx,
+        thread: thread.thread().clone(),
+    };
+    (handle, thread)
 }
 
 fn apply(
