@@ -542,7 +542,7 @@ async fn run_file_inner(
     // The customer index merge (a write) and the report (reads) are independent: the merge
     // runs on its own thread while the report reads through a second connection.
     let journal = slot.take().expect("journal present");
-    let reader = Journal::open_shared(journal.path());
+    let reader = journal.scan_reader();
     let indexer = {
         let entry = entry.clone();
         std::thread::Builder::new()

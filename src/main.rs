@@ -1,10 +1,5 @@
 use clap::Parser;
 
-// Rows are built on the planner thread and freed on the sender threads; glibc's allocator
-// pays for that hand-over on every row, mimalloc does not.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     // The contract gives bad arguments exit code 1 (clap's own is 2, which here means "the
     // partner must act"); --help and --version still print and exit 0.

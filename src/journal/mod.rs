@@ -159,6 +159,15 @@ impl Journal {
         Self::open_inner(path, false)
     }
 
+    /// A second, read-only-in-practice connection to this journal for a sequential scan
+    /// (the report) while this one writes; its page cache is kept small, since a scan
+    /// gains nothing from it and the run's memory would grow by the whole cache.
+    pub fn scan_reader(&self) -> Result<Journal> {
+        let reader = Self::open_inner(&self.path, false)?;
+        reader.conn.pragma_update(None, "cache_size", -1_000)?;
+        Ok(reader)
+    }
+
     fn open_inner(path: &Path, exclusive: bool) -> Result<Journal> {
         let lock = if exclusive {
             let file = std::fs::OpenOptions::new()
