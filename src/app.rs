@@ -438,6 +438,7 @@ async fn run_file_inner(
     // thread ends, whatever happened.
     let journal = slot.take().expect("journal present");
     let (writer, writer_thread) = writer::spawn(journal, entry.clone(), run_id);
+    let sending_started = std::time::Instant::now();
     let progress = Progress::new(rows);
     let stats = Arc::new(Stats::default());
     // Jobs travel in batches of one journal claim each: one hand-over per batch, not per row.
@@ -537,6 +538,7 @@ async fn run_file_inner(
     tracing::info!(
         requests = stats.sent.load(Ordering::Relaxed),
         seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
+        sending_seconds = sending_started.elapsed().as_secs_f64(),
         "sending finished"
     );
     // The customer index merge (a write) and the report (reads) are independent: the merge
