@@ -34,8 +34,9 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Validate { files, common } => {
             let mut code = 0;
+            let mut dirs = ReportDirs::new(&common.report_dir, files.len());
             for file in &files {
-                let dir = report_dir(&common.report_dir, file, files.len());
+                let dir = dirs.next(file);
                 let c = match validate_file(&common, file, &dir) {
                     Ok(c) => c,
                     Err(e) => {
@@ -60,11 +61,12 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             let run = RunSettings::new(common, send)?;
             let mut journal = Journal::open(&journal.journal)?;
             let mut code = 0;
+            let mut dirs = ReportDirs::new(&run.common.report_dir, files.len());
             for file in &files {
                 if stop.is_stopped() {
                     break;
                 }
-                let dir = report_dir(&run.common.report_dir, file, files.len());
+                let dir = dirs.next(file);
                 let (c, j) =
                     run_file(&run, file, &dir, client.clone(), journal, stop.clone()).await;
                 journal = j?;
@@ -91,7 +93,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                     file.display()
                 )
             })?;
-            let dir = report_dir(&given_dir, &file, 1);
+            let dir = ReportDirs::new(&given_dir, 1).next(&file);
             let started = Utc::now();
             let counts = journal_report(&journal, &entry, &file, delimiter, &dir, |counts| {
                 Summary::new(
@@ -153,24 +155,53 @@ pub fn worst(a: i32, b: i32) -> i32 {
     if rank(b) > rank(a) { b } else { a }
 }
 
-fn report_dir(given: &Option<PathBuf>, file: &Path, files: usize) -> PathBuf {
-    match given {
-        Some(dir) if files > 1 => dir.join(
-            file.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        ),
-        Some(dir) => dir.clone(),
-        None => {
-            // Two runs in the same second must not share (and overwrite) a folder.
-            let base = crate::report::default_dir(file, Utc::now());
-            let mut dir = base.clone();
-            let mut n = 1;
-            while dir.exists() {
-                n += 1;
-                dir = PathBuf::from(format!("{}-{n}", base.display()));
+/// The report folder of each file of one invocation.
+struct ReportDirs<'a> {
+    given: &'a Option<PathBuf>,
+    files: usize,
+    /// Subfolders handed out under `given`: two files with the same stem (`a/x.csv`,
+    /// `b/x.csv`) get `x` and `x-2`, never one folder that the second overwrites.
+    used: std::collections::HashSet<PathBuf>,
+}
+
+impl<'a> ReportDirs<'a> {
+    fn new(given: &'a Option<PathBuf>, files: usize) -> ReportDirs<'a> {
+        ReportDirs {
+            given,
+            files,
+            used: Default::default(),
+        }
+    }
+
+    fn next(&mut self, file: &Path) -> PathBuf {
+        match self.given {
+            Some(dir) if self.files > 1 => {
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let mut sub = dir.join(&stem);
+                let mut n = 1;
+                while self.used.contains(&sub) {
+                    n += 1;
+                    sub = dir.join(format!("{stem}-{n}"));
+                }
+                self.used.insert(sub.clone());
+                sub
             }
-            dir
+            Some(dir) => dir.clone(),
+            None => {
+                // Two runs in the same second must not share (and overwrite) a folder.
+                let base = crate::report::default_dir(file, Utc::now());
+                let mut dir = base.clone();
+                let mut n = 1;
+                while dir.exists() || self.used.contains(&dir) {
+                    n += 1;
+                    dir = PathBuf::from(format!("{}-{n}", base.display()));
+                }
+                self.used.insert(dir.clone());
+                dir
+            }
         }
     }
 }
@@ -805,4 +836,32 @@ async fn serve_sandbox(args: crate::cli::SandboxArgs) -> Result<i32> {
         })
         .await?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_with_the_same_stem_get_their_own_report_folders() {
+        let given = Some(PathBuf::from("out"));
+        let mut dirs = ReportDirs::new(&given, 3);
+        assert_eq!(dirs.next(Path::new("a/x.csv")), PathBuf::from("out/x"));
+        assert_eq!(dirs.next(Path::new("b/x.csv")), PathBuf::from("out/x-2"));
+        assert_eq!(dirs.next(Path::new("b/y.csv")), PathBuf::from("out/y"));
+        // One file: the folder given, as is.
+        assert_eq!(
+            ReportDirs::new(&given, 1).next(Path::new("a/x.csv")),
+            PathBuf::from("out")
+        );
+    }
+
+    #[test]
+    fn default_report_folders_of_one_invocation_never_coincide() {
+        let mut dirs = ReportDirs::new(&None, 2);
+        let first = dirs.next(Path::new("a/x.csv"));
+        let second = dirs.next(Path::new("b/x.csv"));
+        assert_ne!(first, second);
+        assert!(first.starts_with("reports"), "{first:?}");
+    }
 }
