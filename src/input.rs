@@ -221,7 +221,7 @@ impl CsvInput {
             .from_reader(hashing);
         let headers = match reader.headers() {
             Ok(h) => h.clone(),
-            Err(e) => return Err(csv_error(&shown, e)),
+            Err(e) => return Err(csv_error(&shown, None, e)),
         };
         if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
             return Err(InputError::Empty { path: shown });
@@ -249,7 +249,7 @@ impl CsvInput {
                 Ok(Some((self.rows, &self.record)))
             }
             Ok(false) => Ok(None),
-            Err(e) => Err(csv_error(&self.path, e)),
+            Err(e) => Err(csv_error(&self.path, Some(&self.headers), e)),
         }
     }
 
@@ -299,14 +299,19 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
             map.unknown.push(format!("(unnamed column {})", i + 1));
             continue;
         }
-        if let Some(first) = seen.insert(name.clone(), i) {
+        let known = Field::ALL.iter().find(|f| f.name() == name);
+        if let Some(first) = seen.insert(name.clone(), i)
+            && known.is_some()
+        {
+            // Which of the two is the customer's? Only a column we read is ambiguous; an
+            // unknown one is carried along as it is, however often it appears.
             return Err(bad(format!(
                 "column '{name}' appears twice (columns {} and {})",
                 first + 1,
                 i + 1
             )));
         }
-        match Field::ALL.iter().find(|f| f.name() == name) {
+        match known {
             Some(f) => map.columns[f.index()] = Some(i),
             None => map.unknown.push(raw.trim().to_string()),
         }
@@ -333,15 +338,29 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
     Ok(map)
 }
 
-fn csv_error(path: &str, e: csv::Error) -> InputError {
-    let line = e.position().map(|p| p.line()).unwrap_or(0);
+/// A parser error as a message naming the file's physical line (what an editor shows) and,
+/// for a data record, its row number (what results.csv shows) and the column concerned.
+fn csv_error(path: &str, headers: Option<&csv::StringRecord>, e: csv::Error) -> InputError {
+    let position = e.position().cloned();
+    let column = |i: usize| match headers.and_then(|h| h.get(i)) {
+        Some(name) if !name.trim().is_empty() => format!("column '{}'", name.trim()),
+        _ => format!("column {}", i + 1),
+    };
     let problem = match e.kind() {
-        csv::ErrorKind::Utf8 { err, .. } => {
-            format!("not valid UTF-8 (field {})", err.field() + 1)
-        }
+        csv::ErrorKind::Utf8 { err, .. } => format!(
+            "not valid UTF-8 in {} (save the file as UTF-8)",
+            column(err.field())
+        ),
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => format!("has {len} fields, the header has {expected_len}"),
+        } => {
+            let hint = if *len < *expected_len {
+                ""
+            } else {
+                " (a quote left open swallows the lines after it)"
+            };
+            format!("has {len} fields, the header has {expected_len}{hint}")
+        }
         csv::ErrorKind::Io(io) => {
             return InputError::Io {
                 path: path.to_string(),
@@ -350,10 +369,53 @@ fn csv_error(path: &str, e: csv::Error) -> InputError {
         }
         _ => e.to_string(),
     };
+    let (line, problem) = match position {
+        Some(p) => {
+            // The parser's own line count misses blank lines and CRLF breaks; count the
+            // file's line breaks up to the record instead (only on this error path).
+            let line = physical_line(path, p.byte()).unwrap_or(p.line());
+            match p.record() {
+                0 => (line, problem),
+                row => (line, format!("row {row}: {problem}")),
+            }
+        }
+        None => (0, problem),
+    };
     InputError::Bad {
         path: path.to_string(),
         line,
         problem,
+    }
+}
+
+/// The 1-based line of the file on which the record starting at `byte` begins: line breaks
+/// (LF, CRLF or a lone CR) before it, plus any the parser left at the record's start.
+fn physical_line(path: &str, byte: u64) -> Option<u64> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut breaks = 0u64;
+    let mut previous = 0u8;
+    let mut at = 0u64;
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut buf).ok()?;
+        if n == 0 {
+            return Some(breaks + 1);
+        }
+        for &b in &buf[..n] {
+            // Past the record's start, only the line breaks right at it still count.
+            if at >= byte && b != b'\n' && b != b'\r' {
+                return Some(breaks + 1);
+            }
+            match b {
+                b'\n' if previous == b'\r' => {}
+                b'\n' | b'\r' => breaks += 1,
+                _ => {}
+            }
+            previous = b;
+            at += 1;
+        }
     }
 }
 
@@ -429,6 +491,9 @@ date_of_birth,id_document_front_url,id_document_back_url";
         let twice = write(format!("{HEADER},EMAIL\n").as_bytes());
         let e = scan(twice.path(), b',').unwrap_err().to_string();
         assert!(e.contains("'email' appears twice"), "{e}");
+        // An unknown column twice (a rejects.csv of a rejects.csv) is carried, not fatal.
+        let notes = write(format!("{HEADER},notes,Notes\n").as_bytes());
+        assert!(scan(notes.path(), b',').is_ok());
 
         let ragged = write(format!("{HEADER}\na,b\n").as_bytes());
         let e = scan(ragged.path(), b',').unwrap_err().to_string();
@@ -440,7 +505,37 @@ date_of_birth,id_document_front_url,id_document_back_url";
         );
         let f = write(&latin1);
         let e = scan(f.path(), b',').unwrap_err().to_string();
-        assert!(e.contains("line 2") && e.contains("UTF-8"), "{e}");
+        assert!(
+            e.contains("line 2: row 1: not valid UTF-8 in column 'first_name'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fatal_errors_name_the_physical_line_and_the_row_whatever_the_line_breaks() {
+        let good = "Ann,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v";
+        let cases = [
+            // (file, line, row)
+            (format!("{HEADER}\r\n{good}\r\n{good}\r\na,b\r\n"), 4, 3),
+            (format!("{HEADER}\r{good}\ra,b\r"), 3, 2),
+            (format!("{HEADER}\n\n\n{good}\n\na,b\n"), 6, 2),
+            (
+                format!(
+                    "{HEADER}\r\n{}\r\na,b\r\n",
+                    good.replace(",W,", ",\"W\r\nX\",")
+                ),
+                4,
+                2,
+            ),
+        ];
+        for (body, line, row) in cases {
+            let f = write(body.as_bytes());
+            let e = scan(f.path(), b',').unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("line {line}: row {row}: has 2 fields")),
+                "{body:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -169,4 +169,35 @@ mod tests {
         assert_eq!(json["counts"]["created"], 1);
         assert_eq!(json["input"]["rows"], 2);
     }
+
+    #[test]
+    fn a_rejects_file_sent_back_keeps_one_row_and_one_error_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let headers = csv::StringRecord::from(vec!["first_name", "Row", "error", "email"]);
+        let mut report = Report::create(dir.path(), &headers).unwrap();
+        let record = csv::StringRecord::from(vec!["Al", "7", "old error", "x"]);
+        report
+            .row(&ReportRow {
+                row: 1,
+                reference: "",
+                status: Status::Invalid,
+                customer_id: None,
+                http_status: None,
+                attempts: 0,
+                message: "email: not a valid email address",
+                warnings: "",
+                record: &record,
+            })
+            .unwrap();
+        let counts = *report.counts();
+        let summary = Summary::new("validate", SummaryInput::new("in.csv", "ab", 1), counts);
+        report.finish(&summary).unwrap();
+        let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
+        assert_eq!(
+            rejects,
+            "first_name,Row,error,email
+Al,1,email: not a valid email address,x
+"
+        );
+    }
 }
