@@ -371,6 +371,7 @@ pub fn client(api: &ApiArgs, send: &SendArgs) -> Result<Client> {
         bail!("--timeout must be a positive number of seconds");
     }
     let credentials = if let Some(path) = &api.token_file {
+        crate::api::check_token_file(path).map_err(|e| anyhow!(e))?;
         Credentials::TokenFile(path.clone())
     } else if let Some(token) = non_empty_env("CARTEVO_API_TOKEN") {
         Credentials::Token(token)

@@ -159,7 +159,7 @@ impl<'a> RowView<'a> {
 /// A file that cannot be used at all. Each message names the line and the problem.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("could not read '{path}': {source}")]
+    #[error("could not read '{path}'")]
     Io {
         path: String,
         #[source]

@@ -213,6 +213,14 @@ impl TokenSource {
     }
 }
 
+/// Checks a token file before a command starts, so that a missing or empty file stops it
+/// with a clear message instead of failing its first row.
+pub fn check_token_file(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("could not read the token file '{}': {e}", path.display()))?;
+    Secret::bearer(&text, &format!("the token file '{}'", path.display())).map(|_| ())
+}
+
 async fn read_token_file(path: &std::path::Path) -> Result<Secret, ApiError> {
     let text = tokio::fs::read_to_string(path)
         .await

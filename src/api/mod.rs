@@ -31,6 +31,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::customer::{Customer, DocumentFile, Documents};
 use auth::{Secret, TokenSource};
+pub use auth::check_token_file;
 pub use error::ApiError;
 use wire::Envelope;
 pub use wire::{Card, Page, RemoteCustomer, Transaction, TransactionCard};
