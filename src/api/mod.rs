@@ -30,8 +30,8 @@ use serde_json::Value;
 use tokio_util::io::ReaderStream;
 
 use crate::customer::{Customer, DocumentFile, Documents};
-use auth::{Secret, TokenSource};
 pub use auth::check_token_file;
+use auth::{Secret, TokenSource};
 pub use error::ApiError;
 use wire::Envelope;
 pub use wire::{Card, Page, RemoteCustomer, Transaction, TransactionCard};

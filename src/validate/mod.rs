@@ -242,8 +242,27 @@ fn required<'a>(p: &mut Problems, row: &RowView<'a>, field: Field) -> Option<&'a
 /// A required text of `min` to [`MAX_LEN`] characters (Unicode scalar values, not bytes).
 fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Option<&'a str> {
     let value = required(p, row, field)?;
-    let chars = value.chars().count();
-    if chars < min {
+    let mut chars = 0;
+    let (mut control, mut line_break) = (false, false);
+    for c in value.chars() {
+        chars += 1;
+        if c.is_control() {
+            match c {
+                '\t' | '\n' | '\r' => line_break = true,
+                _ => control = true,
+            }
+        }
+    }
+    if line_break && !control {
+        // A quoted field may span lines (an address on two lines), but the API would store
+        // the break as it is: worth a look, not a refusal.
+        p.warning(field, "contains a line break or a tab");
+    }
+    if control {
+        // A NUL or a bell inside a name or an address is an export accident, never data.
+        p.error(field, "contains a control character");
+        None
+    } else if chars < min {
         p.error(field, format_args!("must be at least {min} characters"));
         None
     } else if chars > MAX_LEN {
@@ -276,6 +295,32 @@ fn is_valid_email(value: &str) -> bool {
         .without_domain_literal()
         .with_minimum_sub_domains(2);
     EmailAddress::parse_with_options(value, options).is_ok()
+        && value
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| is_host_name(domain))
+}
+
+/// A domain as the API's `IsEmail` (validator.js `isFQDN`) takes it: labels of letters, digits
+/// and inner hyphens (no underscore), at most 63 characters each, and a top-level label of 2
+/// or more letters (or an `xn--` IDN label). `a@b.c` and `x@ex_ample.com` are refused there,
+/// so they are invalid here rather than rejected by the API.
+fn is_host_name(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.chars().count())
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| {
+                c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric())
+            })
+    };
+    let tld = labels.last().copied().unwrap_or("");
+    let tld_ok = if tld.len() > 4 && tld[..4].eq_ignore_ascii_case("xn--") {
+        tld.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    } else {
+        tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)
+    };
+    labels.len() >= 2 && tld_ok && labels.iter().all(|l| label_ok(l))
 }
 
 fn iso_code(p: &mut Problems, row: &RowView<'_>) -> Option<([u8; 2], &'static country::Country)> {

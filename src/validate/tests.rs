@@ -313,6 +313,31 @@ fn postal_code_phone_and_identification_lengths() {
     );
 }
 
+#[test]
+fn control_characters_in_a_text_are_invalid_and_line_breaks_are_flagged() {
+    let f = Fixture::new();
+    for (field, value) in [
+        (Field::FirstName, "Am\u{0}ina"),
+        (Field::IdentificationNumber, "NG\u{7}1"),
+        (Field::Street, "14\u{7f} Road"),
+    ] {
+        assert_error(
+            f.check(&[(field, value)]),
+            &format!("{field}: contains a control character"),
+        );
+    }
+    for (field, value) in [
+        (Field::Street, "14\tAwolowo Road"),
+        (Field::City, "La\r\ngos"),
+    ] {
+        let (_, warnings) = valid(f.check(&[(field, value)]));
+        assert_eq!(
+            warnings,
+            vec![format!("{field}: contains a line break or a tab")]
+        );
+    }
+}
+
 // ---------------------------------------------------------------- email, codes, type
 
 #[test]
@@ -322,6 +347,9 @@ fn email_addresses() {
         "a@b.co",
         "first.last+tag@sub.example.org",
         "o'neil@example.ie",
+        "ann@bücher.de",
+        "ann@xn--bcher-kva.de",
+        "x@sub-domain.example.museum",
     ] {
         assert_valid_clean(f.check(&[(Field::Email, good)]));
     }
@@ -341,6 +369,13 @@ fn email_addresses() {
         "john..doe@example.com",
         ".john@example.com",
         "john@-example.com",
+        // What the API's IsEmail refuses: a one-letter or numeric top-level label, an
+        // underscore or an outer hyphen in a label.
+        "a@b.c",
+        "x@example.c0m",
+        "x@example.123",
+        "x@ex_ample.com",
+        "x@example-.com",
     ] {
         assert_error(
             f.check(&[(Field::Email, bad)]),
