@@ -214,10 +214,12 @@ impl CsvInput {
             inner: std::io::BufReader::with_capacity(256 * 1024, file),
             hasher: sha2::Digest::new(),
         };
+        // Flexible: field counts are checked here, so that a blank spreadsheet line (only
+        // spaces, or only delimiters) can be skipped like an empty one instead of being fatal.
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(true)
-            .flexible(false)
+            .flexible(true)
             .from_reader(hashing);
         let headers = match reader.headers() {
             Ok(h) => h.clone(),
@@ -241,15 +243,60 @@ impl CsvInput {
         &self.path
     }
 
-    /// The next record, or `None` at the end of the file.
+    /// The next record, or `None` at the end of the file. Blank lines (empty, only spaces,
+    /// or only delimiters, as spreadsheets leave them) are skipped and take no row number;
+    /// empty fields past the header's last column (a delimiter ending every line) are
+    /// dropped. Any other record with a field count unlike the header's is fatal.
     pub fn next_record(&mut self) -> Result<Option<(u64, &csv::StringRecord)>, InputError> {
-        match self.reader.read_record(&mut self.record) {
-            Ok(true) => {
-                self.rows += 1;
-                Ok(Some((self.rows, &self.record)))
+        let expected = self.headers.len();
+        loop {
+            match self.reader.read_record(&mut self.record) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    return Err(csv_error(
+                        &self.path,
+                        Some((&self.headers, self.rows + 1)),
+                        e,
+                    ));
+                }
             }
-            Ok(false) => Ok(None),
-            Err(e) => Err(csv_error(&self.path, Some(&self.headers), e)),
+            if self.record.len() != expected || self.record.iter().all(|f| f.is_empty()) {
+                if self.record.iter().all(|f| f.trim().is_empty()) {
+                    continue;
+                }
+                let extra_empty = self.record.len() > expected
+                    && self
+                        .record
+                        .iter()
+                        .skip(expected)
+                        .all(|f| f.trim().is_empty());
+                if extra_empty {
+                    self.record.truncate(expected);
+                } else {
+                    return Err(self.unequal_lengths());
+                }
+            }
+            self.rows += 1;
+            return Ok(Some((self.rows, &self.record)));
+        }
+    }
+
+    fn unequal_lengths(&self) -> InputError {
+        let (len, expected) = (self.record.len(), self.headers.len());
+        let hint = if len < expected {
+            ""
+        } else {
+            " (a quote left open swallows the lines after it)"
+        };
+        let byte = self.record.position().map(|p| p.byte()).unwrap_or(0);
+        InputError::Bad {
+            path: self.path.clone(),
+            line: physical_line(&self.path, byte).unwrap_or(0),
+            problem: format!(
+                "row {}: has {len} fields, the header has {expected}{hint}",
+                self.rows + 1
+            ),
         }
     }
 
@@ -340,8 +387,9 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
 
 /// A parser error as a message naming the file's physical line (what an editor shows) and,
 /// for a data record, its row number (what results.csv shows) and the column concerned.
-fn csv_error(path: &str, headers: Option<&csv::StringRecord>, e: csv::Error) -> InputError {
+fn csv_error(path: &str, record: Option<(&csv::StringRecord, u64)>, e: csv::Error) -> InputError {
     let position = e.position().cloned();
+    let headers = record.map(|(h, _)| h);
     let column = |i: usize| match headers.and_then(|h| h.get(i)) {
         Some(name) if !name.trim().is_empty() => format!("column '{}'", name.trim()),
         _ => format!("column {}", i + 1),
@@ -351,16 +399,6 @@ fn csv_error(path: &str, headers: Option<&csv::StringRecord>, e: csv::Error) -> 
             "not valid UTF-8 in {} (save the file as UTF-8)",
             column(err.field())
         ),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => {
-            let hint = if *len < *expected_len {
-                ""
-            } else {
-                " (a quote left open swallows the lines after it)"
-            };
-            format!("has {len} fields, the header has {expected_len}{hint}")
-        }
         csv::ErrorKind::Io(io) => {
             return InputError::Io {
                 path: path.to_string(),
@@ -369,17 +407,14 @@ fn csv_error(path: &str, headers: Option<&csv::StringRecord>, e: csv::Error) -> 
         }
         _ => e.to_string(),
     };
-    let (line, problem) = match position {
-        Some(p) => {
-            // The parser's own line count misses blank lines and CRLF breaks; count the
-            // file's line breaks up to the record instead (only on this error path).
-            let line = physical_line(path, p.byte()).unwrap_or(p.line());
-            match p.record() {
-                0 => (line, problem),
-                row => (line, format!("row {row}: {problem}")),
-            }
-        }
-        None => (0, problem),
+    // The parser's own line count misses blank lines and CRLF breaks; count the file's line
+    // breaks up to the record instead (only on this error path).
+    let line = position
+        .map(|p| physical_line(path, p.byte()).unwrap_or(p.line()))
+        .unwrap_or(0);
+    let problem = match record {
+        Some((_, row)) => format!("row {row}: {problem}"),
+        None => problem,
     };
     InputError::Bad {
         path: path.to_string(),
@@ -536,6 +571,22 @@ date_of_birth,id_document_front_url,id_document_back_url";
                 "{body:?}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn blank_spreadsheet_lines_are_skipped_and_take_no_row_number() {
+        let good = "Ann,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v";
+        let commas = ",".repeat(15);
+        let body = format!("{HEADER}\n{good}\n   \n{commas}\n\n{good},\n{commas}\n");
+        let f = write(body.as_bytes());
+        let mut input = CsvInput::open(f.path(), b',').unwrap();
+        let mut rows = Vec::new();
+        while let Some((row, record)) = input.next_record().unwrap() {
+            rows.push((row, record.len()));
+        }
+        // The second row's trailing delimiter gave an empty 17th field: dropped.
+        assert_eq!(rows, vec![(1, 16), (2, 16)]);
+        assert_eq!(scan(f.path(), b',').unwrap().1, 2);
     }
 
     #[test]
