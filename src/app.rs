@@ -627,7 +627,7 @@ async fn run_file_inner(
     );
     print_counts(file, &counts, dir);
     if let Some(StopReason::Fatal(m)) = &stopped {
-        eprintln!("error: the API refused our credentials, run stopped: {m}");
+        eprintln!("error: run stopped, the API refuses our requests: {m}");
     }
     Ok(exit)
 }

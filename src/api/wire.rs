@@ -17,14 +17,22 @@ pub(crate) struct Envelope {
     pub success: Option<bool>,
     #[serde(default)]
     pub data: Option<Value>,
-    #[serde(default, alias = "pagination")]
+    /// The page block under either of the names the pages use (`meta` wins if both come:
+    /// an alias would refuse such a body as a duplicate field).
+    #[serde(default)]
     pub meta: Option<PageBlock>,
+    #[serde(default)]
+    pagination: Option<PageBlock>,
 }
 
 impl Envelope {
     /// `None` when the body is not JSON or not an object.
     pub fn parse(body: &[u8]) -> Option<Envelope> {
-        serde_json::from_slice(body).ok()
+        let mut env: Envelope = serde_json::from_slice(body).ok()?;
+        if env.meta.is_none() {
+            env.meta = env.pagination.take();
+        }
+        Some(env)
     }
 }
 
@@ -370,6 +378,16 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_body_with_both_page_blocks_is_read() {
+        let body = br#"{"success":true,"data":[{"id":"a"}],
+            "meta":{"page":1,"limit":10,"total":1,"totalPages":1},
+            "pagination":{"page":1,"limit":10,"total":1,"totalPages":1}}"#;
+        let env = Envelope::parse(body).unwrap();
+        let page: Page<Transaction> = Page::from_envelope(env, 1, 10).unwrap();
+        assert_eq!((page.items.len(), page.total_pages), (1, 1));
     }
 
     #[test]

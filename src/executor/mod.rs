@@ -391,7 +391,7 @@ async fn send_row(ctx: &Ctx, job: Job) {
                     Status::Failed,
                     status,
                     None,
-                    format!("{message} (run stopped: credentials refused)"),
+                    format!("{message} (run stopped: the API refuses our requests)"),
                 );
             }
             Err(ApiError::Local { message }) => {
@@ -451,7 +451,7 @@ async fn send_row(ctx: &Ctx, job: Job) {
 
 fn stopped_message(ctx: &Ctx, attempts: u32) -> String {
     let why = match ctx.stop.reason() {
-        Some(StopReason::Fatal(_)) => "run stopped: credentials refused",
+        Some(StopReason::Fatal(_)) => "run stopped: the API refuses our requests",
         _ => "run interrupted",
     };
     format!("{why} after {attempts} attempts; run again to resume")
