@@ -94,14 +94,31 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 )
             })?;
             let dir = ReportDirs::new(&given_dir, 1).next(&file);
-            let started = Utc::now();
+            // The figures are those of the file's runs, as the journal recorded them.
+            let totals = journal.run_totals(&entry)?;
+            let parse = |t: &str| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .map(|t| t.with_timezone(&Utc))
+                    .ok()
+            };
             let counts = journal_report(&journal, &entry, &file, delimiter, &dir, |counts| {
-                Summary::new(
+                let s = Summary::new(
                     "report",
                     SummaryInput::new(&file.display().to_string(), &sha, rows),
                     counts,
-                )
-                .timed(started, Utc::now())
+                );
+                match &totals {
+                    Some(t) => {
+                        let started = parse(&t.first_started).unwrap_or_else(Utc::now);
+                        let ended = t.last_ended.as_deref().and_then(parse);
+                        let mut s = s.timed(started, ended.unwrap_or_else(Utc::now));
+                        s.requests_sent = t.requests_sent;
+                        s.retries = t.retries;
+                        s.http_429_seen = t.http_429_seen;
+                        s
+                    }
+                    None => s,
+                }
             })?;
             print_counts(&file, &counts, &dir);
             Ok(counts.exit_code(false))
@@ -592,10 +609,12 @@ async fn run_file_inner(
     let retries = stats.retries.load(Ordering::Relaxed);
     let throttled = stats.http_429.load(Ordering::Relaxed);
     let mut exit = 0;
+    let mut times = (String::new(), String::new());
     let counts = reader.and_then(|reader| {
         journal_report(&reader, &entry, file, delimiter, dir, |counts| {
             let mut s = Summary::new("run", SummaryInput::new(&path_text, &sha, rows), counts)
                 .timed(started, Utc::now());
+            times = (s.started_at.clone(), s.ended_at.clone());
             s.requests_sent = sent;
             s.retries = retries;
             s.http_429_seen = throttled;
@@ -620,7 +639,17 @@ async fn run_file_inner(
     let journal = slot.insert(journal);
     merged?;
     let counts = counts?;
-    journal.finish_run(run_id, exit, sent, retries, throttled)?;
+    journal.finish_run(
+        run_id,
+        &crate::journal::RunEnd {
+            started_at: times.0,
+            ended_at: times.1,
+            exit_code: exit,
+            requests_sent: sent,
+            retries,
+            http_429_seen: throttled,
+        },
+    )?;
     tracing::info!(
         seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
         "report written"

@@ -536,6 +536,21 @@ async fn a_customer_of_an_earlier_file_is_already_enrolled_and_not_sent() {
         .unwrap();
     assert_eq!(code(&report), 0, "{}", stderr(&report));
     assert_eq!(case.results("again"), case.results("r2"));
+    // Its summary gives the figures of the file's two runs, not of the report command.
+    let summary = |dir: &str| -> serde_json::Value {
+        let path = case.dir.path().join(dir).join("summary.json");
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let (first, second, again) = (
+        summary("r2"),
+        summary(&format!("reports/{folder}")),
+        summary("again"),
+    );
+    let sent = |s: &serde_json::Value| s["requests_sent"].as_u64().unwrap();
+    assert_eq!(sent(&again), sent(&first) + sent(&second));
+    assert!(sent(&again) > 0);
+    assert_eq!(again["started_at"], first["started_at"]);
+    assert_eq!(again["ended_at"], second["ended_at"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -121,6 +121,27 @@ pub struct FileStatus {
     pub counts: Vec<(String, u64)>,
 }
 
+/// How a run ended, as its summary.json says.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub started_at: String,
+    pub ended_at: String,
+    pub exit_code: i32,
+    pub requests_sent: u64,
+    pub retries: u64,
+    pub http_429_seen: u64,
+}
+
+/// The sum of a file's runs, for a report written again from the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunTotals {
+    pub first_started: String,
+    pub last_ended: Option<String>,
+    pub requests_sent: u64,
+    pub retries: u64,
+    pub http_429_seen: u64,
+}
+
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
@@ -318,24 +339,54 @@ impl Journal {
         Ok(())
     }
 
-    pub fn finish_run(
-        &mut self,
-        run_id: i64,
-        exit_code: i32,
-        requests_sent: u64,
-        retries: u64,
-        http_429_seen: u64,
-    ) -> Result<()> {
+    /// What every `run` of a file added up to: the first start, the last end (`None` while
+    /// one has not ended), and the requests, retries and 429s of them all. `None` when the
+    /// file was never run.
+    pub fn run_totals(&self, file: &FileEntry) -> Result<Option<RunTotals>> {
+        let totals = self.conn.query_row(
+            "SELECT min(started_at), max(ended_at), count(*) - count(ended_at),
+                    coalesce(sum(requests_sent), 0), coalesce(sum(retries), 0),
+                    coalesce(sum(http_429_seen), 0)
+             FROM runs WHERE file_id = ?1 AND command = 'run'",
+            [file.id],
+            |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            },
+        )?;
+        let (Some(first_started), last_ended, unfinished, requests, retries, http_429) = totals
+        else {
+            return Ok(None);
+        };
+        Ok(Some(RunTotals {
+            first_started,
+            last_ended: last_ended.filter(|_| unfinished == 0),
+            requests_sent: requests as u64,
+            retries: retries as u64,
+            http_429_seen: http_429 as u64,
+        }))
+    }
+
+    /// Records how a run ended, with the start and end times its summary.json gives (the
+    /// start recorded by `start_run` is when the journal learnt of it, a little later).
+    pub fn finish_run(&mut self, run_id: i64, end: &RunEnd) -> Result<()> {
         self.conn.execute(
-            "UPDATE runs SET ended_at = ?2, exit_code = ?3, requests_sent = ?4, retries = ?5,
-             http_429_seen = ?6 WHERE id = ?1",
+            "UPDATE runs SET started_at = ?2, ended_at = ?3, exit_code = ?4, requests_sent = ?5,
+             retries = ?6, http_429_seen = ?7 WHERE id = ?1",
             params![
                 run_id,
-                now(),
-                exit_code,
-                requests_sent as i64,
-                retries as i64,
-                http_429_seen as i64
+                end.started_at,
+                end.ended_at,
+                end.exit_code,
+                end.requests_sent as i64,
+                end.retries as i64,
+                end.http_429_seen as i64
             ],
         )?;
         Ok(())
