@@ -204,14 +204,28 @@ pub struct SandboxArgs {
     pub seed_cards: bool,
 }
 
+/// Exactly YYYY-MM-DD, as date_of_birth must be (chrono alone also takes 2026-2-8).
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| format!("'{s}' is not a date in YYYY-MM-DD form"))
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| format!("'{s}' is not a date in YYYY-MM-DD form"))
 }
 
 fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
+        "\"" | "\n" | "\r" => Err(format!(
+            "{s:?} cannot be the delimiter: it is part of CSV quoting or line endings"
+        )),
         _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
         _ => Err(format!(
             "'{s}' is not a one-character ASCII delimiter (or \"tab\")"
@@ -226,4 +240,32 @@ fn parse_latency(s: &str) -> Result<(u64, u64), String> {
         fixed.trim().parse().map_err(|_| bad())?,
         jitter.trim().parse().map_err(|_| bad())?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_exactly_yyyy_mm_dd() {
+        assert!(parse_date("2026-02-28").is_ok());
+        for bad in [
+            "2026-2-28",
+            "2026-02-30",
+            "26-02-28",
+            "2026/02/28",
+            "2026-02-28 ",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quoting_and_line_ending_characters_cannot_delimit() {
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+        for bad in ["\"", "\n", "\r", ";;", "é"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -326,8 +326,11 @@ pub fn scan(path: &std::path::Path, delimiter: u8) -> Result<(String, u64), Inpu
     Ok((input.sha256(), rows))
 }
 
+/// A header name as matched: surrounding spaces, and the byte-order marks and zero-width
+/// characters that concatenated or hand-edited exports leave, ignored; ASCII case folded.
 fn normalise(name: &str) -> String {
-    name.trim().to_ascii_lowercase()
+    name.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\u{feff}' | '\u{200b}'))
+        .to_ascii_lowercase()
 }
 
 fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, InputError> {
@@ -369,8 +372,19 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
         .map(|f| f.name())
         .collect();
     if !missing.is_empty() {
+        // One column whose name holds the others: the file uses another delimiter.
+        let hint = match headers.iter().next() {
+            Some(only) if headers.len() == 1 => [(';', "';'"), ('\t', "tab"), ('|', "'|'")]
+                .iter()
+                .find(|(c, _)| only.contains(*c))
+                .map(|(_, name)| {
+                    format!(" (the header looks {name}-separated: try --delimiter {name})")
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         return Err(bad(format!(
-            "required column{} missing: {}",
+            "required column{} missing: {}{hint}",
             if missing.len() > 1 { "s" } else { "" },
             missing.join(", ")
         )));
@@ -608,5 +622,20 @@ date_of_birth,id_document_front_url,id_document_back_url";
         let f = write(body.as_bytes());
         let input = CsvInput::open(f.path(), b';').unwrap();
         assert_eq!(input.columns.unknown, vec!["notes".to_string()]);
+        // Read with the default comma, the same file says which delimiter to try.
+        let e = scan(f.path(), b',').unwrap_err().to_string();
+        assert!(e.contains("try --delimiter ';'"), "{e}");
+    }
+
+    #[test]
+    fn a_stray_byte_order_mark_or_zero_width_space_in_a_header_name_is_ignored() {
+        let header = HEADER
+            .replace("first_name", "\u{feff}first_name")
+            .replace("email", "email\u{200b}");
+        let f = write(format!("\u{feff}{header},\u{feff}reference\n").as_bytes());
+        let input = CsvInput::open(f.path(), b',').unwrap();
+        assert_eq!(input.columns.column(Field::FirstName), Some(0));
+        assert_eq!(input.columns.column(Field::Email), Some(2));
+        assert_eq!(input.columns.column(Field::Reference), Some(16));
     }
 }
