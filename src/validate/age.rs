@@ -5,6 +5,9 @@ use chrono::{Datelike, NaiveDate};
 /// The age at which a customer may hold a card.
 pub(crate) const ADULT_AGE: i32 = 18;
 
+/// Older than this is flagged (a warning): the oldest people alive are about 116.
+pub(crate) const OLDEST_PLAUSIBLE: i32 = 120;
+
 /// Parses exactly `YYYY-MM-DD` (four-digit year, two-digit month and day), and only real
 /// calendar dates: "1990-2-3", "1990-02-30" and "19900203" are refused.
 pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {

@@ -196,6 +196,13 @@ impl Validator {
             );
             return None;
         }
+        if age > age::OLDEST_PLAUSIBLE {
+            // 0000-01-01 or 1850-01-01: a placeholder or a typo more likely than a customer.
+            p.warning(
+                Field::DateOfBirth,
+                format_args!("customer would be {age} on {}: check the year", self.as_of),
+            );
+        }
         Some(born)
     }
 }

@@ -489,6 +489,21 @@ fn future_dates_are_refused() {
 }
 
 #[test]
+fn implausibly_old_customers_are_flagged() {
+    let f = Fixture::new();
+    assert_valid_clean(f.check(&[(Field::DateOfBirth, "1906-11-20")]));
+    for (born, age) in [("1905-11-21", 121), ("0000-01-01", 2026)] {
+        let (_, warnings) = valid(f.check(&[(Field::DateOfBirth, born)]));
+        assert_eq!(
+            warnings,
+            vec![format!(
+                "date_of_birth: customer would be {age} on 2026-11-21: check the year"
+            )]
+        );
+    }
+}
+
+#[test]
 fn leap_day_birthdays_come_on_the_first_of_march() {
     let f = Fixture::new();
     let born = [(Field::DateOfBirth, "2008-02-29")];
