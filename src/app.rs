@@ -1,21 +1,19 @@
 //! The commands: each turns checked settings into the pipeline's stages and an exit code.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use chrono::Utc;
 
-use crate::api::{ApiConfig, Client, Credentials};
-use crate::cli::{ApiArgs, Cli, Command, CommonArgs, SendArgs};
-use crate::executor::{self, Backoff, Pacer, Stats, Stop, StopReason};
+use crate::cli::{Cli, Command, CommonArgs};
+use crate::config::{RunSettings, SendSettings, client};
+use crate::executor::{Stop, StopReason};
 use crate::input::{CsvInput, Field, RowView};
-use crate::journal::writer::{self, Command as JournalCommand};
-use crate::journal::{FileEntry, Journal};
-use crate::plan::{Decision, Job, Known, Planner};
+use crate::journal::Journal;
+use crate::plan::{Decision, Planner};
 use crate::report::{Report, ReportRow, Summary, SummaryInput};
+use crate::run::{journal_report, run_file};
 use crate::status::{Counts, Status};
 use crate::validate::{Rules, Validator};
 
@@ -223,7 +221,7 @@ impl<'a> ReportDirs<'a> {
     }
 }
 
-fn rules(common: &CommonArgs, file: &Path) -> Rules {
+pub(crate) fn rules(common: &CommonArgs, file: &Path) -> Rules {
     let documents_dir = common
         .documents_dir
         .clone()
@@ -238,7 +236,7 @@ fn rules(common: &CommonArgs, file: &Path) -> Rules {
     }
 }
 
-fn warn_unknown(input: &CsvInput) {
+pub(crate) fn warn_unknown(input: &CsvInput) {
     if !input.columns.unknown.is_empty() {
         tracing::warn!(
             "{}: ignoring unknown column{} {} (kept in rejects.csv)",
@@ -318,103 +316,6 @@ pub fn validate_file(common: &CommonArgs, file: &Path, dir: &Path) -> Result<i32
     Ok(summary.exit_code)
 }
 
-/// Checked settings of `run`.
-pub struct RunSettings {
-    pub common: CommonArgs,
-    pub send: SendSettings,
-}
-
-impl RunSettings {
-    pub fn new(common: CommonArgs, send: SendArgs) -> Result<RunSettings> {
-        Ok(RunSettings {
-            common,
-            send: SendSettings::new(&send)?,
-        })
-    }
-}
-
-/// Checked pacing, concurrency and retry settings: the same for `run` and `reconcile`.
-pub struct SendSettings {
-    pub rate: f64,
-    pub concurrency: usize,
-    pub max_attempts: u32,
-    pub backoff: Backoff,
-    pub grace: Duration,
-}
-
-impl SendSettings {
-    pub fn new(send: &SendArgs) -> Result<SendSettings> {
-        if !(send.rate >= 0.0 && send.rate.is_finite()) {
-            bail!("--rate must be a number of requests per second, 0 for no limit");
-        }
-        Ok(SendSettings {
-            rate: send.rate,
-            concurrency: send.concurrency as usize,
-            max_attempts: send.max_attempts,
-            backoff: Backoff {
-                base: Duration::from_millis(send.backoff_ms),
-                cap: Duration::from_secs(30),
-            },
-            grace: Duration::from_secs_f64(send.timeout.clamp(1.0, 30.0)),
-        })
-    }
-
-    /// Rows claimed per journal commit: about half a second of requests at the rate, at most
-    /// `MAX_CLAIM` (also when the rate is unlimited, where that is a few milliseconds' worth).
-    pub fn claim_batch(&self) -> usize {
-        const MAX_CLAIM: usize = 256;
-        if self.rate <= 0.0 {
-            MAX_CLAIM
-        } else {
-            ((self.rate / 2.0).ceil() as usize).clamp(1, MAX_CLAIM)
-        }
-    }
-
-    /// Threads that send requests: one per core when the rate is unlimited or high, one when
-    /// pacing keeps the run slow anyway.
-    pub fn shards(&self) -> usize {
-        if self.rate > 0.0 && self.rate < 500.0 {
-            return 1;
-        }
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(4)
-    }
-}
-
-pub fn client(api: &ApiArgs, send: &SendArgs) -> Result<Client> {
-    if !(send.timeout > 0.0 && send.timeout.is_finite()) {
-        bail!("--timeout must be a positive number of seconds");
-    }
-    let credentials = if let Some(path) = &api.token_file {
-        crate::api::check_token_file(path).map_err(|e| anyhow!(e))?;
-        Credentials::TokenFile(path.clone())
-    } else if let Some(token) = non_empty_env("CARTEVO_API_TOKEN") {
-        Credentials::Token(token)
-    } else if let (Some(id), Some(key)) = (
-        non_empty_env("CARTEVO_CLIENT_ID"),
-        non_empty_env("CARTEVO_CLIENT_KEY"),
-    ) {
-        Credentials::Client { id, key }
-    } else {
-        bail!(
-            "no credentials: set CARTEVO_API_TOKEN, or CARTEVO_CLIENT_ID and CARTEVO_CLIENT_KEY, \
-             or give --token-file"
-        );
-    };
-    Client::new(ApiConfig {
-        base_url: api.base_url.clone(),
-        credentials,
-        timeout: Duration::from_secs_f64(send.timeout),
-        provider_enroll: !api.no_provider_enroll,
-    })
-}
-
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// First Ctrl-C: stop starting requests and finish cleanly. Second: leave at once; the
 /// journal is consistent at every commit.
 fn watch_ctrl_c(stop: Stop) {
@@ -430,307 +331,7 @@ fn watch_ctrl_c(stop: Stop) {
     });
 }
 
-/// `run` on one file. Always gives the journal back, even on error, so the next file can use
-/// it.
-pub async fn run_file(
-    settings: &RunSettings,
-    file: &Path,
-    dir: &Path,
-    client: Client,
-    journal: Journal,
-    stop: Stop,
-) -> (i32, Result<Journal>) {
-    let mut slot = Some(journal);
-    match run_file_inner(settings, file, dir, client, &mut slot, stop).await {
-        Ok(code) => (code, slot.ok_or_else(|| anyhow!("journal lost"))),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            (1, slot.ok_or_else(|| anyhow!("the journal writer failed")))
-        }
-    }
-}
-
-async fn run_file_inner(
-    settings: &RunSettings,
-    file: &Path,
-    dir: &Path,
-    client: Client,
-    slot: &mut Option<Journal>,
-    stop: Stop,
-) -> Result<i32> {
-    let started = Utc::now();
-    let delimiter = settings.common.delimiter;
-    // Every structural problem surfaces here, before anything is sent.
-    let (sha, rows) = {
-        let file = file.to_path_buf();
-        tokio::task::spawn_blocking(move || crate::input::scan(&file, delimiter)).await??
-    };
-    let path_text = file.display().to_string();
-    // Checked before the run is recorded: a bad --documents-dir leaves no run behind.
-    let validator = Validator::new(rules(&settings.common, file))?;
-    let journal = slot.as_mut().expect("journal present");
-    let entry = journal.file(&sha, &path_text, rows)?;
-    let run_id = journal.start_run(&entry, "run")?;
-    let known = Known {
-        lookup: if journal.has_customers()? {
-            Some(journal.lookup()?)
-        } else {
-            None
-        },
-        keyer: journal.keyer(),
-        file_id: entry.id,
-        prior: journal.statuses(&entry)?,
-    };
-    tracing::info!(file = %path_text, rows, sha256 = %sha, "run started");
-
-    // From here the writer thread owns the journal; it comes back into `slot` when the
-    // thread ends, whatever happened.
-    let journal = slot.take().expect("journal present");
-    let (writer, writer_thread) = writer::spawn(journal, entry.clone(), run_id);
-    let sending_started = std::time::Instant::now();
-    let progress = Progress::new(rows);
-    let stats = Arc::new(Stats::default());
-    // Jobs travel in batches of one journal claim each: one hand-over per batch, not per row.
-    let claim_batch = settings.send.claim_batch();
-    let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel::<Vec<Job>>(2);
-
-    // The planner reads and decides on a blocking thread; it feeds the executor through a
-    // bounded channel, so it never runs more than a few rows ahead of the requests.
-    let planner = {
-        let writer = writer.clone();
-        let stop = stop.clone();
-        let file = file.to_path_buf();
-        let progress = progress.clone();
-        let sha = sha.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut input = CsvInput::open(&file, delimiter)?;
-            warn_unknown(&input);
-            let columns = input.columns.clone();
-            let mut planner = Planner::new(validator, Some(known));
-            planner.reserve(rows);
-            let mut batch = Vec::with_capacity(claim_batch);
-            while let Some((row, record)) = input.next_record()? {
-                if stop.is_stopped() {
-                    return Ok(());
-                }
-                match planner.decide(row, &RowView::new(&columns, record))? {
-                    Decision::Done => progress.done(None),
-                    Decision::Local {
-                        status,
-                        customer_id,
-                        message,
-                        warnings,
-                    } => {
-                        writer.blocking_send(JournalCommand::Local {
-                            row,
-                            status,
-                            customer_id,
-                            message,
-                            warnings,
-                        })?;
-                        progress.done(Some(status));
-                    }
-                    Decision::Send(job) => {
-                        batch.push(job);
-                        if batch.len() == claim_batch {
-                            let full =
-                                std::mem::replace(&mut batch, Vec::with_capacity(claim_batch));
-                            if jobs_tx.blocking_send(full).is_err() {
-                                return Ok(()); // the executor stopped
-                            }
-                        }
-                    }
-                }
-            }
-            if !batch.is_empty() && jobs_tx.blocking_send(batch).is_err() {
-                return Ok(());
-            }
-            if input.sha256() != sha {
-                bail!("'{}' changed while it was being run", file.display());
-            }
-            Ok(())
-        })
-    };
-
-    let exec = {
-        let progress = progress.clone();
-        executor::execute(
-            client,
-            Pacer::new(settings.send.rate),
-            writer.clone(),
-            jobs_rx,
-            stop.clone(),
-            stats.clone(),
-            executor::Settings {
-                concurrency: settings.send.concurrency,
-                shards: settings.send.shards(),
-                max_attempts: settings.send.max_attempts,
-                backoff: settings.send.backoff,
-                grace: settings.send.grace,
-            },
-            move |status| progress.done(Some(status)),
-        )
-        .await
-    };
-    let planned = planner.await;
-    let flushed = writer.flush().await;
-    drop(writer);
-    let journal = writer_thread
-        .join()
-        .map_err(|_| anyhow!("the journal writer panicked"))??;
-    *slot = Some(journal);
-    progress.finish();
-    exec?;
-    flushed?;
-    planned??;
-
-    tracing::info!(
-        requests = stats.sent.load(Ordering::Relaxed),
-        seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
-        sending_seconds = sending_started.elapsed().as_secs_f64(),
-        "sending finished"
-    );
-    // The customer index merge (a write) and the report (reads) are independent: the merge
-    // runs on its own thread while the report reads through a second connection.
-    let journal = slot.take().expect("journal present");
-    let reader = journal.scan_reader();
-    let indexer = {
-        let entry = entry.clone();
-        std::thread::Builder::new()
-            .name("index-merge".into())
-            .spawn(move || {
-                let mut journal = journal;
-                let merged = journal.index_file(&entry);
-                (journal, merged)
-            })?
-    };
-    let stopped = stop.reason();
-    let sent = stats.sent.load(Ordering::Relaxed);
-    let retries = stats.retries.load(Ordering::Relaxed);
-    let throttled = stats.http_429.load(Ordering::Relaxed);
-    let mut exit = 0;
-    let mut times = (String::new(), String::new());
-    let counts = reader.and_then(|reader| {
-        journal_report(&reader, &entry, file, delimiter, dir, |counts| {
-            let mut s = Summary::new("run", SummaryInput::new(&path_text, &sha, rows), counts)
-                .timed(started, Utc::now());
-            times = (s.started_at.clone(), s.ended_at.clone());
-            s.requests_sent = sent;
-            s.retries = retries;
-            s.http_429_seen = throttled;
-            match &stopped {
-                Some(StopReason::Interrupted) => {
-                    s.exit_code = INTERRUPTED;
-                    s.stopped = Some("interrupted".to_string());
-                }
-                Some(StopReason::Fatal(m)) => {
-                    s.exit_code = 1;
-                    s.stopped = Some(m.clone());
-                }
-                None => {}
-            }
-            exit = s.exit_code;
-            s
-        })
-    });
-    let (journal, merged) = indexer
-        .join()
-        .map_err(|_| anyhow!("the customer index merge panicked"))?;
-    let journal = slot.insert(journal);
-    merged?;
-    let counts = counts?;
-    journal.finish_run(
-        run_id,
-        &crate::journal::RunEnd {
-            started_at: times.0,
-            ended_at: times.1,
-            exit_code: exit,
-            requests_sent: sent,
-            retries,
-            http_429_seen: throttled,
-        },
-    )?;
-    tracing::info!(
-        seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
-        "report written"
-    );
-    print_counts(file, &counts, dir);
-    if let Some(StopReason::Fatal(m)) = &stopped {
-        eprintln!("error: run stopped, the API refuses our requests: {m}");
-    }
-    Ok(exit)
-}
-
-/// Writes a file's report from the journal: the CSV is read again for references and the
-/// original fields of rejects, and merged in row order with the journal's rows. A row the
-/// journal does not have is `pending`.
-pub fn journal_report(
-    journal: &Journal,
-    entry: &FileEntry,
-    file: &Path,
-    delimiter: u8,
-    dir: &Path,
-    summary: impl FnOnce(Counts) -> Summary,
-) -> Result<Counts> {
-    let mut input = CsvInput::open(file, delimiter)?;
-    let mut report = Report::create(dir, &input.headers)?;
-    let columns = input.columns.clone();
-    let pending = |report: &mut Report, row: u64, record: &csv::StringRecord| {
-        report.row(&ReportRow {
-            row,
-            reference: RowView::new(&columns, record).get(Field::Reference),
-            status: Status::Pending,
-            customer_id: None,
-            http_status: None,
-            attempts: 0,
-            message: "",
-            warnings: "",
-            record,
-        })
-    };
-    journal.for_each_row(entry, |state| {
-        loop {
-            let Some((row, record)) = input.next_record()? else {
-                bail!(
-                    "the journal has row {} but the file ends before it",
-                    state.row
-                );
-            };
-            if row < state.row {
-                pending(&mut report, row, record)?;
-                continue;
-            }
-            let reported = state.status.reported();
-            let message = if matches!(state.status, crate::journal::JournalStatus::InFlight)
-                && state.message.is_empty()
-            {
-                "sent, but no answer was recorded (the run was stopped); run again to resume"
-            } else {
-                &state.message
-            };
-            report.row(&ReportRow {
-                row,
-                reference: RowView::new(&columns, record).get(Field::Reference),
-                status: reported,
-                customer_id: state.customer_id.as_deref(),
-                http_status: state.http_status,
-                attempts: state.attempts,
-                message,
-                warnings: &state.warnings,
-                record,
-            })?;
-            return Ok(());
-        }
-    })?;
-    while let Some((row, record)) = input.next_record()? {
-        pending(&mut report, row, record)?;
-    }
-    let counts = *report.counts();
-    report.finish(&summary(counts))?;
-    Ok(counts)
-}
-
-fn print_counts(file: &Path, counts: &Counts, dir: &Path) {
+pub(crate) fn print_counts(file: &Path, counts: &Counts, dir: &Path) {
     let parts: Vec<String> = counts
         .iter()
         .filter(|(_, n)| *n > 0)
@@ -777,64 +378,6 @@ fn print_status(journal: &Journal) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The progress line on stderr; indicatif hides it when stderr is not a terminal.
-#[derive(Clone)]
-struct Progress {
-    bar: indicatif::ProgressBar,
-    /// Read once: asking the bar takes its lock, which every sender thread would share.
-    hidden: bool,
-    counts: Arc<[std::sync::atomic::AtomicU64; 4]>,
-}
-
-impl Progress {
-    fn new(total: u64) -> Progress {
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some(total),
-            indicatif::ProgressDrawTarget::stderr_with_hz(4),
-        );
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        Progress {
-            hidden: bar.is_hidden(),
-            bar,
-            counts: Arc::new(Default::default()),
-        }
-    }
-
-    fn done(&self, status: Option<Status>) {
-        if self.hidden {
-            return;
-        }
-        let i = match status {
-            Some(Status::Created) => 0,
-            Some(Status::Duplicate) => 1,
-            Some(Status::Failed) => 2,
-            _ => 3,
-        };
-        let n = self.counts[i].fetch_add(1, Ordering::Relaxed);
-        // Re-render the counts now and then, not for every row of a fast run.
-        if i < 3 && (n < 64 || n.is_multiple_of(64)) {
-            let [c, d, f, _] = &*self.counts;
-            self.bar.set_message(format!(
-                "created {}  duplicate {}  failed {}",
-                c.load(Ordering::Relaxed),
-                d.load(Ordering::Relaxed),
-                f.load(Ordering::Relaxed)
-            ));
-        }
-        self.bar.inc(1);
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
 }
 
 /// `sandbox`: serves until Ctrl-C. The URL is stdout's first line, for scripts.

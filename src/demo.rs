@@ -8,8 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::api::{ApiConfig, Client, Credentials};
-use crate::app::{self, RunSettings};
+use crate::app;
 use crate::cli::{CommonArgs, SendArgs};
+use crate::config::RunSettings;
 use crate::executor::Stop;
 use crate::journal::Journal;
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -117,7 +118,7 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<i32> {
         let file = workdir.join(format!("examples/{name}.csv"));
         let dir = workdir.join("reports").join(name);
         eprintln!();
-        let (c, j) = app::run_file(
+        let (c, j) = crate::run::run_file(
             &settings,
             &file,
             &dir,

@@ -12,12 +12,14 @@
 //! - [`report`]: results.csv, rejects.csv and summary.json.
 //! - [`reconcile`]: reads back what runs created and compares it with the partner's rows.
 //!
-//! Around them: [`cli`] (flags), [`app`] (the commands), [`sandbox`] (a local API double),
-//! [`status`] (the contract's row statuses), [`logging`].
+//! Around them: [`cli`] (flags), [`config`] (the checked settings built from them), [`app`]
+//! (the commands), [`run`] (`run` on one file: the stages wired together), [`sandbox`] (a
+//! local API double), [`status`] (the contract's row statuses), [`logging`].
 
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod customer;
 pub mod demo;
 pub mod executor;
@@ -27,6 +29,7 @@ pub mod logging;
 pub mod plan;
 pub mod reconcile;
 pub mod report;
+pub mod run;
 pub mod sandbox;
 pub mod status;
 pub mod validate;

@@ -532,9 +532,9 @@ async fn end_to_end_against_the_sandbox() {
         timeout: 10.0,
         backoff_ms: 1,
     };
-    let run_settings = crate::app::RunSettings::new(common, send).unwrap();
+    let run_settings = crate::config::RunSettings::new(common, send).unwrap();
     let journal = Journal::open(&f.journal).unwrap();
-    let (code, journal) = crate::app::run_file(
+    let (code, journal) = crate::run::run_file(
         &run_settings,
         &csv,
         &f.dir.path().join("run-report"),
@@ -611,9 +611,9 @@ async fn throughput() {
         timeout: 10.0,
         backoff_ms: 1,
     };
-    let run_settings = crate::app::RunSettings::new(common, send).unwrap();
+    let run_settings = crate::config::RunSettings::new(common, send).unwrap();
     let journal = Journal::open(&f.journal).unwrap();
-    let (code, journal) = crate::app::run_file(
+    let (code, journal) = crate::run::run_file(
         &run_settings,
         &csv,
         &f.dir.path().join("run-report"),
