@@ -710,3 +710,52 @@ fn strict_turns_the_examples_warnings_into_invalid_rows() {
     // Rows without warnings are unaffected.
     assert_eq!(out.by_ref("P-0001").status, "valid");
 }
+
+#[test]
+fn a_rejects_file_goes_round_after_round_and_fixed_rows_pass() {
+    let work = Work::new();
+    let first = work.validate_into(&fixture("invalid.csv"), "round1", &[]);
+    first.expect_code(2);
+    let invalid = first.count("invalid");
+    assert!(invalid > 0);
+    // The partner sends rejects.csv back unchanged: the same rows fail, with one row and one
+    // error column, round after round.
+    let mut rejects = first.report_dir.join("rejects.csv");
+    for round in ["round2", "round3"] {
+        let out = work.validate_into(&rejects, round, &[]);
+        out.expect_code(2);
+        assert_eq!(out.count("invalid"), invalid, "{}", out.stderr);
+        let table = out.rejects();
+        let named = |name: &str| table.headers.iter().filter(|h| *h == name).count();
+        assert_eq!(
+            (named("row"), named("error")),
+            (1, 1),
+            "{:?}",
+            table.headers
+        );
+        rejects = out.report_dir.join("rejects.csv");
+    }
+}
+
+#[test]
+fn blank_spreadsheet_lines_are_skipped_and_a_ragged_row_names_its_line_and_row() {
+    let work = Work::new();
+    let mut body = csv_text(URL_HEADER, &[url_row(1), url_row(2)]);
+    let commas = ",".repeat(URL_HEADER.matches(',').count());
+    body.extend_from_slice(format!("   \r\n{commas}\r\n\r\n").as_bytes());
+    let file = work.write("blank.csv", &body);
+    let out = work.validate(&file, &[]);
+    out.expect_code(0);
+    assert_eq!(out.results().len(), 2);
+
+    body.extend_from_slice(b"only,three,fields\r\n");
+    let file = work.write("ragged.csv", &body);
+    let out = work.validate(&file, &[]);
+    out.expect_code(1);
+    // Header, two rows, three blank lines: the ragged row is on line 7 and is row 3.
+    assert!(
+        out.stderr.contains("line 7: row 3: has 3 fields"),
+        "{}",
+        out.stderr
+    );
+}
