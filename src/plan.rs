@@ -47,6 +47,8 @@ pub struct Known {
     pub lookup: Option<Lookup>,
     pub keyer: Keyer,
     pub file_id: i64,
+    /// The path each file of the journal was run from, to name it in a message.
+    pub file_paths: std::collections::HashMap<i64, String>,
     /// Index = row number.
     pub prior: Vec<Option<JournalStatus>>,
 }
@@ -149,7 +151,10 @@ impl Planner {
             let place = if k.file_id == known.file_id {
                 format!("row {} of this file", k.row)
             } else {
-                format!("row {} of an earlier file", k.row)
+                match known.file_paths.get(&k.file_id) {
+                    Some(path) => format!("row {} of {path}", k.row),
+                    None => format!("row {} of an earlier file", k.row),
+                }
             };
             return Ok(Decision::Local {
                 status: Status::AlreadyEnrolled,

@@ -70,6 +70,11 @@ async fn run_file_inner(
         },
         keyer: journal.keyer(),
         file_id: entry.id,
+        file_paths: journal
+            .files()?
+            .into_iter()
+            .map(|f| (f.id, f.path))
+            .collect(),
         prior: journal.statuses(&entry)?,
     };
     tracing::info!(file = %path_text, rows, sha256 = %sha, "run started");

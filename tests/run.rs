@@ -482,6 +482,14 @@ async fn a_customer_of_an_earlier_file_is_already_enrolled_and_not_sent() {
         (&rows[0][2], &rows[0][3]),
         ("already_enrolled", "id-customer2")
     );
+    // The message names the earlier file and its row (columns: row, reference, status,
+    // customer_id, http_status, attempts, message, warnings).
+    assert!(
+        rows[0][6].starts_with("already enrolled: same email as row 2 of ")
+            && rows[0][6].ends_with("monday.csv"),
+        "{:?}",
+        rows[0]
+    );
     assert_eq!(&rows[1][2], "created");
     assert_eq!(emails_sent(&server).await.len(), 3);
 
