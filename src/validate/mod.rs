@@ -125,6 +125,14 @@ impl Validator {
                 );
             }
             if let Some(number) = phone_number
+                && has_country_code(number)
+            {
+                p.warning(
+                    Field::PhoneNumber,
+                    "seems to include a country code: give the local number, the dial code \
+                     goes in country_phone_code",
+                );
+            } else if let Some(number) = phone_number
                 && entry.phone_plausible(number) == Some(false)
             {
                 p.warning(
@@ -244,6 +252,11 @@ fn required<'a>(p: &mut Problems, row: &RowView<'a>, field: Field) -> Option<&'a
     } else {
         Some(value)
     }
+}
+
+/// "+234 803..." or "00234 803...": the API wants the local subscriber number only.
+fn has_country_code(number: &str) -> bool {
+    number.starts_with('+') || number.starts_with("00")
 }
 
 /// A required text of `min` to [`MAX_LEN`] characters (Unicode scalar values, not bytes).
