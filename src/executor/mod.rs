@@ -9,7 +9,7 @@
 //!
 //! Claiming in batches is what lets the journal keep up with a fast server: one commit per
 //! row would cap a run at a few thousand rows a second. The batch is about half a second's
-//! worth of requests at the configured rate (64 when unlimited), so a crash leaves few rows
+//! worth of requests at the configured rate (256 when unlimited), so a crash leaves few rows
 //! marked in flight that were not sent; on a clean stop those are released. Moving batches
 //! rather than single jobs between threads also means one wake-up per batch, not per row.
 
