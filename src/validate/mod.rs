@@ -262,17 +262,23 @@ fn has_country_code(number: &str) -> bool {
 /// A required text of `min` to [`MAX_LEN`] characters (Unicode scalar values, not bytes).
 fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Option<&'a str> {
     let value = required(p, row, field)?;
-    let mut chars = 0;
-    let (mut control, mut line_break) = (false, false);
-    for c in value.chars() {
-        chars += 1;
-        if c.is_control() {
-            match c {
-                '\t' | '\n' | '\r' => line_break = true,
-                _ => control = true,
+    // The common case in one pass: printable ASCII only.
+    let (chars, control, line_break) = if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        (value.len(), false, false)
+    } else {
+        let mut chars = 0;
+        let (mut control, mut line_break) = (false, false);
+        for c in value.chars() {
+            chars += 1;
+            if c.is_control() {
+                match c {
+                    '\t' | '\n' | '\r' => line_break = true,
+                    _ => control = true,
+                }
             }
         }
-    }
+        (chars, control, line_break)
+    };
     if line_break && !control {
         // A quoted field may span lines (an address on two lines), but the API would store
         // the break as it is: worth a look, not a refusal.
@@ -325,7 +331,33 @@ fn is_valid_email(value: &str) -> bool {
 /// or more letters (or an `xn--` IDN label). `a@b.c` and `x@ex_ample.com` are refused there,
 /// so they are invalid here rather than rejected by the API.
 fn is_host_name(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
+    if domain.is_ascii() {
+        // The common case, in one pass over the bytes.
+        let b = domain.as_bytes();
+        let (mut label_start, mut labels, mut letters_only) = (0usize, 1usize, true);
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'.' {
+                let label = &b[label_start..i];
+                if label.is_empty() || label.len() > 63 || label[label.len() - 1] == b'-' {
+                    return false;
+                }
+                (label_start, labels, letters_only) = (i + 1, labels + 1, true);
+            } else if c.is_ascii_alphanumeric() || (c == b'-' && i != label_start) {
+                letters_only &= c.is_ascii_alphabetic();
+            } else {
+                return false;
+            }
+        }
+        let tld = &b[label_start..];
+        let idn = tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--");
+        return labels >= 2
+            && tld.len() <= 63
+            && tld.last() != Some(&b'-')
+            && ((letters_only && tld.len() >= 2) || idn);
+    }
+    let Some((rest, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
     let label_ok = |l: &str| {
         (1..=63).contains(&l.chars().count())
             && !l.starts_with('-')
@@ -334,13 +366,12 @@ fn is_host_name(domain: &str) -> bool {
                 c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric())
             })
     };
-    let tld = labels.last().copied().unwrap_or("");
     let tld_ok = if tld.len() > 4 && tld[..4].eq_ignore_ascii_case("xn--") {
         tld.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     } else {
         tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)
     };
-    labels.len() >= 2 && tld_ok && labels.iter().all(|l| label_ok(l))
+    tld_ok && label_ok(tld) && rest.split('.').all(label_ok)
 }
 
 fn iso_code(p: &mut Problems, row: &RowView<'_>) -> Option<([u8; 2], &'static country::Country)> {
