@@ -201,6 +201,8 @@ pub struct CsvInput {
     pub columns: ColumnMap,
     record: csv::StringRecord,
     rows: u64,
+    /// Bytes before the CSV proper (a `sep=` line): the parser's positions start after them.
+    skip: u64,
 }
 
 impl CsvInput {
@@ -210,9 +212,24 @@ impl CsvInput {
             path: shown.clone(),
             source,
         })?;
-        let hashing = HashingReader {
+        let mut hashing = HashingReader {
             inner: std::io::BufReader::with_capacity(256 * 1024, file),
             hasher: sha2::Digest::new(),
+        };
+        // Excel's `sep=;` first line names the delimiter; it is hashed with the rest of the
+        // file but is not the header.
+        let (delimiter, skip) = match sep_directive(path) {
+            Some((declared, len)) => {
+                let mut line = vec![0u8; len as usize];
+                std::io::Read::read_exact(&mut hashing, &mut line).map_err(|source| {
+                    InputError::Io {
+                        path: shown.clone(),
+                        source,
+                    }
+                })?;
+                (declared, len)
+            }
+            None => (delimiter, 0),
         };
         // Flexible: field counts are checked here, so that a blank spreadsheet line (only
         // spaces, or only delimiters) can be skipped like an empty one instead of being fatal.
@@ -223,7 +240,7 @@ impl CsvInput {
             .from_reader(hashing);
         let headers = match reader.headers() {
             Ok(h) => h.clone(),
-            Err(e) => return Err(csv_error(&shown, None, e)),
+            Err(e) => return Err(csv_error(&shown, skip, None, e)),
         };
         if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
             return Err(InputError::Empty { path: shown });
@@ -236,6 +253,7 @@ impl CsvInput {
             columns,
             record: csv::StringRecord::new(),
             rows: 0,
+            skip,
         })
     }
 
@@ -256,6 +274,7 @@ impl CsvInput {
                 Err(e) => {
                     return Err(csv_error(
                         &self.path,
+                        self.skip,
                         Some((&self.headers, self.rows + 1)),
                         e,
                     ));
@@ -292,7 +311,7 @@ impl CsvInput {
         let byte = self.record.position().map(|p| p.byte()).unwrap_or(0);
         InputError::Bad {
             path: self.path.clone(),
-            line: physical_line(&self.path, byte).unwrap_or(0),
+            line: physical_line(&self.path, byte + self.skip).unwrap_or(0),
             problem: format!(
                 "row {}: has {len} fields, the header has {expected}{hint}",
                 self.rows + 1
@@ -302,7 +321,7 @@ impl CsvInput {
 
     /// Bytes of the file parsed so far.
     pub fn bytes_read(&self) -> u64 {
-        self.reader.position().byte()
+        self.reader.position().byte() + self.skip
     }
 
     /// Rows read so far.
@@ -401,7 +420,12 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
 
 /// A parser error as a message naming the file's physical line (what an editor shows) and,
 /// for a data record, its row number (what results.csv shows) and the column concerned.
-fn csv_error(path: &str, record: Option<(&csv::StringRecord, u64)>, e: csv::Error) -> InputError {
+fn csv_error(
+    path: &str,
+    skip: u64,
+    record: Option<(&csv::StringRecord, u64)>,
+    e: csv::Error,
+) -> InputError {
     let position = e.position().cloned();
     let headers = record.map(|(h, _)| h);
     let column = |i: usize| match headers.and_then(|h| h.get(i)) {
@@ -424,7 +448,7 @@ fn csv_error(path: &str, record: Option<(&csv::StringRecord, u64)>, e: csv::Erro
     // The parser's own line count misses blank lines and CRLF breaks; count the file's line
     // breaks up to the record instead (only on this error path).
     let line = position
-        .map(|p| physical_line(path, p.byte()).unwrap_or(p.line()))
+        .map(|p| physical_line(path, p.byte() + skip).unwrap_or(p.line()))
         .unwrap_or(0);
     let problem = match record {
         Some((_, row)) => format!("row {row}: {problem}"),
@@ -435,6 +459,38 @@ fn csv_error(path: &str, record: Option<(&csv::StringRecord, u64)>, e: csv::Erro
         line,
         problem,
     }
+}
+
+/// Excel's optional first line `sep=X` (after a BOM, if any): the delimiter it declares
+/// and the bytes the line takes, its line break and the BOM included.
+fn sep_directive(path: &std::path::Path) -> Option<(u8, u64)> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]).ok()? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let head = &head[..n];
+    let bom = if head.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    let rest = head[bom..].strip_prefix(b"sep=")?;
+    let (&delimiter, after) = rest.split_first()?;
+    if !delimiter.is_ascii() || matches!(delimiter, b'"' | b'\r' | b'\n') {
+        return None;
+    }
+    let ending = match after {
+        [b'\r', b'\n', ..] => 2,
+        [b'\n', ..] | [b'\r', ..] => 1,
+        _ => return None,
+    };
+    Some((delimiter, (bom + 4 + 1 + ending) as u64))
 }
 
 /// The 1-based line of the file on which the record starting at `byte` begins: line breaks
@@ -625,6 +681,30 @@ date_of_birth,id_document_front_url,id_document_back_url";
         // Read with the default comma, the same file says which delimiter to try.
         let e = scan(f.path(), b',').unwrap_err().to_string();
         assert!(e.contains("try --delimiter ';'"), "{e}");
+    }
+
+    #[test]
+    fn an_excel_sep_line_names_the_delimiter_and_is_not_the_header() {
+        let good = "Ann;Lee;a@b.co;X;Y;Z;W;123;CM;+237;1234;1;NIN;1990-01-01;u;v";
+        let header = HEADER.replace(',', ";");
+        for prefix in ["sep=;\r\n", "\u{feff}sep=;\n"] {
+            let body = format!("{prefix}{header}\r\n{good}\r\na;b\r\n");
+            let f = write(body.as_bytes());
+            // Given the default comma, the file's own declaration wins.
+            let mut input = CsvInput::open(f.path(), b',').unwrap();
+            assert_eq!(input.columns.column(Field::Email), Some(2));
+            let (row, record) = input.next_record().unwrap().unwrap();
+            assert_eq!((row, &record[0]), (1, "Ann"));
+            let e = scan(f.path(), b',').unwrap_err().to_string();
+            assert!(e.contains("line 4: row 2: has 2 fields"), "{prefix:?}: {e}");
+            // The identity is the whole file's, the sep line included.
+            let clean = format!("{prefix}{header}\r\n{good}\r\n");
+            let f = write(clean.as_bytes());
+            let whole = hex::encode(sha2::Digest::finalize(
+                <sha2::Sha256 as sha2::Digest>::new_with_prefix(clean.as_bytes()),
+            ));
+            assert_eq!(scan(f.path(), b',').unwrap(), (whole, 1));
+        }
     }
 
     #[test]
