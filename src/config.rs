@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 
 use crate::api::{ApiConfig, Client, Credentials};
 use crate::cli::{ApiArgs, CommonArgs, SendArgs};
@@ -79,7 +79,6 @@ pub fn client(api: &ApiArgs, send: &SendArgs) -> Result<Client> {
         bail!("--timeout must be a positive number of seconds");
     }
     let credentials = if let Some(path) = &api.token_file {
-        crate::api::check_token_file(path).map_err(|e| anyhow!(e))?;
         Credentials::TokenFile(path.clone())
     } else if let Some(token) = non_empty_env("CARTEVO_API_TOKEN") {
         Credentials::Token(token)

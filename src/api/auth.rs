@@ -85,7 +85,9 @@ pub(crate) enum TokenSource {
     Static(Secret),
     File {
         path: PathBuf,
-        cache: Mutex<Option<Secret>>,
+        /// What the file held when last read: when the client was built, then after each
+        /// 401 that made us read it again.
+        cache: Mutex<Secret>,
     },
     Client {
         id: String,
@@ -96,11 +98,13 @@ pub(crate) enum TokenSource {
 }
 
 impl TokenSource {
-    pub fn file(path: PathBuf) -> TokenSource {
-        TokenSource::File {
+    /// Reads the token file now, so that a missing, empty or unusable file stops the command
+    /// before anything starts rather than failing its first row.
+    pub fn file(path: PathBuf) -> Result<TokenSource, String> {
+        Ok(TokenSource::File {
+            cache: Mutex::new(read_token_file(&path)?),
             path,
-            cache: Mutex::new(None),
-        }
+        })
     }
 
     pub fn client(id: String, key: Secret, url: Url) -> TokenSource {
@@ -126,15 +130,7 @@ impl TokenSource {
     pub async fn current(&self, http: &reqwest::Client) -> Result<Secret, ApiError> {
         match self {
             TokenSource::Static(token) => Ok(token.clone()),
-            TokenSource::File { path, cache } => {
-                let mut cache = cache.lock().await;
-                if let Some(token) = cache.as_ref() {
-                    return Ok(token.clone());
-                }
-                let token = read_token_file(path).await?;
-                *cache = Some(token.clone());
-                Ok(token)
-            }
+            TokenSource::File { cache, .. } => Ok(cache.lock().await.clone()),
             TokenSource::Client {
                 id,
                 key,
@@ -171,12 +167,13 @@ impl TokenSource {
             }),
             TokenSource::File { path, cache } => {
                 let mut cache = cache.lock().await;
-                if let Some(token) = cache.as_ref()
-                    && token != stale
-                {
-                    return Ok(token.clone());
+                if &*cache != stale {
+                    return Ok(cache.clone());
                 }
-                let token = read_token_file(path).await?;
+                let token = read_token_file(path).map_err(|message| ApiError::Fatal {
+                    status: None,
+                    message,
+                })?;
                 if &token == stale {
                     return Err(ApiError::Fatal {
                         status: Some(401),
@@ -188,7 +185,7 @@ impl TokenSource {
                     });
                 }
                 tracing::info!(path = %path.display(), "token file re-read after a 401");
-                *cache = Some(token.clone());
+                *cache = token.clone();
                 Ok(token)
             }
             TokenSource::Client {
@@ -213,27 +210,12 @@ impl TokenSource {
     }
 }
 
-/// Checks a token file before a command starts, so that a missing or empty file stops it
-/// with a clear message instead of failing its first row.
-pub fn check_token_file(path: &std::path::Path) -> Result<(), String> {
+/// The token a token file holds, checked to fit in a header. (A small local file: read
+/// synchronously, at start and after a 401.)
+fn read_token_file(path: &std::path::Path) -> Result<Secret, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("could not read the token file '{}': {e}", path.display()))?;
-    Secret::bearer(&text, &format!("the token file '{}'", path.display())).map(|_| ())
-}
-
-async fn read_token_file(path: &std::path::Path) -> Result<Secret, ApiError> {
-    let text = tokio::fs::read_to_string(path)
-        .await
-        .map_err(|e| ApiError::Fatal {
-            status: None,
-            message: format!("could not read the token file '{}': {e}", path.display()),
-        })?;
-    Secret::bearer(&text, &format!("the token file '{}'", path.display())).map_err(|message| {
-        ApiError::Fatal {
-            status: None,
-            message,
-        }
-    })
+    Secret::bearer(&text, &format!("the token file '{}'", path.display()))
 }
 
 /// One `POST /auth/token`. Refused credentials are fatal; trouble reaching the endpoint is

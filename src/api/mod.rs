@@ -30,7 +30,6 @@ use serde_json::Value;
 use tokio_util::io::ReaderStream;
 
 use crate::customer::{Customer, DocumentFile, Documents};
-pub use auth::check_token_file;
 use auth::{Secret, TokenSource};
 pub use error::ApiError;
 use wire::Envelope;
@@ -152,7 +151,7 @@ impl Client {
                 Secret::bearer(&t, "the API token (CARTEVO_API_TOKEN)")
                     .map_err(anyhow::Error::msg)?,
             ),
-            Credentials::TokenFile(path) => TokenSource::file(path),
+            Credentials::TokenFile(path) => TokenSource::file(path).map_err(anyhow::Error::msg)?,
             Credentials::Client { id, key } => {
                 if id.trim().is_empty() || key.trim().is_empty() {
                     bail!(

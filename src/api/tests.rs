@@ -734,6 +734,25 @@ async fn token_file_is_reread_after_a_401() {
 }
 
 #[test]
+fn a_missing_or_empty_token_file_stops_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "  \n").unwrap();
+    for (file, expected) in [
+        (dir.path().join("absent"), "could not read the token file"),
+        (empty, "is empty"),
+    ] {
+        let err = Client::new(config(
+            "https://api.cartevo.co/api/v1",
+            Credentials::TokenFile(file),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(expected), "{err}");
+    }
+}
+
+#[test]
 fn debug_output_redacts_secrets() {
     let cfg = config(
         "https://api.cartevo.co/api/v1",
