@@ -218,7 +218,12 @@ impl CsvInput {
         };
         // Excel's `sep=;` first line names the delimiter; it is hashed with the rest of the
         // file but is not the header.
-        let (delimiter, skip) = match sep_directive(path) {
+        let head =
+            std::io::BufRead::fill_buf(&mut hashing.inner).map_err(|source| InputError::Io {
+                path: shown.clone(),
+                source,
+            })?;
+        let (delimiter, skip) = match sep_directive(head) {
             Some((declared, len)) => {
                 let mut line = vec![0u8; len as usize];
                 std::io::Read::read_exact(&mut hashing, &mut line).map_err(|source| {
@@ -461,20 +466,10 @@ fn csv_error(
     }
 }
 
-/// Excel's optional first line `sep=X` (after a BOM, if any): the delimiter it declares
-/// and the bytes the line takes, its line break and the BOM included.
-fn sep_directive(path: &std::path::Path) -> Option<(u8, u64)> {
-    use std::io::Read;
-    let mut head = [0u8; 16];
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut n = 0;
-    while n < head.len() {
-        match file.read(&mut head[n..]).ok()? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    let head = &head[..n];
+/// Excel's optional first line `sep=X` (after a BOM, if any), seen in the file's first
+/// buffered bytes: the delimiter it declares and the bytes the line takes, its line break
+/// and the BOM included.
+fn sep_directive(head: &[u8]) -> Option<(u8, u64)> {
     let bom = if head.starts_with(b"\xef\xbb\xbf") {
         3
     } else {
