@@ -99,7 +99,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                     .map(|t| t.with_timezone(&Utc))
                     .ok()
             };
-            let counts = journal_report(&journal, &entry, &file, delimiter, &dir, |counts| {
+            let (counts, _) = journal_report(&journal, &entry, &file, delimiter, &dir, |counts| {
                 let s = Summary::new(
                     "report",
                     SummaryInput::new(&file.display().to_string(), &sha, rows),

@@ -204,13 +204,10 @@ async fn run_file_inner(
     let sent = stats.sent.load(Ordering::Relaxed);
     let retries = stats.retries.load(Ordering::Relaxed);
     let throttled = stats.http_429.load(Ordering::Relaxed);
-    let mut exit = 0;
-    let mut times = (String::new(), String::new());
-    let counts = reader.and_then(|reader| {
+    let reported = reader.and_then(|reader| {
         journal_report(&reader, &entry, file, delimiter, dir, |counts| {
             let mut s = Summary::new("run", SummaryInput::new(&path_text, &sha, rows), counts)
                 .timed(started, Utc::now());
-            times = (s.started_at.clone(), s.ended_at.clone());
             s.requests_sent = sent;
             s.retries = retries;
             s.http_429_seen = throttled;
@@ -225,7 +222,6 @@ async fn run_file_inner(
                 }
                 None => {}
             }
-            exit = s.exit_code;
             s
         })
     });
@@ -234,12 +230,13 @@ async fn run_file_inner(
         .map_err(|_| anyhow!("the customer index merge panicked"))?;
     let journal = slot.insert(journal);
     merged?;
-    let counts = counts?;
+    let (counts, summary) = reported?;
+    let exit = summary.exit_code;
     journal.finish_run(
         run_id,
         &crate::journal::RunEnd {
-            started_at: times.0,
-            ended_at: times.1,
+            started_at: summary.started_at,
+            ended_at: summary.ended_at,
             exit_code: exit,
             requests_sent: sent,
             retries,
@@ -259,7 +256,7 @@ async fn run_file_inner(
 
 /// Writes a file's report from the journal: the CSV is read again for references and the
 /// original fields of rejects, and merged in row order with the journal's rows. A row the
-/// journal does not have is `pending`.
+/// journal does not have is `pending`. Gives the counts and the summary written.
 pub fn journal_report(
     journal: &Journal,
     entry: &FileEntry,
@@ -267,7 +264,7 @@ pub fn journal_report(
     delimiter: u8,
     dir: &Path,
     summary: impl FnOnce(Counts) -> Summary,
-) -> Result<Counts> {
+) -> Result<(Counts, Summary)> {
     let mut input = CsvInput::open(file, delimiter)?;
     let mut report = Report::create(dir, &input.headers)?;
     let columns = input.columns.clone();
@@ -322,8 +319,9 @@ pub fn journal_report(
         pending(&mut report, row, record)?;
     }
     let counts = *report.counts();
-    report.finish(&summary(counts))?;
-    Ok(counts)
+    let summary = summary(counts);
+    report.finish(&summary)?;
+    Ok((counts, summary))
 }
 
 /// The progress line on stderr; indicatif hides it when stderr is not a terminal.
