@@ -32,7 +32,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Validate { files, common } => {
             let mut code = 0;
-            let mut dirs = ReportDirs::new(&common.report_dir, files.len());
+            let mut dirs = ReportDirs::new(&common.report_dir, &files);
             for file in &files {
                 let dir = dirs.next(file);
                 let c = match validate_file(&common, file, &dir) {
@@ -59,7 +59,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             let run = RunSettings::new(common, send)?;
             let mut journal = Journal::open(&journal.journal)?;
             let mut code = 0;
-            let mut dirs = ReportDirs::new(&run.common.report_dir, files.len());
+            let mut dirs = ReportDirs::new(&run.common.report_dir, &files);
             for file in &files {
                 if stop.is_stopped() {
                     break;
@@ -91,7 +91,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                     file.display()
                 )
             })?;
-            let dir = ReportDirs::new(&given_dir, 1).next(&file);
+            let dir = ReportDirs::new(&given_dir, std::slice::from_ref(&file)).next(&file);
             // The figures are those of the file's runs, as the journal recorded them.
             let totals = journal.run_totals(&entry)?;
             let parse = |t: &str| {
@@ -170,54 +170,40 @@ pub fn worst(a: i32, b: i32) -> i32 {
     if rank(b) > rank(a) { b } else { a }
 }
 
-/// The report folder of each file of one invocation.
-struct ReportDirs<'a> {
-    given: &'a Option<PathBuf>,
-    files: usize,
-    /// Subfolders handed out under `given`: two files with the same stem (`a/x.csv`,
-    /// `b/x.csv`) get `x` and `x-2`, never one folder that the second overwrites.
+/// The report folder of each file of one invocation, handed out as the files come.
+struct ReportDirs {
+    /// Under the folder given with --report-dir: see [`crate::report::per_file_dirs`].
+    given: Option<std::vec::IntoIter<PathBuf>>,
+    /// Default folders handed out so far: two files with the same stem started in the same
+    /// second must not share one.
     used: std::collections::HashSet<PathBuf>,
 }
 
-impl<'a> ReportDirs<'a> {
-    fn new(given: &'a Option<PathBuf>, files: usize) -> ReportDirs<'a> {
+impl ReportDirs {
+    fn new(given: &Option<PathBuf>, files: &[PathBuf]) -> ReportDirs {
         ReportDirs {
-            given,
-            files,
+            given: given
+                .as_ref()
+                .map(|dir| crate::report::per_file_dirs(dir, files).into_iter()),
             used: Default::default(),
         }
     }
 
     fn next(&mut self, file: &Path) -> PathBuf {
-        match self.given {
-            Some(dir) if self.files > 1 => {
-                let stem = file
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let mut sub = dir.join(&stem);
-                let mut n = 1;
-                while self.used.contains(&sub) {
-                    n += 1;
-                    sub = dir.join(format!("{stem}-{n}"));
-                }
-                self.used.insert(sub.clone());
-                sub
-            }
-            Some(dir) => dir.clone(),
-            None => {
-                // Two runs in the same second must not share (and overwrite) a folder.
-                let base = crate::report::default_dir(file, Utc::now());
-                let mut dir = base.clone();
-                let mut n = 1;
-                while dir.exists() || self.used.contains(&dir) {
-                    n += 1;
-                    dir = PathBuf::from(format!("{}-{n}", base.display()));
-                }
-                self.used.insert(dir.clone());
-                dir
-            }
+        if let Some(given) = &mut self.given {
+            return given.next().expect("one folder per file");
         }
+        // The default folder is stamped when the file starts; a run in the same second (or
+        // a file of this invocation with the same stem) gets -2, -3.
+        let base = crate::report::default_dir(file, Utc::now());
+        let mut dir = base.clone();
+        let mut n = 1;
+        while dir.exists() || self.used.contains(&dir) {
+            n += 1;
+            dir = PathBuf::from(format!("{}-{n}", base.display()));
+        }
+        self.used.insert(dir.clone());
+        dir
     }
 }
 
@@ -418,20 +404,24 @@ mod tests {
     #[test]
     fn files_with_the_same_stem_get_their_own_report_folders() {
         let given = Some(PathBuf::from("out"));
-        let mut dirs = ReportDirs::new(&given, 3);
-        assert_eq!(dirs.next(Path::new("a/x.csv")), PathBuf::from("out/x"));
-        assert_eq!(dirs.next(Path::new("b/x.csv")), PathBuf::from("out/x-2"));
-        assert_eq!(dirs.next(Path::new("b/y.csv")), PathBuf::from("out/y"));
-        // One file: the folder given, as is.
+        let files = ["a/x.csv", "b/x.csv", "b/y.csv", "c/x.csv"].map(PathBuf::from);
+        let mut dirs = ReportDirs::new(&given, &files);
+        let handed: Vec<PathBuf> = files.iter().map(|f| dirs.next(f)).collect();
         assert_eq!(
-            ReportDirs::new(&given, 1).next(Path::new("a/x.csv")),
+            handed,
+            ["out/x", "out/x-2", "out/y", "out/x-3"].map(PathBuf::from)
+        );
+        // One file: the folder given, as is.
+        let one = [PathBuf::from("a/x.csv")];
+        assert_eq!(
+            ReportDirs::new(&given, &one).next(&one[0]),
             PathBuf::from("out")
         );
     }
 
     #[test]
     fn default_report_folders_of_one_invocation_never_coincide() {
-        let mut dirs = ReportDirs::new(&None, 2);
+        let mut dirs = ReportDirs::new(&None, &[]);
         let first = dirs.next(Path::new("a/x.csv"));
         let second = dirs.next(Path::new("b/x.csv"));
         assert_ne!(first, second);

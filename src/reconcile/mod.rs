@@ -102,7 +102,8 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         .report_dir
         .clone()
         .unwrap_or_else(|| default_dir(Utc::now()));
-    let dirs = report_dirs(&base, &targets);
+    let paths: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
+    let dirs = crate::report::per_file_dirs(&base, &paths);
 
     let resolved = if settings.resolve_duplicates {
         let mut journal = Journal::open_shared(&settings.journal)?;
@@ -154,32 +155,6 @@ fn fail(ctx: &Ctx, e: anyhow::Error) -> i32 {
 /// `reports/reconcile-<UTC timestamp>/`.
 pub fn default_dir(now: chrono::DateTime<Utc>) -> PathBuf {
     PathBuf::from("reports").join(format!("reconcile-{}", now.format("%Y%m%dT%H%M%SZ")))
-}
-
-/// One folder for one file; with several, a subfolder per file named after its stem (with
-/// the journal's file id added when two files share a stem).
-fn report_dirs(base: &Path, targets: &[Target]) -> Vec<PathBuf> {
-    if targets.len() == 1 {
-        return vec![base.to_path_buf()];
-    }
-    let stem = |t: &Target| {
-        t.path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "input".to_owned())
-    };
-    targets
-        .iter()
-        .map(|t| {
-            let name = stem(t);
-            let shared = targets.iter().filter(|o| stem(o) == name).count() > 1;
-            if shared {
-                base.join(format!("{name}-{}", t.entry.id))
-            } else {
-                base.join(name)
-            }
-        })
-        .collect()
 }
 
 /// The files to reconcile, each checked to hold exactly what was run.

@@ -95,11 +95,36 @@ impl Report {
 
 /// `reports/<file stem>-<UTC timestamp>/`, the contract's default folder.
 pub fn default_dir(input: &Path, now: chrono::DateTime<chrono::Utc>) -> PathBuf {
-    let stem = input
-        .file_stem()
+    PathBuf::from("reports").join(format!("{}-{}", stem(input), now.format("%Y%m%dT%H%M%SZ")))
+}
+
+/// The report folder of each of `files` under one folder given for them all: the folder
+/// itself for one file; for several, a subfolder named after each file's stem, the second
+/// and later files sharing a stem (`a/x.csv`, `b/x.csv`) getting `x-2`, `x-3`, so that no
+/// report overwrites another.
+pub fn per_file_dirs(base: &Path, files: &[impl AsRef<Path>]) -> Vec<PathBuf> {
+    if files.len() == 1 {
+        return vec![base.to_path_buf()];
+    }
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    files
+        .iter()
+        .map(|f| {
+            let stem = stem(f.as_ref());
+            let n = seen.entry(stem.clone()).or_default();
+            *n += 1;
+            match *n {
+                1 => base.join(stem),
+                n => base.join(format!("{stem}-{n}")),
+            }
+        })
+        .collect()
+}
+
+fn stem(file: &Path) -> String {
+    file.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "input".to_string());
-    PathBuf::from("reports").join(format!("{stem}-{}", now.format("%Y%m%dT%H%M%SZ")))
+        .unwrap_or_else(|| "input".to_string())
 }
 
 fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
