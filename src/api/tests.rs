@@ -352,6 +352,110 @@ async fn timeout_may_have_been_sent() {
     assert!(err.to_string().contains("timed out"), "{err}");
 }
 
+/// A bare HTTP/1.1 server on a thread: it keeps every request it reads, as bytes, and answers
+/// each with a created customer, closing the connection after every answer when `close`.
+fn raw_server(close: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let kept = kept.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return; // the client closed the connection
+                        }
+                        head.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    kept.lock()
+                        .unwrap()
+                        .push(head + &String::from_utf8(body).unwrap());
+                    let answer =
+                        r#"{"success":true,"statusCode":201,"message":"ok","data":{"id":"c-1"}}"#;
+                    let connection = if close { "close" } else { "keep-alive" };
+                    write!(
+                        stream,
+                        "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: {connection}\r\n\r\n{answer}",
+                        answer.len()
+                    )
+                    .unwrap();
+                    if close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// The bulk path (`direct`) builds its requests itself: what reaches the server must be what
+/// reqwest would have sent, and connections the server closes must be replaced, not failed.
+#[tokio::test]
+async fn the_enroll_request_on_the_wire() {
+    for close in [false, true] {
+        let (url, seen) = raw_server(close);
+        let client = Client::new(config(&url, Credentials::Token(TOKEN.into()))).unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..3 {
+            for _ in 0..4 {
+                let client = client.clone();
+                tasks.spawn(async move { client.create_customer(&url_customer()).await });
+            }
+            while let Some(got) = tasks.join_next().await {
+                assert_eq!(got.unwrap().unwrap().id, "c-1", "close={close}");
+            }
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 12, "close={close}");
+        let authority = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/api/v1");
+        for request in seen.iter() {
+            let (head, body) = request.split_once("\r\n\r\n").unwrap();
+            let mut lines = head.lines();
+            assert_eq!(lines.next(), Some("POST /api/v1/customers/enroll HTTP/1.1"));
+            let headers: std::collections::BTreeMap<String, String> = lines
+                .map(|l| {
+                    let (k, v) = l.split_once(':').unwrap();
+                    (k.to_ascii_lowercase(), v.trim().to_owned())
+                })
+                .collect();
+            assert_eq!(headers["host"], authority);
+            assert_eq!(headers["user-agent"], USER_AGENT);
+            assert_eq!(headers["content-type"], "application/json");
+            assert_eq!(headers["authorization"], format!("Bearer {TOKEN}"));
+            assert_eq!(headers["content-length"], body.len().to_string());
+            assert_eq!(
+                serde_json::from_str::<Value>(body).unwrap(),
+                page_example_body()
+            );
+        }
+    }
+}
+
 fn document(dir: &Path, name: &str, mime: &'static str, content: &[u8]) -> DocumentFile {
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
