@@ -3,8 +3,8 @@
 //!
 //! Jobs arrive from the planner in batches. The claimer records each batch in flight in the
 //! journal in one commit (every row durably "in flight" before its request leaves), then
-//! shares it out between the sender shards, each a fixed pool of `concurrency / shards`
-//! workers on its own thread. Each worker asks the pacer for a turn before every attempt and
+//! hands it out in shares of `SHARE` rows, each to whichever sender shard has room first. A
+//! shard is a fixed pool of `concurrency / shards` workers on its own thread. Each worker asks the pacer for a turn before every attempt and
 //! sends its outcome to the journal writer without waiting. Nothing here touches SQLite.
 //!
 //! Claiming in batches is what lets the journal keep up with a fast server: one commit per
@@ -144,8 +144,8 @@ pub async fn execute(
         });
         let concurrency =
             settings.concurrency / shards + usize::from(shard < settings.concurrency % shards);
-        // Two batches queued per shard: the next claim's commit overlaps this one's requests.
-        let (tx, rx) = mpsc::channel::<Vec<Job>>(2);
+        // Shares queued per shard: the next claim's commit overlaps these requests.
+        let (tx, rx) = mpsc::channel::<Vec<Job>>(QUEUED_SHARES);
         senders.push(tx);
         let grace = settings.grace;
         if shard == 0 {
@@ -183,6 +183,10 @@ pub async fn execute(
     result?;
     writer.flush().await
 }
+
+/// Rows in one hand-over to a shard, and how many hand-overs a shard queues.
+const SHARE: usize = 64;
+const QUEUED_SHARES: usize = 4;
 
 /// A shard's claimed jobs: the batch being worked through and the channel of the next ones.
 struct Queue {
@@ -309,30 +313,41 @@ async fn claim_ahead(
                     .collect(),
             )
             .await?;
-        // Contiguous shares, one per shard, as even as the batch allows.
-        let mut parts = Vec::with_capacity(shards.len());
-        for n in (1..=shards.len()).rev() {
-            let take = batch.len().div_ceil(n);
-            let rest = batch.split_off(take);
-            parts.push(std::mem::replace(&mut batch, rest));
-        }
-        let mut parts = parts.into_iter().zip(&shards);
-        while let Some((part, shard)) = parts.next() {
+        // Shares of a few dozen rows, each to whichever shard has room first: a shard slowed
+        // by other work on its thread takes fewer, instead of the others waiting on it.
+        let mut jobs = batch.into_iter();
+        loop {
+            let part: Vec<Job> = jobs.by_ref().take(SHARE).collect();
             if part.is_empty() {
-                continue;
+                break;
             }
-            if let Err(mpsc::error::SendError(part)) = shard.send(part).await {
+            let Some(room) = room_in_any(&shards).await else {
                 // A dispatcher stopped: these were claimed for nothing.
                 let rows = part
                     .into_iter()
-                    .chain(parts.flat_map(|(p, _)| p))
+                    .chain(jobs)
                     .map(|j| (j.row, j.prior))
                     .collect();
                 writer.send(Command::Release { rows }).await?;
                 return Ok(());
-            }
+            };
+            room.send(part);
         }
     }
+}
+
+/// A place in the first shard queue with room, waiting for one if all are full; `None` once
+/// a dispatcher has stopped.
+async fn room_in_any(shards: &[mpsc::Sender<Vec<Job>>]) -> Option<mpsc::Permit<'_, Vec<Job>>> {
+    for shard in shards {
+        match shard.try_reserve() {
+            Ok(room) => return Some(room),
+            Err(mpsc::error::TrySendError::Closed(())) => return None,
+            Err(mpsc::error::TrySendError::Full(())) => {}
+        }
+    }
+    let waits = shards.iter().map(|s| Box::pin(s.reserve()));
+    futures_util::future::select_all(waits).await.0.ok()
 }
 
 /// One row, from claim to outcome.
