@@ -206,6 +206,46 @@ async fn every_class_of_answer_lands_in_the_report() {
     assert_eq!((&rows[5][2], &rows[5][5]), ("created", "3"));
 }
 
+/// With a proxy named in the environment, every request goes through it (reqwest applies
+/// it; the direct bulk path stands aside). Nothing listens at the API's own address here.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_from_the_environment_carries_every_request() {
+    let proxy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/customers/enroll"))
+        .and(header("authorization", "Bearer test-token"))
+        .respond_with(CreateById)
+        .mount(&proxy)
+        .await;
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=5).map(row));
+    let out = case
+        .command(
+            "http://localhost:1/api/v1",
+            &file,
+            "r",
+            &["--max-attempts", "1"],
+        )
+        .env("HTTP_PROXY", proxy.uri())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let requests = proxy.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 5);
+    for r in &requests {
+        assert_eq!(r.url.authority(), "localhost:1", "{}", r.url);
+    }
+    let ids: Vec<String> = case.results("r").iter().map(|r| r[3].to_string()).collect();
+    assert_eq!(
+        ids,
+        (1..=5)
+            .map(|i| format!("id-customer{i}"))
+            .collect::<Vec<_>>()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_after_is_honoured_and_counted() {
     let server = MockServer::start().await;
