@@ -8,7 +8,10 @@
 //! of what a run spends. Everything else (document uploads, tokens, reads) stays on reqwest.
 //!
 //! What it keeps from reqwest: the same TLS (rustls with the webpki roots, TLS 1.2 and 1.3),
-//! `TCP_NODELAY`, the same headers, one timeout for connect, send and answer together. What it
+//! the same TCP (hyper-util's connector: happy eyeballs between IPv6 and IPv4, `TCP_NODELAY`,
+//! keepalive probes), the same headers, one timeout for connect, send and answer together, and
+//! reqwest's 90 s limit on reusing an idle connection (one dropped silently by a NAT or a load
+//! balancer would otherwise cost a whole timeout and a false "may have been sent"). What it
 //! leaves to reqwest: proxies. When the environment names a proxy for the API's scheme, the
 //! client does not build this path at all, and reqwest applies the proxy and `NO_PROXY`.
 //!
@@ -19,37 +22,43 @@
 //! have reached the server and is reported as such.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{StatusCode, Uri};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::ApiError;
+use super::error::chain;
 
 type Sender = SendRequest<Full<Bytes>>;
 
+/// An idle connection older than this is not used again (reqwest's `pool_idle_timeout`).
+const IDLE_LIMIT: Duration = Duration::from_secs(90);
+
 /// The connections to one origin, for one runtime thread.
 pub(super) struct Direct {
-    host: String,
-    port: u16,
+    /// TCP connections as reqwest makes them.
+    tcp: HttpConnector,
+    /// `http://host:port/`: what `tcp` connects to (TLS, if any, goes on top).
+    origin: Uri,
     /// `None` for plain `http`.
     tls: Option<(TlsConnector, ServerName<'static>)>,
     /// The `Host` header: the authority as written in the base URL.
     authority: HeaderValue,
     user_agent: HeaderValue,
     timeout: Duration,
-    /// Open connections waiting for a request. Touched only by the runtime thread that owns
-    /// this pool, so the lock is never contended.
-    idle: Mutex<Vec<Sender>>,
+    /// Open connections waiting for a request, with when each went idle. Touched only by the
+    /// runtime thread that owns this pool, so the lock is never contended.
+    idle: Mutex<Vec<(Sender, Instant)>>,
 }
 
 /// An answer, read whole.
@@ -59,11 +68,13 @@ pub(super) struct Reply {
     pub body: Bytes,
 }
 
-/// Where a request got to before it failed: whether the server may have received it.
+/// Where a request got to when the time ran out: whether the server may have received it,
+/// and its answer's status if the head arrived.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Connecting,
     Sent,
+    Answered(StatusCode),
 }
 
 impl Direct {
@@ -89,21 +100,25 @@ impl Direct {
             Some(p) => format!("{host}:{p}"),
             None => host.to_owned(),
         };
-        // `host_str` keeps an IPv6 address's brackets; the socket wants it without them.
-        let bare = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
         let tls = match url.scheme() {
             "https" => Some((
                 TlsConnector::from(tls_config()?),
-                ServerName::try_from(bare.clone())?,
+                // `host_str` keeps an IPv6 address's brackets; a server name has none.
+                ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))?
+                    .to_owned(),
             )),
             _ => None,
         };
+        // reqwest's TCP settings: happy eyeballs after 300 ms, no Nagle, keepalive probes.
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.set_happy_eyeballs_timeout(Some(Duration::from_millis(300)));
+        tcp.set_keepalive(Some(Duration::from_secs(15)));
+        tcp.set_keepalive_interval(Some(Duration::from_secs(15)));
+        tcp.set_keepalive_retries(Some(3));
         Ok(Some(Direct {
-            host: bare,
-            port,
+            tcp,
+            origin: format!("http://{host}:{port}/").parse()?,
             tls,
             authority: HeaderValue::from_str(&authority)?,
             user_agent: HeaderValue::from_str(user_agent)?,
@@ -115,8 +130,8 @@ impl Direct {
     /// A fresh, empty pool to the same origin (for another runtime thread).
     pub fn fresh(&self) -> Direct {
         Direct {
-            host: self.host.clone(),
-            port: self.port,
+            tcp: self.tcp.clone(),
+            origin: self.origin.clone(),
             tls: self.tls.clone(),
             authority: self.authority.clone(),
             user_agent: self.user_agent.clone(),
@@ -138,23 +153,33 @@ impl Direct {
             .await
         {
             Ok(result) => result,
-            Err(_) if stage == Stage::Connecting => Err(ApiError::retryable(
-                None,
-                format!(
-                    "could not connect (not sent): timed out after {:?}",
-                    self.timeout
+            Err(_) => Err(match stage {
+                Stage::Connecting => ApiError::retryable(
+                    None,
+                    format!(
+                        "could not connect (not sent): timed out after {:?}",
+                        self.timeout
+                    ),
+                    false,
                 ),
-                false,
-            )),
-            Err(_) => Err(ApiError::retryable(
-                None,
-                format!(
-                    "timed out waiting for the answer (may have been received): no answer \
-                     within {:?}",
-                    self.timeout
+                Stage::Sent => ApiError::retryable(
+                    None,
+                    format!(
+                        "timed out waiting for the answer (may have been received): no \
+                         answer within {:?}",
+                        self.timeout
+                    ),
+                    true,
                 ),
-                true,
-            )),
+                Stage::Answered(status) => ApiError::retryable(
+                    Some(status.as_u16()),
+                    format!(
+                        "the answer's body could not be read: timed out after {:?}",
+                        self.timeout
+                    ),
+                    true,
+                ),
+            }),
         }
     }
 
@@ -213,6 +238,7 @@ impl Direct {
             }
         };
         let status = response.status();
+        *stage = Stage::Answered(status);
         let (parts, incoming) = response.into_parts();
         let body = incoming
             .collect()
@@ -228,7 +254,8 @@ impl Direct {
         if !sender.is_closed() {
             // Wait for hyper to finish with this exchange before another worker takes it.
             if sender.ready().await.is_ok() {
-                self.idle.lock().expect("pool lock").push(sender);
+                let idle = (sender, Instant::now());
+                self.idle.lock().expect("pool lock").push(idle);
             }
         }
         Ok(Reply {
@@ -238,11 +265,11 @@ impl Direct {
         })
     }
 
-    /// An idle connection still open, if there is one.
+    /// An idle connection still open and not idle for too long, if there is one.
     async fn checkout(&self) -> Option<Sender> {
         loop {
-            let mut sender = self.idle.lock().expect("pool lock").pop()?;
-            if !sender.is_closed() && sender.ready().await.is_ok() {
+            let (mut sender, since) = self.idle.lock().expect("pool lock").pop()?;
+            if since.elapsed() < IDLE_LIMIT && !sender.is_closed() && sender.ready().await.is_ok() {
                 return Some(sender);
             }
         }
@@ -252,10 +279,11 @@ impl Direct {
         let refused = |what: String| {
             ApiError::retryable(None, format!("could not connect (not sent): {what}"), false)
         };
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
+        let mut connector = self.tcp.clone();
+        let tcp = tower_service::Service::call(&mut connector, self.origin.clone())
             .await
-            .map_err(|e| refused(e.to_string()))?;
-        let _ = tcp.set_nodelay(true);
+            .map_err(|e| refused(chain(&e)))?
+            .into_inner();
         let sender = match &self.tls {
             None => handshake(tcp).await,
             Some((tls, name)) => {
@@ -290,20 +318,6 @@ fn network_error(e: &hyper::Error) -> ApiError {
         format!("network error (may have been received): {}", chain(e)),
         true,
     )
-}
-
-/// The error and its sources, joined.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 /// rustls as reqwest configures it (ring, webpki roots, TLS 1.2 and 1.3), HTTP/1.1 only.
@@ -375,17 +389,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(d.authority, "127.0.0.1:8080");
-        assert_eq!((d.host.as_str(), d.port), ("127.0.0.1", 8080));
+        assert_eq!(d.origin, "http://127.0.0.1:8080/");
         let d = Direct::new(&"https://api.cartevo.co/api/v1".parse().unwrap(), ua, t)
             .unwrap()
             .unwrap();
         assert_eq!(d.authority, "api.cartevo.co");
-        assert_eq!(d.port, 443);
+        assert_eq!(d.origin, "http://api.cartevo.co:443/");
         assert!(d.tls.is_some());
         let d = Direct::new(&"http://[::1]:9000/".parse().unwrap(), ua, t)
             .unwrap()
             .unwrap();
         assert_eq!(d.authority, "[::1]:9000");
-        assert_eq!(d.host, "::1");
+        assert_eq!(d.origin, "http://[::1]:9000/");
     }
 }

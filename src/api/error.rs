@@ -173,9 +173,17 @@ pub(crate) fn from_transport(err: &reqwest::Error) -> ApiError {
 
 /// The error and its sources, joined, without the URL (reqwest puts it first).
 fn error_chain(err: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
-    parts.push(strip_url(err));
+    joined(strip_url(err), std::error::Error::source(err))
+}
+
+/// An error and its sources, joined with ": "; a source that only repeats the text before it
+/// is left out.
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+    joined(err.to_string(), err.source())
+}
+
+fn joined(first: String, mut source: Option<&dyn std::error::Error>) -> String {
+    let mut parts = vec![first];
     while let Some(e) = source {
         let s = e.to_string();
         if parts.last() != Some(&s) {

@@ -456,6 +456,42 @@ async fn the_enroll_request_on_the_wire() {
     }
 }
 
+/// The head of a 201 arrives, its body never does: the status is kept, and the customer may
+/// exist.
+#[tokio::test]
+async fn an_answer_whose_body_stalls_keeps_its_status() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf).unwrap();
+        stream
+            .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 100\r\n\r\n{\"succ")
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let mut cfg = config(&url, Credentials::Token(TOKEN.into()));
+    cfg.timeout = Duration::from_millis(300);
+    let err = Client::new(cfg)
+        .unwrap()
+        .create_customer(&url_customer())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::Retryable {
+                status: Some(201),
+                maybe_sent: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 fn document(dir: &Path, name: &str, mime: &'static str, content: &[u8]) -> DocumentFile {
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
