@@ -674,6 +674,18 @@ async fn ctrl_c_then_resume(args: &[&str], delay: Duration) {
         first_sent.len(),
         "every answer was journaled"
     );
+    // Every claimed row was either answered or given back: none is left marked in flight
+    // (which would make the next run take it for one that may have been sent).
+    let journal = rusqlite::Connection::open(case.dir.path().join("journal.db")).unwrap();
+    let in_flight: i64 = journal
+        .query_row(
+            "SELECT count(*) FROM rows WHERE status = 'in_flight'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(in_flight, 0);
+    drop(journal);
 
     let out = case.run(&url, &file, "r2", &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

@@ -1,17 +1,20 @@
 //! The bulk path: `POST /customers/enroll` over HTTP/1.1 connections driven with hyper's
 //! connection API, one request per connection at a time.
 //!
-//! Why not reqwest for this one request: reqwest wraps the same hyper connections in a pool
-//! keyed by a hashed URL, a redirect layer that parses the URL again for every answer, and
-//! default-header merging. Measured against a local server on one thread, that is 8.4 µs of
-//! CPU per request against 3.1 µs here, and at tens of thousands of rows a second it is most
-//! of what a run spends. Everything else (document uploads, tokens, reads) stays on reqwest.
+//! Why not reqwest for this one request: for HTTP/1.1, reqwest drives these same hyper
+//! connections, but wraps them in a pool keyed by a hashed URL, a redirect layer that parses
+//! the URL again for every answer, and default-header merging. Measured over plain HTTP
+//! against a local server on one thread, that is 8.4 µs of CPU per request against 3.1 µs
+//! here, and at tens of thousands of rows a second it is most of what a run spends.
+//! Everything else (document uploads, tokens, reads) stays on reqwest.
 //!
-//! What it keeps from reqwest: the same TLS (rustls with the webpki roots, TLS 1.2 and 1.3),
-//! the same TCP (hyper-util's connector: happy eyeballs between IPv6 and IPv4, `TCP_NODELAY`,
-//! keepalive probes), the same headers, one timeout for connect, send and answer together, and
-//! reqwest's 90 s limit on reusing an idle connection (one dropped silently by a NAT or a load
-//! balancer would otherwise cost a whole timeout and a false "may have been sent"). What it
+//! What it keeps from reqwest: its TLS settings (rustls with the webpki roots, TLS 1.2 and
+//! 1.3), its TCP (hyper-util's connector: happy eyeballs between IPv6 and IPv4,
+//! `TCP_NODELAY`, keepalive probes), its headers, one timeout for connect, send and answer
+//! together, and its 90 s limit on reusing an idle connection (one dropped silently by a NAT
+//! or a load balancer would otherwise cost a whole timeout and a false "may have been sent").
+//! What differs: HTTP/1.1 only, where reqwest (built with `http2`) would offer HTTP/2 over
+//! TLS; with a handful of requests in flight that means a few more connections. What it
 //! leaves to reqwest: proxies. When the environment names a proxy for the API's scheme, the
 //! client does not build this path at all, and reqwest applies the proxy and `NO_PROXY`.
 //!
@@ -37,7 +40,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::ApiError;
-use super::error::chain;
+use super::error::{Transport, chain, unreadable_body};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -153,33 +156,16 @@ impl Direct {
             .await
         {
             Ok(result) => result,
-            Err(_) => Err(match stage {
-                Stage::Connecting => ApiError::retryable(
-                    None,
-                    format!(
-                        "could not connect (not sent): timed out after {:?}",
-                        self.timeout
-                    ),
-                    false,
-                ),
-                Stage::Sent => ApiError::retryable(
-                    None,
-                    format!(
-                        "timed out waiting for the answer (may have been received): no \
-                         answer within {:?}",
-                        self.timeout
-                    ),
-                    true,
-                ),
-                Stage::Answered(status) => ApiError::retryable(
-                    Some(status.as_u16()),
-                    format!(
-                        "the answer's body could not be read: timed out after {:?}",
-                        self.timeout
-                    ),
-                    true,
-                ),
-            }),
+            Err(_) => {
+                let late = format!("timed out after {:?}", self.timeout);
+                Err(match stage {
+                    Stage::Connecting => Transport::Connect.error(&late),
+                    Stage::Sent => {
+                        Transport::TimedOut.error(&format!("no answer within {:?}", self.timeout))
+                    }
+                    Stage::Answered(status) => unreadable_body(status.as_u16(), &late),
+                })
+            }
         }
     }
 
@@ -198,7 +184,7 @@ impl Direct {
         // A request hyper cancels was never written: it goes again on another connection.
         // Twice is enough: a second cancellation on a brand-new connection is not a stale one.
         let mut fresh_tries = 0;
-        let (mut sender, response) = loop {
+        let (sender, response) = loop {
             *stage = Stage::Connecting;
             let mut sender = match self.checkout().await {
                 Some(s) => s,
@@ -224,17 +210,9 @@ impl Direct {
                 Ok(response) => break (sender, response),
                 Err(e) if e.is_canceled() && fresh_tries < 2 => continue,
                 Err(e) if e.is_canceled() => {
-                    return Err(ApiError::retryable(
-                        None,
-                        format!(
-                            "the connection closed before the request was written (not \
-                             sent): {}",
-                            chain(&e)
-                        ),
-                        false,
-                    ));
+                    return Err(Transport::ClosedBeforeWritten.error(&chain(&e)));
                 }
-                Err(e) => return Err(network_error(&e)),
+                Err(e) => return Err(Transport::Network.error(&chain(&e))),
             }
         };
         let status = response.status();
@@ -243,20 +221,14 @@ impl Direct {
         let body = incoming
             .collect()
             .await
-            .map_err(|e| ApiError::Retryable {
-                status: Some(status.as_u16()),
-                message: format!("the answer's body could not be read: {}", chain(&e)),
-                retry_after: None,
-                maybe_sent: true,
-            })?
+            .map_err(|e| unreadable_body(status.as_u16(), &chain(&e)))?
             .to_bytes();
         // Whole answer read: the connection can carry the next request, unless it is closing.
+        // Not awaited here (the answer is in hand, and the timeout must not take it away):
+        // `checkout` waits until hyper is done with this exchange.
         if !sender.is_closed() {
-            // Wait for hyper to finish with this exchange before another worker takes it.
-            if sender.ready().await.is_ok() {
-                let idle = (sender, Instant::now());
-                self.idle.lock().expect("pool lock").push(idle);
-            }
+            let idle = (sender, Instant::now());
+            self.idle.lock().expect("pool lock").push(idle);
         }
         Ok(Reply {
             status,
@@ -276,9 +248,7 @@ impl Direct {
     }
 
     async fn connect(&self) -> Result<Sender, ApiError> {
-        let refused = |what: String| {
-            ApiError::retryable(None, format!("could not connect (not sent): {what}"), false)
-        };
+        let refused = |what: String| Transport::Connect.error(&what);
         let mut connector = self.tcp.clone();
         let tcp = tower_service::Service::call(&mut connector, self.origin.clone())
             .await
@@ -310,14 +280,6 @@ where
         }
     });
     Ok(sender)
-}
-
-fn network_error(e: &hyper::Error) -> ApiError {
-    ApiError::retryable(
-        None,
-        format!("network error (may have been received): {}", chain(e)),
-        true,
-    )
 }
 
 /// rustls as reqwest configures it (ring, webpki roots, TLS 1.2 and 1.3), HTTP/1.1 only.

@@ -151,24 +151,55 @@ pub(crate) fn from_transport(err: &reqwest::Error) -> ApiError {
             message: format!("could not build the request (not sent): {detail}"),
         }
     } else if err.is_connect() {
-        ApiError::retryable(
-            None,
-            format!("could not connect (not sent): {detail}"),
-            false,
-        )
+        Transport::Connect.error(&detail)
     } else if err.is_timeout() {
-        ApiError::retryable(
-            None,
-            format!("timed out waiting for the answer (may have been received): {detail}"),
-            true,
-        )
+        Transport::TimedOut.error(&detail)
     } else {
-        ApiError::retryable(
-            None,
-            format!("network error (may have been received): {detail}"),
-            true,
-        )
+        Transport::Network.error(&detail)
     }
+}
+
+/// How a request without an HTTP answer failed, for both ways of sending (reqwest, and the
+/// direct path of `direct.rs`): the one place that says which failures may have reached the
+/// server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// No connection: nothing left this machine.
+    Connect,
+    /// The connection closed before the request was written on it.
+    ClosedBeforeWritten,
+    /// The request was written and no answer came in time.
+    TimedOut,
+    /// The connection failed after the request was handed over.
+    Network,
+}
+
+impl Transport {
+    pub(crate) fn error(self, detail: &str) -> ApiError {
+        let (what, maybe_sent) = match self {
+            Transport::Connect => ("could not connect (not sent)", false),
+            Transport::ClosedBeforeWritten => (
+                "the connection closed before the request was written (not sent)",
+                false,
+            ),
+            Transport::TimedOut => (
+                "timed out waiting for the answer (may have been received)",
+                true,
+            ),
+            Transport::Network => ("network error (may have been received)", true),
+        };
+        ApiError::retryable(None, format!("{what}: {detail}"), maybe_sent)
+    }
+}
+
+/// An answer whose head arrived (`status`) but whose body could not be read: the request
+/// reached the server.
+pub(crate) fn unreadable_body(status: u16, detail: &str) -> ApiError {
+    ApiError::retryable(
+        Some(status),
+        format!("the answer's body could not be read: {detail}"),
+        true,
+    )
 }
 
 /// The error and its sources, joined, without the URL (reqwest puts it first).

@@ -1,10 +1,11 @@
 //! The Cartevo HTTP client: builds the requests, sends them with a bearer token, and sorts
 //! every answer into a typed outcome.
 //!
-//! Owns: the wire format (`wire`), authentication and token renewal (`auth`), and the
-//! classification of answers into `ApiError` classes (`error`). Does not own retries,
-//! pacing or backoff: one call here is one attempt (plus, after a 401, one retry with a
-//! renewed token); the executor decides what to do with a `Retryable`.
+//! Owns: the wire format (`wire`), authentication and token renewal (`auth`), the bulk
+//! enroll's own HTTP/1.1 connections (`direct`), and the classification of answers and
+//! transport failures into `ApiError` classes (`error`, for both ways of sending). Does not
+//! own retries, pacing or backoff: one call here is one attempt (plus, after a 401, one retry
+//! with a renewed token); the executor decides what to do with a `Retryable`.
 //!
 //! - URL rows: `POST {base}/customers/enroll`, JSON.
 //! - File rows: `POST {base}/customers?enroll=true`, multipart, documents streamed from disk.
@@ -406,16 +407,9 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| match error::from_transport(&e) {
-                ApiError::Retryable {
-                    message,
-                    retry_after,
-                    ..
-                } => ApiError::Retryable {
-                    status: Some(status.as_u16()),
-                    message: format!("the answer's body could not be read: {message}"),
-                    retry_after,
-                    maybe_sent: true,
-                },
+                ApiError::Retryable { message, .. } => {
+                    error::unreadable_body(status.as_u16(), &message)
+                }
                 other => other,
             })?;
         Ok(Answer {

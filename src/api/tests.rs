@@ -352,16 +352,26 @@ async fn timeout_may_have_been_sent() {
     assert!(err.to_string().contains("timed out"), "{err}");
 }
 
-/// A bare HTTP/1.1 server on a thread: it keeps every request it reads, as bytes, and answers
-/// each with a created customer, closing the connection after every answer when `close`.
-fn raw_server(close: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+/// A bare HTTP/1.1 server on a thread: it keeps every request it reads, as text, counts the
+/// connections it accepts, and answers each request with a created customer, closing the
+/// connection after every answer when `close`.
+#[allow(clippy::type_complexity)] // a test fixture's three handles, named at the call site
+fn raw_server(
+    close: bool,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = seen.clone();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (kept, counted) = (seen.clone(), connections.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let kept = kept.clone();
             std::thread::spawn(move || {
                 let mut stream = stream.unwrap();
@@ -408,7 +418,7 @@ fn raw_server(close: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Strin
             });
         }
     });
-    (url, seen)
+    (url, seen, connections)
 }
 
 /// The bulk path (`direct`) builds its requests itself: what reaches the server must be what
@@ -416,7 +426,7 @@ fn raw_server(close: bool) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Strin
 #[tokio::test]
 async fn the_enroll_request_on_the_wire() {
     for close in [false, true] {
-        let (url, seen) = raw_server(close);
+        let (url, seen, connections) = raw_server(close);
         let client = Client::new(config(&url, Credentials::Token(TOKEN.into()))).unwrap();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..3 {
@@ -429,7 +439,10 @@ async fn the_enroll_request_on_the_wire() {
             }
         }
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 12, "close={close}");
+        assert_eq!(seen.len(), 12, "close={close}: each request sent once");
+        // Kept alive, the four connections of the first round carry the other two rounds.
+        let opened = connections.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(opened, if close { 12 } else { 4 }, "close={close}");
         let authority = url
             .trim_start_matches("http://")
             .trim_end_matches("/api/v1");
@@ -437,12 +450,16 @@ async fn the_enroll_request_on_the_wire() {
             let (head, body) = request.split_once("\r\n\r\n").unwrap();
             let mut lines = head.lines();
             assert_eq!(lines.next(), Some("POST /api/v1/customers/enroll HTTP/1.1"));
-            let headers: std::collections::BTreeMap<String, String> = lines
+            let pairs: Vec<(String, String)> = lines
                 .map(|l| {
                     let (k, v) = l.split_once(':').unwrap();
                     (k.to_ascii_lowercase(), v.trim().to_owned())
                 })
                 .collect();
+            let headers: std::collections::BTreeMap<String, String> =
+                pairs.iter().cloned().collect();
+            assert_eq!(headers.len(), pairs.len(), "a header twice: {head}");
+            assert_eq!(headers["accept"], "*/*");
             assert_eq!(headers["host"], authority);
             assert_eq!(headers["user-agent"], USER_AGENT);
             assert_eq!(headers["content-type"], "application/json");

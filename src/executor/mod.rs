@@ -184,19 +184,19 @@ pub async fn execute(
     writer.flush().await
 }
 
-/// Rows in one hand-over to a shard, and how many hand-overs a shard queues.
+/// Rows in one hand-over to a shard at most, and how many hand-overs a shard queues.
 const SHARE: usize = 64;
 const QUEUED_SHARES: usize = 4;
 
 /// A shard's claimed jobs: the batch being worked through and the channel of the next ones.
-struct Queue {
-    current: VecDeque<Job>,
-    next: mpsc::Receiver<Vec<Job>>,
+struct Queue<T = Job> {
+    current: VecDeque<T>,
+    next: mpsc::Receiver<Vec<T>>,
 }
 
-impl Queue {
+impl<T> Queue<T> {
     /// The next job, or `None` once the claimer is done or the run stops.
-    async fn take(&mut self, stop: &Stop) -> Option<Job> {
+    async fn take(&mut self, stop: &Stop) -> Option<T> {
         loop {
             if let Some(job) = self.current.pop_front() {
                 return Some(job);
@@ -209,11 +209,14 @@ impl Queue {
         }
     }
 
-    /// Everything handed over but not started, once no more can arrive.
-    fn drain(&mut self) -> Vec<Job> {
+    /// Everything handed over but not started. Closing the channel refuses new hand-overs,
+    /// but a place the claimer reserved before the close can still be filled: `recv` (unlike
+    /// `try_recv`) waits for those, and ends only when none is left. The claimer fills a
+    /// reserved place at once, with nothing to wait for in between, so this never waits long.
+    async fn drain(&mut self) -> Vec<T> {
         self.next.close();
-        let mut unsent: Vec<Job> = self.current.drain(..).collect();
-        while let Ok(batch) = self.next.try_recv() {
+        let mut unsent: Vec<T> = self.current.drain(..).collect();
+        while let Some(batch) = self.next.recv().await {
             unsent.extend(batch);
         }
         unsent
@@ -276,6 +279,7 @@ async fn dispatch(
         .lock()
         .await
         .drain()
+        .await
         .into_iter()
         .map(|job| (job.row, job.prior))
         .collect();
@@ -293,6 +297,7 @@ async fn claim_ahead(
     writer: WriterHandle,
     stop: Stop,
 ) -> Result<()> {
+    let mut turn = 0;
     loop {
         let batch = tokio::select! {
             b = jobs.recv() => b,
@@ -313,15 +318,18 @@ async fn claim_ahead(
                     .collect(),
             )
             .await?;
-        // Shares of a few dozen rows, each to whichever shard has room first: a shard slowed
-        // by other work on its thread takes fewer, instead of the others waiting on it.
+        // Shares of a few dozen rows (a small batch still goes to every shard), each to the
+        // next shard in turn that has room: a shard slowed by other work on its thread takes
+        // fewer, instead of the others waiting on it.
+        let share = SHARE.min(batch.len().div_ceil(shards.len()));
         let mut jobs = batch.into_iter();
         loop {
-            let part: Vec<Job> = jobs.by_ref().take(SHARE).collect();
+            let part: Vec<Job> = jobs.by_ref().take(share).collect();
             if part.is_empty() {
                 break;
             }
-            let Some(room) = room_in_any(&shards).await else {
+            turn = (turn + 1) % shards.len();
+            let Some(room) = room_in_any(&shards, turn).await else {
                 // A dispatcher stopped: these were claimed for nothing.
                 let rows = part
                     .into_iter()
@@ -331,15 +339,18 @@ async fn claim_ahead(
                 writer.send(Command::Release { rows }).await?;
                 return Ok(());
             };
+            // Filled at once: `Queue::drain` counts on a reserved place not staying empty.
             room.send(part);
         }
     }
 }
 
-/// A place in the first shard queue with room, waiting for one if all are full; `None` once
-/// a dispatcher has stopped.
-async fn room_in_any(shards: &[mpsc::Sender<Vec<Job>>]) -> Option<mpsc::Permit<'_, Vec<Job>>> {
-    for shard in shards {
+/// A reserved place in the first shard queue with room, from shard `first` on, waiting for
+/// one if all are full; `None` if a stopped shard comes first (shards stop when the run
+/// stops).
+async fn room_in_any<T>(shards: &[mpsc::Sender<T>], first: usize) -> Option<mpsc::Permit<'_, T>> {
+    let (earlier, from_first) = shards.split_at(first);
+    for shard in from_first.iter().chain(earlier) {
         match shard.try_reserve() {
             Ok(room) => return Some(room),
             Err(mpsc::error::TrySendError::Closed(())) => return None,
@@ -470,4 +481,70 @@ fn stopped_message(ctx: &Ctx, attempts: u32) -> String {
         _ => "run interrupted",
     };
     format!("{why} after {attempts} attempts; run again to resume")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn room_is_taken_in_turn_and_a_full_shard_is_skipped() {
+        let (a, mut ra) = mpsc::channel::<u32>(1);
+        let (b, mut rb) = mpsc::channel::<u32>(1);
+        let shards = [a, b];
+        room_in_any(&shards, 1).await.unwrap().send(1);
+        assert_eq!(rb.try_recv(), Ok(1));
+        room_in_any(&shards, 0).await.unwrap().send(2);
+        assert_eq!(ra.try_recv(), Ok(2));
+        // Shard 0 full: its turn goes to shard 1.
+        room_in_any(&shards, 0).await.unwrap().send(3);
+        room_in_any(&shards, 0).await.unwrap().send(4);
+        assert_eq!((ra.try_recv(), rb.try_recv()), (Ok(3), Ok(4)));
+    }
+
+    #[tokio::test]
+    async fn with_every_shard_full_it_waits_for_the_first_to_have_room() {
+        let (a, mut ra) = mpsc::channel::<u32>(1);
+        let (b, _rb) = mpsc::channel::<u32>(1);
+        a.try_send(0).unwrap();
+        b.try_send(0).unwrap();
+        let shards = [a, b];
+        let freed = async {
+            tokio::task::yield_now().await;
+            ra.recv().await
+        };
+        let (room, first) = tokio::join!(room_in_any(&shards, 1), freed);
+        assert_eq!(first, Some(0));
+        room.unwrap().send(5);
+        assert_eq!(ra.try_recv(), Ok(5));
+    }
+
+    #[tokio::test]
+    async fn a_stopped_shard_means_no_room() {
+        let (a, _ra) = mpsc::channel::<u32>(1);
+        let (b, rb) = mpsc::channel::<u32>(1);
+        drop(rb);
+        assert!(room_in_any(&[a, b], 1).await.is_none());
+    }
+
+    /// The claimer reserved a place before the shard stopped and fills it after: the drain
+    /// still gets those jobs (they go back to the journal instead of staying in flight).
+    #[tokio::test]
+    async fn a_drain_waits_for_a_place_reserved_before_it_closed() {
+        let (tx, rx) = mpsc::channel::<Vec<u32>>(4);
+        let mut queue = Queue {
+            current: VecDeque::from([1]),
+            next: rx,
+        };
+        tx.try_send(vec![2]).unwrap();
+        let reserved = tx.clone().try_reserve_owned().unwrap();
+        // The drain runs first (it closes the channel and waits), then the place is filled.
+        let fill = async {
+            tokio::task::yield_now().await;
+            reserved.send(vec![3, 4]);
+        };
+        let (unsent, _) = tokio::join!(queue.drain(), fill);
+        assert_eq!(unsent, vec![1, 2, 3, 4]);
+        assert!(tx.try_send(vec![5]).is_err(), "closed to new hand-overs");
+    }
 }
