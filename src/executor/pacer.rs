@@ -1,19 +1,25 @@
-//! Pacing: a GCRA rate limiter with no burst, and a pause every worker honours when the API
-//! says Retry-After.
+//! Pacing: requests evenly spaced on a fixed timeline, never more than the rate in any one
+//! second, and a pause every worker honours when the API says Retry-After.
+//!
+//! Why not governor here (the sandbox uses it to answer 429s): its GCRA with no burst judges
+//! each request at the moment its waiter wakes, and a wake-up is late by a tenth of a
+//! millisecond or more, so every request pushed the whole schedule back by its lateness:
+//! `--rate 100` took 1.8% longer than N/R, `--rate 500` 5.7%. Here each turn is a slot
+//! `1/rate` after the previous one, reserved before the wait, so lateness does not add up; and
+//! a turn is given only if the turn `rate` turns earlier was given at least a second before,
+//! so a late turn followed by an on-time one can never put `rate + 1` requests in a second.
 
-use std::num::NonZeroU32;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub struct Pacer {
     /// `None` when the rate is unlimited (`--rate 0`, benchmarks against a local server).
-    /// Burst 1: requests leave evenly spaced, `1/rate` apart, and never in a clump.
-    limiter: Option<DefaultDirectRateLimiter>,
+    turns: Option<Mutex<Turns>>,
     /// When set in the future, nobody sends before it: a 429 or 503 with Retry-After from one
     /// worker's request holds back every worker, since they share the limit it reports.
     paused_until: Mutex<Option<Instant>>,
@@ -21,17 +27,60 @@ pub struct Pacer {
     ever_paused: AtomicBool,
 }
 
+/// The timeline of turns at a fixed rate.
+struct Turns {
+    period: Duration,
+    /// The next slot nobody has reserved; `None` before the first.
+    next: Option<Instant>,
+    /// When the latest turns were given, oldest first, at most `per_second` of them.
+    given: VecDeque<Instant>,
+    /// Most turns in any one second: the rate, rounded up (`None` above a rate where counting
+    /// each second's turns would take more memory than it is worth).
+    per_second: Option<usize>,
+}
+
+/// Rates above this are not counted per second (only spaced): no real API allows them.
+const MOST_COUNTED: f64 = 100_000.0;
+
+impl Turns {
+    /// The slot for a waiter asking now: the next one on the timeline, or now if the timeline
+    /// has fallen behind (nobody asked for a while).
+    fn reserve(&mut self, now: Instant) -> Instant {
+        let slot = self.next.map_or(now, |next| next.max(now));
+        self.next = Some(slot + self.period);
+        slot
+    }
+
+    /// Gives a turn at `now` unless that would make more than `per_second` in one second;
+    /// otherwise the time to ask again.
+    fn give(&mut self, now: Instant) -> Result<(), Instant> {
+        if let Some(most) = self.per_second {
+            if self.given.len() == most {
+                let oldest = self.given[0];
+                if now < oldest + Duration::from_secs(1) {
+                    return Err(oldest + Duration::from_secs(1));
+                }
+                self.given.pop_front();
+            }
+            self.given.push_back(now);
+        }
+        Ok(())
+    }
+}
+
 impl Pacer {
     /// `rate` requests per second; 0 means no limit.
     pub fn new(rate: f64) -> Pacer {
-        let limiter = (rate > 0.0).then(|| {
-            let quota = Quota::with_period(Duration::from_secs_f64(1.0 / rate))
-                .expect("a positive period")
-                .allow_burst(NonZeroU32::MIN);
-            RateLimiter::direct(quota)
+        let turns = (rate > 0.0).then(|| {
+            Mutex::new(Turns {
+                period: Duration::from_secs_f64(1.0 / rate),
+                next: None,
+                given: VecDeque::new(),
+                per_second: (rate <= MOST_COUNTED).then(|| rate.ceil() as usize),
+            })
         });
         Pacer {
-            limiter,
+            turns,
             paused_until: Mutex::new(None),
             ever_paused: AtomicBool::new(false),
         }
@@ -49,29 +98,45 @@ impl Pacer {
 
     /// Waits for this request's turn. `false` when `stop` fired first.
     pub async fn ready(&self, stop: &CancellationToken) -> bool {
-        if self.limiter.is_none() && !self.ever_paused.load(Ordering::Acquire) {
+        if self.turns.is_none() && !self.ever_paused.load(Ordering::Acquire) {
             return !stop.is_cancelled();
         }
         loop {
             let paused = *self.paused_until.lock().expect("pacer lock");
             if let Some(until) = paused.filter(|u| *u > Instant::now()) {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(until) => continue,
-                    _ = stop.cancelled() => return false,
+                if !wait_until(until, stop).await {
+                    return false;
+                }
+                continue;
+            }
+            if let Some(turns) = &self.turns {
+                let slot = turns.lock().expect("pacer lock").reserve(Instant::now());
+                if !wait_until(slot, stop).await {
+                    return false;
+                }
+                loop {
+                    let given = turns.lock().expect("pacer lock").give(Instant::now());
+                    match given {
+                        Ok(()) => break,
+                        Err(later) if !wait_until(later, stop).await => return false,
+                        Err(_) => {}
+                    }
                 }
             }
-            if let Some(limiter) = &self.limiter {
-                tokio::select! {
-                    _ = limiter.until_ready() => {}
-                    _ = stop.cancelled() => return false,
-                }
-            }
-            // A pause may have begun while we waited for the limiter.
+            // A pause may have begun while we waited for our turn.
             let paused = *self.paused_until.lock().expect("pacer lock");
             if paused.is_none_or(|u| u <= Instant::now()) {
                 return !stop.is_cancelled();
             }
         }
+    }
+}
+
+/// Sleeps until `t`; `false` if `stop` fired first.
+async fn wait_until(t: Instant, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(t) => true,
+        _ = stop.cancelled() => false,
     }
 }
 
@@ -110,8 +175,85 @@ mod tests {
         }
     }
 
-    // The pause runs on tokio's clock (the limiter is off at rate 0), so a paused clock
-    // checks it exactly.
+    fn turns(rate: f64) -> Turns {
+        Turns {
+            period: Duration::from_secs_f64(1.0 / rate),
+            next: None,
+            given: VecDeque::new(),
+            per_second: Some(rate.ceil() as usize),
+        }
+    }
+
+    #[test]
+    fn a_late_turn_does_not_push_back_the_next_slot() {
+        let ms = Duration::from_millis;
+        let mut t = turns(10.0);
+        let t0 = Instant::now();
+        assert_eq!(t.reserve(t0), t0);
+        assert_eq!(t.give(t0), Ok(()));
+        // Asked before its slot, woken 30 ms late: the slot after it stays on the timeline.
+        assert_eq!(t.reserve(t0 + ms(1)), t0 + ms(100));
+        assert_eq!(t.give(t0 + ms(130)), Ok(()));
+        assert_eq!(t.reserve(t0 + ms(131)), t0 + ms(200));
+        // Nobody asked for a while: the timeline starts again from now, no catching up.
+        assert_eq!(t.reserve(t0 + ms(5000)), t0 + ms(5000));
+    }
+
+    #[test]
+    fn never_more_turns_in_a_second_than_the_rate() {
+        let ms = Duration::from_millis;
+        let mut t = turns(2.0);
+        let t0 = Instant::now();
+        assert_eq!(t.give(t0 + ms(300)), Ok(())); // late for its slot at 0
+        assert_eq!(t.give(t0 + ms(500)), Ok(()));
+        // The slot at 1000 ms would be the third turn within a second of the one at 300 ms.
+        assert_eq!(t.give(t0 + ms(1000)), Err(t0 + ms(1300)));
+        assert_eq!(t.give(t0 + ms(1300)), Ok(()));
+        // A fractional rate allows the rate rounded up.
+        let mut t = turns(2.5);
+        for i in 0..3 {
+            assert_eq!(t.give(t0 + ms(400 * i)), Ok(()));
+        }
+        assert_eq!(t.give(t0 + ms(999)), Err(t0 + ms(1000)));
+    }
+
+    /// Four workers at 20 turns a second: 60 turns take exactly 59 periods, and no second
+    /// holds more than 20 of them.
+    #[tokio::test(start_paused = true)]
+    async fn workers_share_an_even_timeline() {
+        let pacer = std::sync::Arc::new(Pacer::new(20.0));
+        let stop = CancellationToken::new();
+        let start = Instant::now();
+        let times = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut workers = Vec::new();
+        for w in 0..4u64 {
+            let (pacer, stop, times) = (pacer.clone(), stop.clone(), times.clone());
+            workers.push(tokio::spawn(async move {
+                for _ in 0..15 {
+                    assert!(pacer.ready(&stop).await);
+                    times.lock().unwrap().push(Instant::now() - start);
+                    // A request of some length, shorter than the four workers' share.
+                    tokio::time::sleep(Duration::from_millis(30 + 10 * w)).await;
+                }
+            }));
+        }
+        for w in workers {
+            w.await.unwrap();
+        }
+        let mut times = times.lock().unwrap().clone();
+        times.sort();
+        assert_eq!(times.len(), 60);
+        assert_eq!(*times.last().unwrap(), Duration::from_millis(59 * 50));
+        for (i, t) in times.iter().enumerate() {
+            let within = times[i..]
+                .iter()
+                .take_while(|u| **u < *t + Duration::from_secs(1))
+                .count();
+            assert!(within <= 20, "{within} turns in the second from {t:?}");
+        }
+    }
+
+    // The pause runs on tokio's clock, so a paused clock checks it exactly.
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_back_ready_until_it_ends() {
         let pacer = Pacer::new(0.0);
