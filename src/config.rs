@@ -24,6 +24,9 @@ impl RunSettings {
     }
 }
 
+/// The lowest `--rate` but 0: one request a day.
+const MIN_RATE: f64 = 1.0 / 86_400.0;
+
 /// Checked pacing, concurrency and retry settings: the same for `run` and `reconcile`.
 pub struct SendSettings {
     pub rate: f64,
@@ -37,6 +40,23 @@ impl SendSettings {
     pub fn new(send: &SendArgs) -> Result<SendSettings> {
         if !(send.rate >= 0.0 && send.rate.is_finite()) {
             bail!("--rate must be a number of requests per second, 0 for no limit");
+        }
+        if send.rate > 0.0 && send.rate < MIN_RATE {
+            bail!(
+                "--rate {} is below one request a day ({MIN_RATE:.8}/s): use 0 for no limit, \
+                 or a rate of at least one a day",
+                send.rate
+            );
+        }
+        if send.rate > 1000.0 && (send.concurrency as f64) < send.rate / 1000.0 {
+            // A worker waits at least the timer's millisecond between its turns.
+            tracing::warn!(
+                "--rate {} cannot be reached with --concurrency {}: each request in flight \
+                 takes at most about 1,000 turns a second; use --concurrency {} or more",
+                send.rate,
+                send.concurrency,
+                (send.rate / 1000.0).ceil()
+            );
         }
         Ok(SendSettings {
             rate: send.rate,
@@ -103,4 +123,30 @@ pub fn client(api: &ApiArgs, send: &SendArgs) -> Result<Client> {
 
 fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(rate: f64) -> SendArgs {
+        SendArgs {
+            rate,
+            concurrency: 4,
+            max_attempts: 5,
+            timeout: 30.0,
+            backoff_ms: 500,
+        }
+    }
+
+    #[test]
+    fn a_rate_is_zero_or_at_least_one_a_day() {
+        for ok in [0.0, MIN_RATE, 0.5, 5.0, 1e6] {
+            assert!(SendSettings::new(&send(ok)).is_ok(), "{ok}");
+        }
+        for bad in [-1.0, 1e-9, f64::NAN, f64::INFINITY] {
+            let err = SendSettings::new(&send(bad)).err().expect("refused");
+            assert!(err.to_string().contains("--rate"), "{err}");
+        }
+    }
 }

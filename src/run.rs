@@ -249,7 +249,7 @@ async fn run_file_inner(
     );
     print_counts(file, &counts, dir);
     if let Some(StopReason::Fatal(m)) = &stopped {
-        eprintln!("error: run stopped, the API refuses our requests: {m}");
+        eprintln!("error: run stopped, {m}");
     }
     Ok(exit)
 }

@@ -35,7 +35,8 @@ pub use pacer::{Backoff, Pacer};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
     Interrupted,
-    /// Credentials refused (a 401 that survived renewal, or a 403): the API's message.
+    /// The run cannot go on: the API refuses our requests (a 401 that survived renewal, or a
+    /// 403), or an internal error. Says which, with the API's message if any.
     Fatal(String),
 }
 
@@ -252,7 +253,15 @@ async fn dispatch(
     }
     let stopped = loop {
         tokio::select! {
-            r = workers.join_next() => if r.is_none() { break false },
+            r = workers.join_next() => match r {
+                None => break false,
+                // A bug, not an answer: stop rather than carry on short of a worker. The
+                // row it held stays in flight, and the next run sends it again.
+                Some(Err(e)) if e.is_panic() => stop.trigger(StopReason::Fatal(format!(
+                    "internal error: a sender failed ({e}); run again to resume"
+                ))),
+                Some(_) => {}
+            },
             _ = stop.token().cancelled() => break true,
         }
     };
@@ -409,8 +418,8 @@ async fn send_row(ctx: &Ctx, job: Job) {
             }
             Err(ApiError::Fatal { status, message }) => {
                 let shown = match status {
-                    Some(code) => format!("HTTP {code}: {message}"),
-                    None => message.clone(),
+                    Some(code) => format!("the API refuses our requests: HTTP {code}: {message}"),
+                    None => format!("the API refuses our requests: {message}"),
                 };
                 ctx.stop.trigger(StopReason::Fatal(shown));
                 break (
@@ -476,11 +485,12 @@ async fn send_row(ctx: &Ctx, job: Job) {
 }
 
 fn stopped_message(ctx: &Ctx, attempts: u32) -> String {
-    let why = match ctx.stop.reason() {
-        Some(StopReason::Fatal(_)) => "run stopped: the API refuses our requests",
-        _ => "run interrupted",
-    };
-    format!("{why} after {attempts} attempts; run again to resume")
+    match ctx.stop.reason() {
+        Some(StopReason::Fatal(why)) => {
+            format!("run stopped ({why}) after {attempts} attempts; run again to resume")
+        }
+        _ => format!("run interrupted after {attempts} attempts; run again to resume"),
+    }
 }
 
 #[cfg(test)]

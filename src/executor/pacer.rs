@@ -6,8 +6,12 @@
 //! millisecond or more, so every request pushed the whole schedule back by its lateness:
 //! `--rate 100` took 1.8% longer than N/R, `--rate 500` 5.7%. Here each turn is a slot
 //! `1/rate` after the previous one, reserved before the wait, so lateness does not add up; and
-//! a turn is given only if the turn `rate` turns earlier was given at least a second before,
-//! so a late turn followed by an on-time one can never put `rate + 1` requests in a second.
+//! a turn is given only if the turn `rate` turns earlier was given at least a second (and a
+//! millisecond) before, so a late turn followed by an on-time one can never put `rate + 1`
+//! requests in a second. The timeline runs 0.2% slower than the rate (`rate` turns span a
+//! second and 2 ms), so that check is a safety net that rarely waits, and a request that
+//! leaves a little after its turn still lands in the right second. A fractional rate allows
+//! it rounded up in a second: evenly spaced at 2.5 a second, some seconds hold 3.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -17,9 +21,20 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// How long `rate` turns take on the timeline, and the least time between a turn and the one
+/// `rate` turns later.
+const SPAN: Duration = Duration::from_millis(1002);
+const WINDOW: Duration = Duration::from_millis(1001);
+
+/// The longest pause a Retry-After can ask for; a longer one is cut to this (and said).
+pub const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
+
 pub struct Pacer {
     /// `None` when the rate is unlimited (`--rate 0`, benchmarks against a local server).
     turns: Option<Mutex<Turns>>,
+    /// Held by the one waiter checking the per-second cap, so that when the cap makes it wait
+    /// the others queue behind it (in order, on any runtime) instead of all waking together.
+    cap_line: tokio::sync::Mutex<()>,
     /// When set in the future, nobody sends before it: a 429 or 503 with Retry-After from one
     /// worker's request holds back every worker, since they share the limit it reports.
     paused_until: Mutex<Option<Instant>>,
@@ -43,6 +58,17 @@ struct Turns {
 const MOST_COUNTED: f64 = 100_000.0;
 
 impl Turns {
+    fn at(rate: f64) -> Turns {
+        let per_second = rate.ceil();
+        Turns {
+            // `rate` turns take `SPAN`; a fractional rate, its rounded-up number of turns.
+            period: Duration::from_secs_f64((1.0 / rate).max(SPAN.as_secs_f64() / per_second)),
+            next: None,
+            given: VecDeque::new(),
+            per_second: (rate <= MOST_COUNTED).then_some(per_second as usize),
+        }
+    }
+
     /// The slot for a waiter asking now: the next one on the timeline, or now if the timeline
     /// has fallen behind (nobody asked for a while).
     fn reserve(&mut self, now: Instant) -> Instant {
@@ -51,14 +77,14 @@ impl Turns {
         slot
     }
 
-    /// Gives a turn at `now` unless that would make more than `per_second` in one second;
-    /// otherwise the time to ask again.
+    /// Gives a turn at `now` unless that would make more than `per_second` in one second
+    /// (`WINDOW`); otherwise the time to ask again.
     fn give(&mut self, now: Instant) -> Result<(), Instant> {
         if let Some(most) = self.per_second {
             if self.given.len() == most {
                 let oldest = self.given[0];
-                if now < oldest + Duration::from_secs(1) {
-                    return Err(oldest + Duration::from_secs(1));
+                if now < oldest + WINDOW {
+                    return Err(oldest + WINDOW);
                 }
                 self.given.pop_front();
             }
@@ -71,24 +97,26 @@ impl Turns {
 impl Pacer {
     /// `rate` requests per second; 0 means no limit.
     pub fn new(rate: f64) -> Pacer {
-        let turns = (rate > 0.0).then(|| {
-            Mutex::new(Turns {
-                period: Duration::from_secs_f64(1.0 / rate),
-                next: None,
-                given: VecDeque::new(),
-                per_second: (rate <= MOST_COUNTED).then(|| rate.ceil() as usize),
-            })
-        });
+        let turns = (rate > 0.0).then(|| Mutex::new(Turns::at(rate)));
         Pacer {
             turns,
+            cap_line: tokio::sync::Mutex::new(()),
             paused_until: Mutex::new(None),
             ever_paused: AtomicBool::new(false),
         }
     }
 
-    /// Holds every worker back until `d` from now (never shortens a longer pause).
+    /// Holds every worker back until `d` from now (never shortens a longer pause), at most
+    /// `LONGEST_PAUSE`.
     pub fn pause_for(&self, d: Duration) {
-        let until = Instant::now() + d;
+        if d > LONGEST_PAUSE {
+            tracing::warn!(
+                "the API asks to wait {}s (Retry-After); pausing {}s, then trying again",
+                d.as_secs(),
+                LONGEST_PAUSE.as_secs()
+            );
+        }
+        let until = Instant::now() + d.min(LONGEST_PAUSE);
         let mut p = self.paused_until.lock().expect("pacer lock");
         if p.is_none_or(|old| old < until) {
             *p = Some(until);
@@ -114,6 +142,10 @@ impl Pacer {
                 if !wait_until(slot, stop).await {
                     return false;
                 }
+                let _line = tokio::select! {
+                    line = self.cap_line.lock() => line,
+                    _ = stop.cancelled() => return false,
+                };
                 loop {
                     let given = turns.lock().expect("pacer lock").give(Instant::now());
                     match given {
@@ -175,26 +207,20 @@ mod tests {
         }
     }
 
-    fn turns(rate: f64) -> Turns {
-        Turns {
-            period: Duration::from_secs_f64(1.0 / rate),
-            next: None,
-            given: VecDeque::new(),
-            per_second: Some(rate.ceil() as usize),
-        }
-    }
-
     #[test]
     fn a_late_turn_does_not_push_back_the_next_slot() {
         let ms = Duration::from_millis;
-        let mut t = turns(10.0);
+        let mut t = Turns::at(10.0);
+        // Ten turns span a second and 2 ms.
+        let period = Duration::from_micros(100_200);
+        assert_eq!(t.period, period);
         let t0 = Instant::now();
         assert_eq!(t.reserve(t0), t0);
         assert_eq!(t.give(t0), Ok(()));
         // Asked before its slot, woken 30 ms late: the slot after it stays on the timeline.
-        assert_eq!(t.reserve(t0 + ms(1)), t0 + ms(100));
+        assert_eq!(t.reserve(t0 + ms(1)), t0 + period);
         assert_eq!(t.give(t0 + ms(130)), Ok(()));
-        assert_eq!(t.reserve(t0 + ms(131)), t0 + ms(200));
+        assert_eq!(t.reserve(t0 + ms(131)), t0 + 2 * period);
         // Nobody asked for a while: the timeline starts again from now, no catching up.
         assert_eq!(t.reserve(t0 + ms(5000)), t0 + ms(5000));
     }
@@ -202,55 +228,130 @@ mod tests {
     #[test]
     fn never_more_turns_in_a_second_than_the_rate() {
         let ms = Duration::from_millis;
-        let mut t = turns(2.0);
+        let mut t = Turns::at(2.0);
         let t0 = Instant::now();
         assert_eq!(t.give(t0 + ms(300)), Ok(())); // late for its slot at 0
         assert_eq!(t.give(t0 + ms(500)), Ok(()));
-        // The slot at 1000 ms would be the third turn within a second of the one at 300 ms.
-        assert_eq!(t.give(t0 + ms(1000)), Err(t0 + ms(1300)));
-        assert_eq!(t.give(t0 + ms(1300)), Ok(()));
-        // A fractional rate allows the rate rounded up.
-        let mut t = turns(2.5);
+        // The slot at 1002 ms would be the third turn within a second of the one at 300 ms.
+        assert_eq!(t.give(t0 + ms(1002)), Err(t0 + ms(1301)));
+        assert_eq!(t.give(t0 + ms(1301)), Ok(()));
+        // A fractional rate allows the rate rounded up, spaced so that it fits.
+        let mut t = Turns::at(2.5);
+        assert_eq!(t.period, ms(400));
         for i in 0..3 {
             assert_eq!(t.give(t0 + ms(400 * i)), Ok(()));
         }
-        assert_eq!(t.give(t0 + ms(999)), Err(t0 + ms(1000)));
+        assert_eq!(t.give(t0 + ms(999)), Err(t0 + ms(1001)));
+        assert_eq!(Turns::at(3.0).period, ms(334));
     }
 
-    /// Four workers at 20 turns a second: 60 turns take exactly 59 periods, and no second
-    /// holds more than 20 of them.
-    #[tokio::test(start_paused = true)]
-    async fn workers_share_an_even_timeline() {
-        let pacer = std::sync::Arc::new(Pacer::new(20.0));
-        let stop = CancellationToken::new();
+    /// Starts `workers` tasks that each take `turns` turns, with a request of 30 ms and
+    /// more between them; gives the times of the turns since the start, in order.
+    async fn take_turns(
+        pacer: &std::sync::Arc<Pacer>,
+        workers: u64,
+        turns: usize,
+    ) -> Vec<Duration> {
         let start = Instant::now();
         let times = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut workers = Vec::new();
-        for w in 0..4u64 {
-            let (pacer, stop, times) = (pacer.clone(), stop.clone(), times.clone());
-            workers.push(tokio::spawn(async move {
-                for _ in 0..15 {
+        let mut tasks = Vec::new();
+        for w in 0..workers {
+            let (pacer, times) = (pacer.clone(), times.clone());
+            tasks.push(tokio::spawn(async move {
+                let stop = CancellationToken::new();
+                for _ in 0..turns {
                     assert!(pacer.ready(&stop).await);
                     times.lock().unwrap().push(Instant::now() - start);
-                    // A request of some length, shorter than the four workers' share.
-                    tokio::time::sleep(Duration::from_millis(30 + 10 * w)).await;
+                    tokio::time::sleep(Duration::from_millis(30 + 10 * (w % 4))).await;
                 }
             }));
         }
-        for w in workers {
-            w.await.unwrap();
+        for t in tasks {
+            t.await.unwrap();
         }
         let mut times = times.lock().unwrap().clone();
         times.sort();
+        times
+    }
+
+    fn most_in_a_second(times: &[Duration]) -> usize {
+        (0..times.len())
+            .map(|i| {
+                times[i..]
+                    .iter()
+                    .take_while(|u| **u < times[i] + Duration::from_secs(1))
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Four workers at 20 turns a second: 60 turns take 59 periods (each turn woken at the
+    /// timer's next millisecond, none later), and no second holds more than 20.
+    #[tokio::test(start_paused = true)]
+    async fn workers_share_an_even_timeline() {
+        let pacer = std::sync::Arc::new(Pacer::new(20.0));
+        let times = take_turns(&pacer, 4, 15).await;
         assert_eq!(times.len(), 60);
-        assert_eq!(*times.last().unwrap(), Duration::from_millis(59 * 50));
-        for (i, t) in times.iter().enumerate() {
-            let within = times[i..]
-                .iter()
-                .take_while(|u| **u < *t + Duration::from_secs(1))
-                .count();
-            assert!(within <= 20, "{within} turns in the second from {t:?}");
-        }
+        let last = Duration::from_micros(59 * 50_100);
+        let end = *times.last().unwrap();
+        assert!(
+            end >= last && end <= last + Duration::from_millis(1),
+            "{end:?}"
+        );
+        assert!(most_in_a_second(&times) <= 20);
+    }
+
+    /// More workers than the rate, and a Retry-After in the middle: nothing leaves during
+    /// the pause, the run takes that much longer, and no second holds more than the rate.
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_at_a_rate_holds_every_worker_and_keeps_the_cap() {
+        let pacer = std::sync::Arc::new(Pacer::new(10.0));
+        let pauser = pacer.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2050)).await;
+            pauser.pause_for(Duration::from_secs(3));
+        });
+        let times = take_turns(&pacer, 50, 1).await;
+        assert_eq!(times.len(), 50);
+        let (pause_start, pause_end) = (Duration::from_millis(2050), Duration::from_millis(5050));
+        assert!(
+            !times.iter().any(|t| *t >= pause_start && *t < pause_end),
+            "{times:?}"
+        );
+        assert!(most_in_a_second(&times) <= 10, "{times:?}");
+        // 21 turns before the pause; the other 29 from its end, one period apart.
+        assert_eq!(times.iter().filter(|t| **t < pause_start).count(), 21);
+        let last = pause_end + 28 * Duration::from_micros(100_200);
+        let end = *times.last().unwrap();
+        assert!(
+            end >= last && end <= last + Duration::from_millis(1),
+            "{end:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_releases_a_wait_for_a_slot() {
+        let pacer = std::sync::Arc::new(Pacer::new(0.001));
+        let stop = CancellationToken::new();
+        assert!(pacer.ready(&stop).await, "the first turn is now");
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            stopper.cancel();
+        });
+        let start = Instant::now();
+        assert!(!pacer.ready(&stop).await);
+        assert_eq!(Instant::now() - start, Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_endless_retry_after_is_cut_to_the_longest_pause() {
+        let pacer = Pacer::new(0.0);
+        let start = Instant::now();
+        pacer.pause_for(Duration::MAX);
+        assert!(pacer.ready(&CancellationToken::new()).await);
+        assert_eq!(Instant::now() - start, LONGEST_PAUSE);
     }
 
     // The pause runs on tokio's clock, so a paused clock checks it exactly.
