@@ -297,7 +297,8 @@ pub fn journal_report(
             let message = if matches!(state.status, crate::journal::JournalStatus::InFlight)
                 && state.message.is_empty()
             {
-                "sent, but no answer was recorded (the run was stopped); run again to resume"
+                "claimed for sending, no answer recorded (the run was stopped): it may or may not \
+                 have been sent; run again to resume"
             } else {
                 &state.message
             };

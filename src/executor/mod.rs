@@ -3,15 +3,19 @@
 //!
 //! Jobs arrive from the planner in batches. The claimer records each batch in flight in the
 //! journal in one commit (every row durably "in flight" before its request leaves), then
-//! hands it out in shares of `SHARE` rows, each to whichever sender shard has room first. A
-//! shard is a fixed pool of `concurrency / shards` workers on its own thread. Each worker asks the pacer for a turn before every attempt and
-//! sends its outcome to the journal writer without waiting. Nothing here touches SQLite.
+//! hands it out in shares of at most `SHARE` rows, each to the next sender shard in turn that
+//! has room. A shard is a fixed pool of `concurrency / shards` workers on its own thread.
+//! Each worker asks the pacer for a turn before every attempt and sends its outcome to the
+//! journal writer without waiting. Nothing here touches SQLite.
 //!
 //! Claiming in batches is what lets the journal keep up with a fast server: one commit per
 //! row would cap a run at a few thousand rows a second. The batch is about half a second's
-//! worth of requests at the configured rate (256 when unlimited), so a crash leaves few rows
-//! marked in flight that were not sent; on a clean stop those are released. Moving batches
-//! rather than single jobs between threads also means one wake-up per batch, not per row.
+//! worth of requests at the configured rate (256 when unlimited). The price is paid only on a
+//! crash: the rows claimed ahead (up to about a second's worth at a rate, several hundred when
+//! unlimited) stay marked in flight though most were never sent, and the next run sends them,
+//! a 409 among them carrying the note that an earlier request may have created the customer.
+//! On a clean stop they are released. Moving batches rather than single jobs between threads
+//! also means one wake-up per batch, not per row.
 
 pub mod pacer;
 

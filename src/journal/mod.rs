@@ -69,8 +69,9 @@ pub struct RowState {
     pub warnings: String,
 }
 
-/// A row's status in the journal: a contract status, or `InFlight` for a request sent whose
-/// answer was never recorded (the process died or was stopped while waiting).
+/// A row's status in the journal: a contract status, or `InFlight` for a row claimed for
+/// sending whose answer was never recorded (the process died or was stopped first): its
+/// request may or may not have left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JournalStatus {
     Row(Status),
