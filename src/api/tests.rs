@@ -321,6 +321,17 @@ async fn connection_refused_was_not_sent() {
     );
 }
 
+/// The error of a create against `base` with a timeout of `ms` milliseconds.
+async fn create_failing_within(base: &str, ms: u64) -> ApiError {
+    let mut cfg = config(base, Credentials::Token(TOKEN.into()));
+    cfg.timeout = Duration::from_millis(ms);
+    Client::new(cfg)
+        .unwrap()
+        .create_customer(&url_customer())
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn timeout_may_have_been_sent() {
     let server = MockServer::start().await;
@@ -328,16 +339,7 @@ async fn timeout_may_have_been_sent() {
         .respond_with(created(201, "late").set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let mut cfg = config(
-        &format!("{}/api/v1", server.uri()),
-        Credentials::Token(TOKEN.into()),
-    );
-    cfg.timeout = Duration::from_millis(200);
-    let err = Client::new(cfg)
-        .unwrap()
-        .create_customer(&url_customer())
-        .await
-        .unwrap_err();
+    let err = create_failing_within(&format!("{}/api/v1", server.uri()), 200).await;
     assert!(
         matches!(
             err,
@@ -489,13 +491,7 @@ async fn an_answer_whose_body_stalls_keeps_its_status() {
             .unwrap();
         std::thread::sleep(Duration::from_secs(2));
     });
-    let mut cfg = config(&url, Credentials::Token(TOKEN.into()));
-    cfg.timeout = Duration::from_millis(300);
-    let err = Client::new(cfg)
-        .unwrap()
-        .create_customer(&url_customer())
-        .await
-        .unwrap_err();
+    let err = create_failing_within(&url, 300).await;
     assert!(
         matches!(
             err,
