@@ -386,7 +386,11 @@ impl Client {
             let reply = direct
                 .post_json(&self.inner.enroll_path, token.expose(), body.clone())
                 .await?;
-            tracing::debug!(url = %self.inner.enroll_url.path(), status = reply.status.as_u16(), "cartevo answer");
+            tracing::debug!(
+                url = %self.inner.enroll_url.path(),
+                status = reply.status.as_u16(),
+                "cartevo answer"
+            );
             return Ok(Answer {
                 status: reply.status,
                 headers: reply.headers,

@@ -262,7 +262,7 @@ async fn dispatch(
                 // A bug, not an answer: stop rather than carry on short of a worker. The
                 // row it held stays in flight, and the next run sends it again.
                 Some(Err(e)) if e.is_panic() => stop.trigger(StopReason::Fatal(format!(
-                    "internal error: a sender failed ({e}); run again to resume"
+                    "internal error: a sender failed ({e})"
                 ))),
                 Some(_) => {}
             },
