@@ -28,11 +28,19 @@ use super::wire::{Envelope, TokenData};
 
 /// A token or key. Never printed: `Debug` shows `Secret(***)` and there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(Arc<str>);
+pub(crate) struct Secret {
+    text: Arc<str>,
+    /// For a bearer token, its `Authorization` header, built and checked once (every request
+    /// sends it), and marked sensitive so that hyper never shows it.
+    authorization: Option<HeaderValue>,
+}
 
 impl Secret {
     pub fn new(s: &str) -> Secret {
-        Secret(Arc::from(s))
+        Secret {
+            text: Arc::from(s),
+            authorization: None,
+        }
     }
 
     /// A bearer token, checked to fit in an `Authorization` header (a stray newline or
@@ -43,16 +51,25 @@ impl Secret {
         if token.is_empty() {
             return Err(format!("{origin} is empty"));
         }
-        if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+        let Ok(mut authorization) = HeaderValue::from_str(&format!("Bearer {token}")) else {
             return Err(format!(
                 "{origin} holds characters that cannot go in an HTTP header"
             ));
-        }
-        Ok(Secret::new(token))
+        };
+        authorization.set_sensitive(true);
+        Ok(Secret {
+            text: Arc::from(token),
+            authorization: Some(authorization),
+        })
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// `Authorization: Bearer …` for a token made by `bearer` (`None` for a client key).
+    pub fn authorization(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
     }
 }
 

@@ -148,12 +148,15 @@ impl Direct {
     pub async fn post_json(
         &self,
         path: &Uri,
-        bearer: &str,
+        authorization: &HeaderValue,
         body: Bytes,
     ) -> Result<Reply, ApiError> {
         let mut stage = Stage::Connecting;
-        match tokio::time::timeout(self.timeout, self.exchange(path, bearer, body, &mut stage))
-            .await
+        match tokio::time::timeout(
+            self.timeout,
+            self.exchange(path, authorization, body, &mut stage),
+        )
+        .await
         {
             Ok(result) => result,
             Err(_) => {
@@ -172,15 +175,10 @@ impl Direct {
     async fn exchange(
         &self,
         path: &Uri,
-        bearer: &str,
+        authorization: &HeaderValue,
         body: Bytes,
         stage: &mut Stage,
     ) -> Result<Reply, ApiError> {
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {bearer}")).map_err(|_| ApiError::Local {
-                message: "the API token holds characters an HTTP header cannot carry".into(),
-            })?;
-        auth.set_sensitive(true);
         // A request hyper cancels was never written: it goes again on another connection.
         // Twice is enough: a second cancellation on a brand-new connection is not a stale one.
         let mut fresh_tries = 0;
@@ -204,7 +202,7 @@ impl Direct {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            headers.insert(header::AUTHORIZATION, auth.clone());
+            headers.insert(header::AUTHORIZATION, authorization.clone());
             *stage = Stage::Sent;
             match sender.send_request(request).await {
                 Ok(response) => break (sender, response),

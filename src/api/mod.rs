@@ -384,7 +384,7 @@ impl Client {
     async fn attempt(&self, req: &Request<'_>, token: &Secret) -> Result<Answer, ApiError> {
         if let (Request::Enroll(body), Some(direct)) = (req, &self.inner.direct) {
             let reply = direct
-                .post_json(&self.inner.enroll_path, token.expose(), body.clone())
+                .post_json(&self.inner.enroll_path, bearer(token), body.clone())
                 .await?;
             tracing::debug!(
                 url = %self.inner.enroll_url.path(),
@@ -398,7 +398,10 @@ impl Client {
                 tokens: Vec::new(),
             });
         }
-        let builder = self.build(req).await?.bearer_auth(token.expose());
+        let builder = self
+            .build(req)
+            .await?
+            .header(reqwest::header::AUTHORIZATION, bearer(token).clone());
         let resp = builder
             .send()
             .await
@@ -450,6 +453,14 @@ impl Client {
             }
         })
     }
+}
+
+/// The `Authorization` header of a token: every token comes from `Secret::bearer`, which
+/// built it once.
+fn bearer(token: &Secret) -> &reqwest::header::HeaderValue {
+    token
+        .authorization()
+        .expect("tokens are made by Secret::bearer")
 }
 
 fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
