@@ -206,18 +206,8 @@ pub struct SandboxArgs {
 
 /// Exactly YYYY-MM-DD, as date_of_birth must be (chrono alone also takes 2026-2-8).
 fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
-    let shaped = s.len() == 10
-        && s.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    shaped
-        .then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| format!("'{s}' is not a date in YYYY-MM-DD form"))
+    // The same reading as a date of birth: exactly YYYY-MM-DD, a real calendar date.
+    crate::validate::parse_date(s).ok_or_else(|| format!("'{s}' is not a date in YYYY-MM-DD form"))
 }
 
 fn parse_delimiter(s: &str) -> Result<u8, String> {

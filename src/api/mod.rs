@@ -101,7 +101,6 @@ struct Inner {
     /// token and one token request at a time for the whole run.
     auth: Arc<TokenSource>,
     timeout: Duration,
-    provider_enroll: bool,
     /// `POST /customers/enroll` and `POST /customers[?enroll=true]`, built once: parsing a
     /// URL per request is measurable at tens of thousands of requests a second.
     enroll_url: Url,
@@ -116,7 +115,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.inner.base.as_str())
-            .field("provider_enroll", &self.inner.provider_enroll)
+            .field("create_url", &self.inner.create_url.as_str())
             .finish_non_exhaustive()
     }
 }
@@ -186,7 +185,6 @@ impl Client {
                 base,
                 auth: Arc::new(auth),
                 timeout: cfg.timeout,
-                provider_enroll: cfg.provider_enroll,
                 enroll_url,
                 create_url,
                 direct,
@@ -205,7 +203,6 @@ impl Client {
                 base: inner.base.clone(),
                 auth: inner.auth.clone(),
                 timeout: inner.timeout,
-                provider_enroll: inner.provider_enroll,
                 enroll_url: inner.enroll_url.clone(),
                 create_url: inner.create_url.clone(),
                 direct: inner.direct.as_ref().map(direct::Direct::fresh),
@@ -517,26 +514,16 @@ fn created(answer: &Answer) -> Result<Created, ApiError> {
         return Err(error::from_status(status, &answer.headers, &answer.body));
     }
     let code = status.as_u16();
-    // The common answer, read without building the whole customer as a JSON tree.
+    // Read without building the whole customer as a JSON tree.
     if let Some(id) = wire::created_id(&answer.body) {
         return Ok(Created {
             id,
             http_status: code,
         });
     }
-    let env = Envelope::parse(&answer.body);
-    if let Some(env) = &env
-        && env.success != Some(false)
-        && let Some(id) = wire::data_id(env.data.as_ref())
-    {
-        return Ok(Created {
-            id,
-            http_status: code,
-        });
-    }
     // A success without an id: the customer may exist now, but we cannot name it. Retrying
-    // will either create it or get a 409 that settles it.
-    let what = match env {
+    // will either create it or get a 409 that settles it. The envelope only says why.
+    let what = match Envelope::parse(&answer.body) {
         Some(env) if env.success == Some(false) => {
             format!(
                 "success: false: {}",

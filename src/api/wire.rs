@@ -80,9 +80,9 @@ pub(crate) fn message_of(value: &Value) -> Option<String> {
     }
 }
 
-/// The id of a created customer, as a string or a number.
-/// `data.id` of a successful create answer, reading nothing else; `None` for anything
-/// unusual (not an object, `success: false`, no id), which the full envelope then explains.
+/// `data.id` (a string or a number) of a successful create answer, reading nothing else;
+/// `None` for anything unusual (not an object, `success: false`, no id), which the full
+/// envelope then explains.
 pub(crate) fn created_id(body: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
     struct Created {
@@ -100,14 +100,6 @@ pub(crate) fn created_id(body: &[u8]) -> Option<String> {
     }
     match created.data?.id? {
         Value::String(s) if !s.trim().is_empty() => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-pub(crate) fn data_id(data: Option<&Value>) -> Option<String> {
-    match data?.get("id")? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
@@ -381,13 +373,13 @@ mod tests {
     }
 
     #[test]
-    fn a_body_with_both_page_blocks_is_read() {
+    fn a_body_with_both_page_blocks_is_read_and_meta_wins() {
         let body = br#"{"success":true,"data":[{"id":"a"}],
             "meta":{"page":1,"limit":10,"total":1,"totalPages":1},
-            "pagination":{"page":1,"limit":10,"total":1,"totalPages":1}}"#;
+            "pagination":{"page":1,"limit":10,"total":30,"totalPages":3}}"#;
         let env = Envelope::parse(body).unwrap();
         let page: Page<Transaction> = Page::from_envelope(env, 1, 10).unwrap();
-        assert_eq!((page.items.len(), page.total_pages), (1, 1));
+        assert_eq!((page.items.len(), page.total, page.total_pages), (1, 1, 1));
     }
 
     #[test]

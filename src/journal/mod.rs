@@ -184,10 +184,16 @@ impl Journal {
     /// A second, read-only-in-practice connection to this journal for a sequential scan
     /// (the report) while this one writes; its page cache is kept small, since a scan
     /// gains nothing from it and the run's memory would grow by the whole cache.
+    /// The schema and key are this journal's: nothing is migrated or loaded again.
     pub fn scan_reader(&self) -> Result<Journal> {
-        let reader = Self::open_inner(&self.path, false)?;
-        reader.conn.pragma_update(None, "cache_size", -1_000)?;
-        Ok(reader)
+        let conn = open_conn(&self.path)?;
+        conn.pragma_update(None, "cache_size", -1_000)?;
+        Ok(Journal {
+            conn,
+            path: self.path.clone(),
+            _lock: None,
+            keyer: self.keyer.clone(),
+        })
     }
 
     fn open_inner(path: &Path, exclusive: bool) -> Result<Journal> {

@@ -10,6 +10,7 @@
 //! reports that must hold no personal data.
 
 mod age;
+pub(crate) use age::parse_date;
 mod country;
 mod documents;
 #[cfg(test)]
