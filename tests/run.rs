@@ -387,15 +387,36 @@ async fn client_credentials_are_renewed_after_a_401_mid_run() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(case.summary("r")["counts"]["created"], 5);
-    // No secret reaches the output or the journal.
-    let err = stderr(&out);
-    assert!(
-        !err.contains("key-1") && !err.contains("tok-2-secret"),
-        "{err}"
-    );
+    // No secret reaches the output, the journal or the report.
+    let mut places = vec![
+        ("stderr".to_string(), stderr(&out)),
+        (
+            "stdout".to_string(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ),
+    ];
     let journal = std::fs::read(case.dir.path().join("journal.db")).unwrap();
-    let journal = String::from_utf8_lossy(&journal);
-    assert!(!journal.contains("key-1") && !journal.contains("tok-2-secret"));
+    places.push((
+        "journal".into(),
+        String::from_utf8_lossy(&journal).into_owned(),
+    ));
+    for entry in std::fs::read_dir(case.dir.path().join("r")).unwrap() {
+        let path = entry.unwrap().path();
+        places.push((
+            path.display().to_string(),
+            std::fs::read_to_string(&path).unwrap(),
+        ));
+    }
+    assert!(
+        places.len() >= 6,
+        "results, rejects and summary were written"
+    );
+    for (place, text) in places {
+        assert!(
+            !text.contains("key-1") && !text.contains("tok-2-secret"),
+            "{place}: {text}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

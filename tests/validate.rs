@@ -735,6 +735,30 @@ fn a_rejects_file_goes_round_after_round_and_fixed_rows_pass() {
         );
         rejects = out.report_dir.join("rejects.csv");
     }
+    // Then fixes its first row (the old row and error cells still in it): that row passes,
+    // and only the others come back.
+    let mut table = Table::read(&rejects, b',');
+    let valid: std::collections::BTreeMap<&str, String> =
+        URL_HEADER.split(',').zip(url_row(900)).collect();
+    table.rows[0] = table
+        .headers
+        .iter()
+        .zip(&table.rows[0])
+        .map(|(h, old)| {
+            valid
+                .get(h.as_str())
+                .cloned()
+                .unwrap_or_else(|| old.clone())
+        })
+        .collect();
+    let fixed = work.write(
+        "fixed.csv",
+        &csv_text(&table.headers.join(","), &table.rows),
+    );
+    let out = work.validate_into(&fixed, "round4", &[]);
+    assert_eq!(out.results()[0].status, "valid", "{}", out.stderr);
+    assert_eq!(out.count("invalid"), invalid - 1, "{}", out.stderr);
+    assert_eq!(out.rejects().len(), invalid as usize - 1);
 }
 
 #[test]

@@ -342,6 +342,52 @@ mod tests {
         assert!(!text.contains("ann@example.com") && !text.contains("id-1"));
     }
 
+    /// A run killed before its index merge: the next run, of another file, merges it when it
+    /// starts, and finds the customer (the contract's "from an earlier file or run").
+    #[tokio::test]
+    async fn a_killed_runs_customers_are_known_to_the_next_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let mut journal = Journal::open(&path).unwrap();
+        let first = journal.file(&"a".repeat(64), "first.csv", 1).unwrap();
+        let run = journal.start_run(&first, "run").unwrap();
+        let keyer = journal.keyer();
+        let (handle, thread) = spawn(journal, first.clone(), run);
+        handle.claim(vec![(1, String::new())]).await.unwrap();
+        handle
+            .send(Command::Outcome {
+                row: 1,
+                status: Status::Created,
+                attempts: 1,
+                http_status: Some(201),
+                customer_id: Some("cust-1".into()),
+                message: String::new(),
+                keys: Some(keyer.keys("ann@example.com", "ID-1")),
+            })
+            .await
+            .unwrap();
+        handle.flush().await.unwrap();
+        drop(handle);
+        // The process dies here: no index merge, and the lock goes with it.
+        drop(thread.join().unwrap().unwrap());
+
+        let mut journal = Journal::open(&path).unwrap();
+        assert!(!journal.has_customers().unwrap(), "not merged yet");
+        let second = journal.file(&"b".repeat(64), "second.csv", 1).unwrap();
+        journal.start_run(&second, "run").unwrap();
+        assert!(journal.has_customers().unwrap());
+        let known = journal
+            .lookup()
+            .unwrap()
+            .known(&keyer.keys("other@example.com", "ID-1"))
+            .unwrap()
+            .expect("the first file's customer");
+        assert_eq!(
+            (known.customer_id.as_deref(), known.file_id, known.row),
+            (Some("cust-1"), first.id, 1)
+        );
+    }
+
     #[test]
     fn a_second_writer_on_the_same_journal_is_refused() {
         let dir = tempfile::tempdir().unwrap();
