@@ -99,24 +99,25 @@ pub fn default_dir(input: &Path, now: chrono::DateTime<chrono::Utc>) -> PathBuf 
 }
 
 /// The report folder of each of `files` under one folder given for them all: the folder
-/// itself for one file; for several, a subfolder named after each file's stem, the second
-/// and later files sharing a stem (`a/x.csv`, `b/x.csv`) getting `x-2`, `x-3`, so that no
-/// report overwrites another.
+/// itself for one file; for several, a subfolder named after each file's stem, a name already
+/// handed out getting `-2`, `-3` (`a/x.csv`, `b/x.csv`, `x-2.csv` → `x`, `x-2`, `x-2-2`), so
+/// that no report overwrites another.
 pub fn per_file_dirs(base: &Path, files: &[impl AsRef<Path>]) -> Vec<PathBuf> {
     if files.len() == 1 {
         return vec![base.to_path_buf()];
     }
-    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let mut taken = std::collections::HashSet::<String>::new();
     files
         .iter()
         .map(|f| {
             let stem = stem(f.as_ref());
-            let n = seen.entry(stem.clone()).or_default();
-            *n += 1;
-            match *n {
-                1 => base.join(stem),
-                n => base.join(format!("{stem}-{n}")),
+            let mut name = stem.clone();
+            let mut n = 1;
+            while !taken.insert(name.clone()) {
+                n += 1;
+                name = format!("{stem}-{n}");
             }
+            base.join(name)
         })
         .collect()
 }
@@ -193,6 +194,15 @@ mod tests {
         assert_eq!(json["counts"]["invalid"], 1);
         assert_eq!(json["counts"]["created"], 1);
         assert_eq!(json["input"]["rows"], 2);
+    }
+
+    #[test]
+    fn per_file_folders_never_share_a_name() {
+        let base = Path::new("out");
+        let dirs = per_file_dirs(base, &["a/x.csv", "b/x.csv", "x-2.csv", "c/x.csv"]);
+        let names: Vec<_> = dirs.iter().map(|d| d.strip_prefix(base).unwrap()).collect();
+        assert_eq!(names, ["x", "x-2", "x-2-2", "x-3"].map(Path::new).to_vec());
+        assert_eq!(per_file_dirs(base, &["a/x.csv"]), vec![base.to_path_buf()]);
     }
 
     #[test]
