@@ -333,29 +333,40 @@ fn is_valid_email(value: &str) -> bool {
 /// so they are invalid here rather than rejected by the API.
 fn is_host_name(domain: &str) -> bool {
     if domain.is_ascii() {
-        // The common case, in one pass over the bytes.
-        let b = domain.as_bytes();
-        let (mut label_start, mut labels, mut letters_only) = (0usize, 1usize, true);
-        for (i, &c) in b.iter().enumerate() {
-            if c == b'.' {
-                let label = &b[label_start..i];
-                if label.is_empty() || label.len() > 63 || label[label.len() - 1] == b'-' {
-                    return false;
-                }
-                (label_start, labels, letters_only) = (i + 1, labels + 1, true);
-            } else if c.is_ascii_alphanumeric() || (c == b'-' && i != label_start) {
-                letters_only &= c.is_ascii_alphabetic();
-            } else {
+        is_ascii_host_name(domain)
+    } else {
+        is_unicode_host_name(domain)
+    }
+}
+
+/// `is_host_name` for the common case, in one pass over the bytes. Must agree with
+/// `is_unicode_host_name` on ASCII (a test runs the same cases through both).
+fn is_ascii_host_name(domain: &str) -> bool {
+    let b = domain.as_bytes();
+    let (mut label_start, mut labels, mut letters_only) = (0usize, 1usize, true);
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'.' {
+            let label = &b[label_start..i];
+            if label.is_empty() || label.len() > 63 || label[label.len() - 1] == b'-' {
                 return false;
             }
+            (label_start, labels, letters_only) = (i + 1, labels + 1, true);
+        } else if c.is_ascii_alphanumeric() || (c == b'-' && i != label_start) {
+            letters_only &= c.is_ascii_alphabetic();
+        } else {
+            return false;
         }
-        let tld = &b[label_start..];
-        let idn = tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--");
-        return labels >= 2
-            && tld.len() <= 63
-            && tld.last() != Some(&b'-')
-            && ((letters_only && tld.len() >= 2) || idn);
     }
+    let tld = &b[label_start..];
+    let idn = tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--");
+    labels >= 2
+        && tld.len() <= 63
+        && tld.last() != Some(&b'-')
+        && ((letters_only && tld.len() >= 2) || idn)
+}
+
+/// `is_host_name` for any domain, internationalised ones included.
+fn is_unicode_host_name(domain: &str) -> bool {
     let Some((rest, tld)) = domain.rsplit_once('.') else {
         return false;
     };
