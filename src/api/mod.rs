@@ -440,7 +440,7 @@ impl Client {
             } => {
                 let mut form = Form::new();
                 for (name, value) in wire::text_fields(customer) {
-                    form = form.text(name, value);
+                    form = form.text(name, value.into_owned());
                 }
                 form = form.part("id_document_front", file_part(front).await?);
                 if let Some(back) = back {

@@ -4,6 +4,8 @@
 //! Everything read is tolerant: unknown fields are ignored, every field but `id` is optional,
 //! and the page block may be named `meta` or `pagination` (the reference pages use both).
 
+use std::borrow::Cow;
+
 use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -267,24 +269,28 @@ pub struct TransactionCard {
     pub currency: Option<String>,
 }
 
-/// The text fields both create endpoints take, in the order of the reference page. The JSON
-/// body adds the two document URLs; the multipart body adds the two files.
-pub(crate) fn text_fields(c: &Customer) -> [(&'static str, String); 14] {
+/// The text fields both create endpoints take, in the order of the reference page, borrowed
+/// from the customer. The JSON body adds the two document URLs; the multipart body adds the
+/// two files.
+pub(crate) fn text_fields(c: &Customer) -> [(&'static str, Cow<'_, str>); 14] {
     [
-        ("first_name", c.first_name.clone()),
-        ("last_name", c.last_name.clone()),
-        ("email", c.email.clone()),
-        ("country", c.country.clone()),
-        ("street", c.street.clone()),
-        ("city", c.city.clone()),
-        ("state", c.state.clone()),
-        ("postal_code", c.postal_code.clone()),
-        ("country_iso_code", c.country_iso_code.clone()),
-        ("country_phone_code", c.country_phone_code.clone()),
-        ("phone_number", c.phone_number.clone()),
-        ("identification_number", c.identification_number.clone()),
-        ("id_document_type", c.id_document_type.as_str().to_owned()),
-        ("date_of_birth", iso_date(c.date_of_birth)),
+        ("first_name", c.first_name.as_str().into()),
+        ("last_name", c.last_name.as_str().into()),
+        ("email", c.email.as_str().into()),
+        ("country", c.country.as_str().into()),
+        ("street", c.street.as_str().into()),
+        ("city", c.city.as_str().into()),
+        ("state", c.state.as_str().into()),
+        ("postal_code", c.postal_code.as_str().into()),
+        ("country_iso_code", c.country_iso_code.as_str().into()),
+        ("country_phone_code", c.country_phone_code.as_str().into()),
+        ("phone_number", c.phone_number.as_str().into()),
+        (
+            "identification_number",
+            c.identification_number.as_str().into(),
+        ),
+        ("id_document_type", c.id_document_type.as_str().into()),
+        ("date_of_birth", iso_date(c.date_of_birth).into()),
     ]
 }
 
@@ -294,26 +300,25 @@ fn iso_date(d: chrono::NaiveDate) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
-/// The JSON body of `POST /customers/enroll`, borrowed from the customer: serialised straight
-/// to bytes, with no intermediate JSON tree or copies of the values.
-#[derive(serde::Serialize)]
+/// The JSON body of `POST /customers/enroll`: `text_fields` and the two document URLs,
+/// serialised straight to bytes, with no intermediate JSON tree or copies of the values.
 pub(crate) struct EnrollBody<'a> {
-    first_name: &'a str,
-    last_name: &'a str,
-    email: &'a str,
-    country: &'a str,
-    street: &'a str,
-    city: &'a str,
-    state: &'a str,
-    postal_code: &'a str,
-    country_iso_code: &'a str,
-    country_phone_code: &'a str,
-    phone_number: &'a str,
-    identification_number: &'a str,
-    id_document_type: &'a str,
-    date_of_birth: String,
-    id_document_front_url: &'a str,
-    id_document_back_url: &'a str,
+    fields: [(&'static str, Cow<'a, str>); 14],
+    front_url: &'a str,
+    back_url: &'a str,
+}
+
+impl serde::Serialize for EnrollBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.fields.len() + 2))?;
+        for (name, value) in &self.fields {
+            map.serialize_entry(name, value)?;
+        }
+        map.serialize_entry("id_document_front_url", self.front_url)?;
+        map.serialize_entry("id_document_back_url", self.back_url)?;
+        map.end()
+    }
 }
 
 pub(crate) fn enroll_body<'a>(
@@ -322,22 +327,9 @@ pub(crate) fn enroll_body<'a>(
     back_url: &'a str,
 ) -> EnrollBody<'a> {
     EnrollBody {
-        first_name: &c.first_name,
-        last_name: &c.last_name,
-        email: &c.email,
-        country: &c.country,
-        street: &c.street,
-        city: &c.city,
-        state: &c.state,
-        postal_code: &c.postal_code,
-        country_iso_code: &c.country_iso_code,
-        country_phone_code: &c.country_phone_code,
-        phone_number: &c.phone_number,
-        identification_number: &c.identification_number,
-        id_document_type: c.id_document_type.as_str(),
-        date_of_birth: iso_date(c.date_of_birth),
-        id_document_front_url: front_url,
-        id_document_back_url: back_url,
+        fields: text_fields(c),
+        front_url,
+        back_url,
     }
 }
 
