@@ -273,7 +273,7 @@ pub fn validate_file(common: &CommonArgs, file: &Path, dir: &Path) -> Result<i32
             };
             report.row(&ReportRow {
                 row,
-                reference,
+                reference: &reference,
                 status,
                 customer_id: None,
                 http_status: None,

@@ -3,7 +3,10 @@
 //! Owns the file format only (encoding, delimiter, quoting, header names). It knows nothing
 //! of what a valid value is: that is `validate`'s job.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use crate::text;
 
 /// A column this program understands. Header names match these, case-insensitively, with
 /// surrounding spaces ignored.
@@ -134,8 +137,9 @@ impl ColumnMap {
     }
 }
 
-/// One record seen through the column map. `get` trims, and gives "" for a column the file
-/// does not have.
+/// One record seen through the column map. `get` gives each value as every later stage sees
+/// it (trimmed and normalised by [`text::clean`]), and "" for a column the file does not
+/// have.
 #[derive(Debug, Clone, Copy)]
 pub struct RowView<'a> {
     pub columns: &'a ColumnMap,
@@ -147,11 +151,20 @@ impl<'a> RowView<'a> {
         RowView { columns, record }
     }
 
-    pub fn get(&self, field: Field) -> &'a str {
+    pub fn get(&self, field: Field) -> Cow<'a, str> {
+        text::clean(self.raw(field))
+    }
+
+    /// A value as the file holds it, only trimmed of whitespace and format characters at
+    /// its edges: for local file paths, which the file system compares byte for byte.
+    pub fn get_path(&self, field: Field) -> &'a str {
+        self.raw(field).trim_matches(text::is_edge_junk)
+    }
+
+    fn raw(&self, field: Field) -> &'a str {
         self.columns
             .column(field)
             .and_then(|i| self.record.get(i))
-            .map(str::trim)
             .unwrap_or("")
     }
 }
@@ -353,8 +366,7 @@ pub fn scan(path: &std::path::Path, delimiter: u8) -> Result<(String, u64), Inpu
 /// A header name as matched: surrounding spaces, and the byte-order marks and zero-width
 /// characters that concatenated or hand-edited exports leave, ignored; ASCII case folded.
 fn normalise(name: &str) -> String {
-    name.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\u{feff}' | '\u{200b}'))
-        .to_ascii_lowercase()
+    text::clean(name).to_ascii_lowercase()
 }
 
 fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, InputError> {

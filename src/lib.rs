@@ -32,4 +32,6 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod status;
+pub(crate) mod text;
 pub mod validate;
+pub(crate) mod validatorjs;

@@ -90,8 +90,8 @@ impl Planner {
         // its first copy was refused.
         let duplicate = self.dedupe.check(
             row,
-            view.get(Field::Email),
-            view.get(Field::IdentificationNumber),
+            &view.get(Field::Email),
+            &view.get(Field::IdentificationNumber),
         );
         let prior = self
             .known

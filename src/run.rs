@@ -271,7 +271,7 @@ pub fn journal_report(
     let pending = |report: &mut Report, row: u64, record: &csv::StringRecord| {
         report.row(&ReportRow {
             row,
-            reference: RowView::new(&columns, record).get(Field::Reference),
+            reference: &RowView::new(&columns, record).get(Field::Reference),
             status: Status::Pending,
             customer_id: None,
             http_status: None,
@@ -304,7 +304,7 @@ pub fn journal_report(
             };
             report.row(&ReportRow {
                 row,
-                reference: RowView::new(&columns, record).get(Field::Reference),
+                reference: &RowView::new(&columns, record).get(Field::Reference),
                 status: reported,
                 customer_id: state.customer_id.as_deref(),
                 http_status: state.http_status,

@@ -38,7 +38,7 @@ pub struct Expected {
 impl Expected {
     pub fn from_row(row: &RowView<'_>) -> Expected {
         Expected {
-            values: COMPARED.map(|f| row.get(f).to_owned()),
+            values: COMPARED.map(|f| row.get(f).into_owned()),
         }
     }
 

@@ -422,7 +422,7 @@ fn produce(journal: &Path, target: &Target, delimiter: u8, jobs: mpsc::Sender<Jo
         let view = RowView::new(&columns, record);
         let job = Job {
             row: state.row,
-            reference: view.get(Field::Reference).to_owned(),
+            reference: view.get(Field::Reference).into_owned(),
             customer_id: customer_id.to_owned(),
             expected: Expected::from_row(&view),
         };

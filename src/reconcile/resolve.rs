@@ -63,8 +63,8 @@ pub(crate) async fn resolve(
             next.next();
             let view = RowView::new(&columns, record);
             let (email, id_number) = (
-                view.get(Field::Email),
-                view.get(Field::IdentificationNumber),
+                &view.get(Field::Email),
+                &view.get(Field::IdentificationNumber),
             );
             let keys = keyer.keys(email, id_number);
             let i = waiting.len();

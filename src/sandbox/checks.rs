@@ -2,7 +2,9 @@
 //! them (plus the alpha-2 and 18+ checks that Cartevo leaves to its clients).
 //!
 //! Deliberately independent of `crate::validate`: the sandbox stands in for the server, and a
-//! bug shared by client and double would hide itself in every test.
+//! bug shared by client and double would hide itself in every test. What it shares with the
+//! client is the server's own library, [`crate::validatorjs`] (emails and lengths), which is
+//! held to validator.js's verdicts by its own table test.
 
 use std::collections::HashMap;
 
@@ -46,15 +48,33 @@ impl CheckedFields {
 }
 
 /// Checks the common text fields. `Err` holds one message per failing field, each naming it.
-pub(crate) fn check_fields(values: HashMap<String, String>) -> Result<CheckedFields, Vec<String>> {
-    let mut errors = Vec::new();
+/// `also_declared` names the endpoint's own body properties besides the common fields: any
+/// other property is refused, as the server's `ValidationPipe({ forbidNonWhitelisted })`
+/// refuses it.
+pub(crate) fn check_fields(
+    values: HashMap<String, String>,
+    also_declared: &[&str],
+) -> Result<CheckedFields, Vec<String>> {
+    let mut errors: Vec<String> = Vec::new();
+    let mut undeclared: Vec<&String> = values
+        .keys()
+        .filter(|k| {
+            !FIELDS.iter().any(|(name, _)| name == k) && !also_declared.contains(&k.as_str())
+        })
+        .collect();
+    undeclared.sort();
+    errors.extend(
+        undeclared
+            .into_iter()
+            .map(|name| format!("property {name} should not exist")),
+    );
     let mut date_of_birth = None;
     for &(name, min) in FIELDS {
         let Some(value) = values.get(name).filter(|v| !v.is_empty()) else {
             errors.push(format!("{name} is required"));
             continue;
         };
-        let chars = value.chars().count();
+        let chars = crate::validatorjs::length(value);
         if chars > MAX_LEN {
             errors.push(format!("{name} must be at most {MAX_LEN} characters"));
             continue;
@@ -66,7 +86,7 @@ pub(crate) fn check_fields(values: HashMap<String, String>) -> Result<CheckedFie
             continue;
         }
         let problem = match name {
-            "email" if !email_address::EmailAddress::is_valid(value) => {
+            "email" if !crate::validatorjs::is_email(value) => {
                 Some("email must be a valid email".to_owned())
             }
             "country_iso_code"

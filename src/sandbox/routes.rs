@@ -240,7 +240,10 @@ fn enroll(sandbox: &Sandbox, body: &[u8]) -> Result<SandboxCustomer, ApiError> {
         .collect();
     let front = values.get(URLS[0]).cloned().unwrap_or_default();
     let back = values.get(URLS[1]).cloned().unwrap_or_default();
-    let fields = all_or_400(checks::check_fields(values), [errors, url_errors].concat())?;
+    let fields = all_or_400(
+        checks::check_fields(values, &URLS),
+        [errors, url_errors].concat(),
+    )?;
     // The upstream verifier's verdicts, triggered by words in the URL.
     for (name, url) in URLS.iter().zip([&front, &back]) {
         if url.contains("unreadable") {
@@ -390,7 +393,7 @@ async fn read_parts(
     let mut uploads = HashMap::new();
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
-        if DOCUMENT_PARTS.contains(&name.as_str()) {
+        if DOCUMENT_PARTS.contains(&name.as_str()) && field.file_name().is_some() {
             let mut upload = Upload {
                 file_name: field.file_name().unwrap_or_default().to_owned(),
                 size: 0,
@@ -463,7 +466,8 @@ fn register(
         return Err(ApiError::bad_request("enroll must be true or false"));
     }
     let document_type = texts.get("id_document_type").cloned().unwrap_or_default();
-    let checked = checks::check_fields(texts);
+    // The documents are file parts; a text part of either name is an undeclared property.
+    let checked = checks::check_fields(texts, &[]);
     let mut document_errors = Vec::new();
     if !uploads.contains_key("id_document_front") {
         document_errors.push("id_document_front is required".to_owned());

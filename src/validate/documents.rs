@@ -30,8 +30,9 @@ pub(crate) fn check(
 ) -> Option<Documents> {
     let front_url = row.get(Field::IdDocumentFrontUrl);
     let back_url = row.get(Field::IdDocumentBackUrl);
-    let front_file = row.get(Field::IdDocumentFront);
-    let back_file = row.get(Field::IdDocumentBack);
+    // Paths are not normalised: a file name is the bytes the file system holds.
+    let front_file = row.get_path(Field::IdDocumentFront);
+    let back_file = row.get_path(Field::IdDocumentBack);
 
     let has_urls = !front_url.is_empty() || !back_url.is_empty();
     let has_files = !front_file.is_empty() || !back_file.is_empty();
@@ -51,9 +52,9 @@ pub(crate) fn check(
             None
         }
         (true, false) => {
-            let front = check_url(Field::IdDocumentFrontUrl, front_url, p);
+            let front = check_url(Field::IdDocumentFrontUrl, &front_url, p);
             // The enroll endpoint requires the back for every document type.
-            let back = check_url(Field::IdDocumentBackUrl, back_url, p);
+            let back = check_url(Field::IdDocumentBackUrl, &back_url, p);
             Some(Documents::Urls {
                 front: front?.to_owned(),
                 back: back?.to_owned(),

@@ -16,6 +16,7 @@ mod documents;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::fmt::Display;
 use std::path::PathBuf;
 
@@ -24,10 +25,12 @@ use chrono::NaiveDate;
 
 use crate::customer::{Customer, DocumentType};
 use crate::input::{Field, RowView};
+use crate::validatorjs;
 
 use country::COUNTRIES;
 
-/// The longest value any text field may hold, in characters.
+/// The longest value any text field may hold, in characters as the server counts them
+/// ([`validatorjs::length`]).
 const MAX_LEN: usize = 255;
 
 /// What a run validates against.
@@ -109,7 +112,7 @@ impl Validator {
 
         // Cross-field checks: only between values that are valid on their own.
         if let Some((_, entry)) = iso {
-            if let Some(name) = country
+            if let Some(name) = country.as_deref()
                 && !entry.has_name(name)
             {
                 p.warning(
@@ -125,7 +128,7 @@ impl Validator {
                     "is not the dial code of the country of country_iso_code",
                 );
             }
-            if let Some(number) = phone_number
+            if let Some(number) = phone_number.as_deref()
                 && has_country_code(number)
             {
                 p.warning(
@@ -133,7 +136,7 @@ impl Validator {
                     "seems to include a country code: give the local number, the dial code \
                      goes in country_phone_code",
                 );
-            } else if let Some(number) = phone_number
+            } else if let Some(number) = phone_number.as_deref()
                 && entry.phone_plausible(number) == Some(false)
             {
                 p.warning(
@@ -153,18 +156,18 @@ impl Validator {
 
         let built = (|| {
             Some(Customer {
-                first_name: first_name?.to_owned(),
-                last_name: last_name?.to_owned(),
-                email: email?.to_owned(),
-                country: country?.to_owned(),
-                street: street?.to_owned(),
-                city: city?.to_owned(),
-                state: state?.to_owned(),
-                postal_code: postal_code?.to_owned(),
+                first_name: first_name?.into_owned(),
+                last_name: last_name?.into_owned(),
+                email: email?.into_owned(),
+                country: country?.into_owned(),
+                street: street?.into_owned(),
+                city: city?.into_owned(),
+                state: state?.into_owned(),
+                postal_code: postal_code?.into_owned(),
                 country_iso_code: std::str::from_utf8(&iso?.0).ok()?.to_owned(),
-                country_phone_code: dial?.0.to_owned(),
-                phone_number: phone_number?.to_owned(),
-                identification_number: identification_number?.to_owned(),
+                country_phone_code: dial?.0.into_owned(),
+                phone_number: phone_number?.into_owned(),
+                identification_number: identification_number?.into_owned(),
                 id_document_type: doc_type?,
                 date_of_birth: date_of_birth?,
                 documents: documents?,
@@ -185,7 +188,7 @@ impl Validator {
 
     fn date_of_birth(&self, p: &mut Problems, row: &RowView<'_>) -> Option<NaiveDate> {
         let value = required(p, row, Field::DateOfBirth)?;
-        let Some(born) = age::parse_date(value) else {
+        let Some(born) = age::parse_date(&value) else {
             p.error(Field::DateOfBirth, "not a real date in the form YYYY-MM-DD");
             return None;
         };
@@ -245,7 +248,7 @@ impl Problems {
     }
 }
 
-fn required<'a>(p: &mut Problems, row: &RowView<'a>, field: Field) -> Option<&'a str> {
+fn required<'a>(p: &mut Problems, row: &RowView<'a>, field: Field) -> Option<Cow<'a, str>> {
     let value = row.get(field);
     if value.is_empty() {
         p.error(field, "is required");
@@ -260,25 +263,23 @@ fn has_country_code(number: &str) -> bool {
     number.starts_with('+') || number.starts_with("00")
 }
 
-/// A required text of `min` to [`MAX_LEN`] characters (Unicode scalar values, not bytes).
-fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Option<&'a str> {
+/// A required text of `min` to [`MAX_LEN`] characters, counted as the server's `MinLength`
+/// and `MaxLength` count them ([`validatorjs::length`]: code points, variation selectors
+/// not counted).
+fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Option<Cow<'a, str>> {
     let value = required(p, row, field)?;
     // The common case in one pass: printable ASCII only.
     let (chars, control, line_break) = if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         (value.len(), false, false)
     } else {
-        let mut chars = 0;
         let (mut control, mut line_break) = (false, false);
-        for c in value.chars() {
-            chars += 1;
-            if c.is_control() {
-                match c {
-                    '\t' | '\n' | '\r' => line_break = true,
-                    _ => control = true,
-                }
+        for c in value.chars().filter(|c| c.is_control()) {
+            match c {
+                '\t' | '\n' | '\r' => line_break = true,
+                _ => control = true,
             }
         }
-        (chars, control, line_break)
+        (validatorjs::length(&value), control, line_break)
     };
     if line_break && !control {
         // A quoted field may span lines (an address on two lines), but the API would store
@@ -300,9 +301,11 @@ fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Op
     }
 }
 
-fn email<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<&'a str> {
+/// An address the server's `IsEmail()` accepts: [`validatorjs::is_email`], nothing looser
+/// and nothing stricter.
+fn email<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<Cow<'a, str>> {
     let value = required(p, row, Field::Email)?;
-    if is_valid_email(value) {
+    if validatorjs::is_email(&value) {
         Some(value)
     } else {
         p.error(Field::Email, "not a valid email address");
@@ -310,85 +313,9 @@ fn email<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<&'a str> {
     }
 }
 
-/// A syntactically valid address, as the API's `IsEmail` expects, and nothing looser: no
-/// display name ("Ann <ann@x.org>"), no IP-literal domain, a domain with a dot.
-fn is_valid_email(value: &str) -> bool {
-    use email_address::{EmailAddress, Options};
-    if value.chars().any(char::is_whitespace) || value.bytes().filter(|&b| b == b'@').count() != 1 {
-        return false;
-    }
-    let options = Options::default()
-        .without_display_text()
-        .without_domain_literal()
-        .with_minimum_sub_domains(2);
-    EmailAddress::parse_with_options(value, options).is_ok()
-        && value
-            .rsplit_once('@')
-            .is_some_and(|(_, domain)| is_host_name(domain))
-}
-
-/// A domain as the API's `IsEmail` (validator.js `isFQDN`) takes it: labels of letters, digits
-/// and inner hyphens (no underscore), at most 63 characters each, and a top-level label of 2
-/// or more letters (or an `xn--` IDN label). `a@b.c` and `x@ex_ample.com` are refused there,
-/// so they are invalid here rather than rejected by the API.
-fn is_host_name(domain: &str) -> bool {
-    if domain.is_ascii() {
-        is_ascii_host_name(domain)
-    } else {
-        is_unicode_host_name(domain)
-    }
-}
-
-/// `is_host_name` for the common case, in one pass over the bytes. Must agree with
-/// `is_unicode_host_name` on ASCII (a test runs the same cases through both).
-fn is_ascii_host_name(domain: &str) -> bool {
-    let b = domain.as_bytes();
-    let (mut label_start, mut labels, mut letters_only) = (0usize, 1usize, true);
-    for (i, &c) in b.iter().enumerate() {
-        if c == b'.' {
-            let label = &b[label_start..i];
-            if label.is_empty() || label.len() > 63 || label[label.len() - 1] == b'-' {
-                return false;
-            }
-            (label_start, labels, letters_only) = (i + 1, labels + 1, true);
-        } else if c.is_ascii_alphanumeric() || (c == b'-' && i != label_start) {
-            letters_only &= c.is_ascii_alphabetic();
-        } else {
-            return false;
-        }
-    }
-    let tld = &b[label_start..];
-    let idn = tld.len() > 4 && tld[..4].eq_ignore_ascii_case(b"xn--");
-    labels >= 2
-        && tld.len() <= 63
-        && tld.last() != Some(&b'-')
-        && ((letters_only && tld.len() >= 2) || idn)
-}
-
-/// `is_host_name` for any domain, internationalised ones included.
-fn is_unicode_host_name(domain: &str) -> bool {
-    let Some((rest, tld)) = domain.rsplit_once('.') else {
-        return false;
-    };
-    let label_ok = |l: &str| {
-        (1..=63).contains(&l.chars().count())
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.chars().all(|c| {
-                c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric())
-            })
-    };
-    let tld_ok = if tld.len() > 4 && tld[..4].eq_ignore_ascii_case("xn--") {
-        tld.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    } else {
-        tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)
-    };
-    tld_ok && label_ok(tld) && rest.split('.').all(label_ok)
-}
-
 fn iso_code(p: &mut Problems, row: &RowView<'_>) -> Option<([u8; 2], &'static country::Country)> {
     let value = required(p, row, Field::CountryIsoCode)?;
-    let found = COUNTRIES.get(value);
+    let found = COUNTRIES.get(&value);
     if found.is_none() {
         p.error(
             Field::CountryIsoCode,
@@ -399,7 +326,7 @@ fn iso_code(p: &mut Problems, row: &RowView<'_>) -> Option<([u8; 2], &'static co
 }
 
 /// "+" then 1 to 4 digits; gives the text and its numeric value.
-fn dial_code<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<(&'a str, u16)> {
+fn dial_code<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<(Cow<'a, str>, u16)> {
     let value = required(p, row, Field::CountryPhoneCode)?;
     let parsed = value
         .strip_prefix('+')
@@ -419,7 +346,7 @@ fn dial_code<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<(&'a str, u16)> 
 
 fn document_type(p: &mut Problems, row: &RowView<'_>) -> Option<DocumentType> {
     let value = required(p, row, Field::IdDocumentType)?;
-    let parsed = DocumentType::parse(value);
+    let parsed = DocumentType::parse(&value);
     if parsed.is_none() {
         p.error(
             Field::IdDocumentType,

@@ -1,0 +1,112 @@
+//! What a cell's text becomes before anything looks at it.
+//!
+//! One rule, applied by `input::RowView::get` to every value: surrounding whitespace and
+//! invisible format characters are cut off, and the rest is put in Unicode Normalization
+//! Form C. Validation, in-file deduplication, the journal's customer index and the request
+//! all see that one form, so "josé" typed with a precomposed é (as Windows and most
+//! exports write it) and with e + U+0301 (as macOS writes file names and some exports copy
+//! them) is one customer, and its length is the length Cartevo will count.
+
+use std::borrow::Cow;
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+
+/// `raw` trimmed of whitespace and format characters at both ends, in NFC. Borrows when
+/// nothing changes, which is every ASCII value.
+pub(crate) fn clean(raw: &str) -> Cow<'_, str> {
+    let trimmed = raw.trim_matches(is_edge_junk);
+    if trimmed.is_ascii() || is_nfc_quick(trimmed.chars()) == IsNormalized::Yes {
+        return Cow::Borrowed(trimmed);
+    }
+    let composed: String = trimmed.nfc().collect();
+    if composed == trimmed {
+        return Cow::Borrowed(trimmed);
+    }
+    // Composition never creates an edge character, but a singleton decomposition can turn
+    // one space into another (U+2000 into U+2002): trim again rather than reason about it.
+    match composed.trim_matches(is_edge_junk) {
+        same if same.len() == composed.len() => Cow::Owned(composed),
+        shorter => Cow::Owned(shorter.to_owned()),
+    }
+}
+
+/// White space (Unicode's White_Space, as `str::trim` uses) or a format character.
+pub(crate) fn is_edge_junk(c: char) -> bool {
+    c.is_whitespace() || is_format(c)
+}
+
+/// Unicode's format characters (general category Cf, Unicode 17): zero-width space and
+/// joiners, direction marks and isolates, the byte-order mark, the soft hyphen, and their
+/// like. Invisible in a spreadsheet, so one stuck to a value is an accident of copying, not
+/// data. The tag characters U+E0020–U+E007F are left out: they end the subdivision flags
+/// (🏴 + tags), and cutting them would change a visible character.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61c}'
+            | '\u{6dd}'
+            | '\u{70f}'
+            | '\u{890}'..='\u{891}'
+            | '\u{8e2}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_is_only_trimmed_and_borrowed() {
+        assert!(matches!(clean("  Ann \t"), Cow::Borrowed("Ann")));
+        assert!(matches!(clean("a@b.co"), Cow::Borrowed("a@b.co")));
+        assert_eq!(clean(" \r\n "), "");
+    }
+
+    #[test]
+    fn decomposed_accents_are_composed() {
+        assert_eq!(clean("jose\u{301}@x.com"), "jos\u{e9}@x.com");
+        assert_eq!(clean("Mu\u{308}ller"), "M\u{fc}ller");
+        // Already composed: borrowed as it is.
+        assert!(matches!(clean("Jos\u{e9}"), Cow::Borrowed("Jos\u{e9}")));
+        // NFC, not NFKC: a full-width letter stays what it is.
+        assert_eq!(clean("\u{ff41}"), "\u{ff41}");
+    }
+
+    #[test]
+    fn format_characters_and_unicode_spaces_at_the_edges_are_cut() {
+        assert_eq!(clean("\u{feff}Ann"), "Ann");
+        assert_eq!(clean("Ann\u{200b}"), "Ann");
+        assert_eq!(clean("\u{200d}\u{a0}Ann\u{3000}\u{2060}"), "Ann");
+        assert_eq!(clean("\u{202a}Ann\u{202c}"), "Ann");
+        // Inside a value they stay: a joiner inside an emoji or a name is data.
+        assert_eq!(
+            clean("\u{1f468}\u{200d}\u{1f469}"),
+            "\u{1f468}\u{200d}\u{1f469}"
+        );
+        // A subdivision flag keeps its tag characters.
+        let wales = "\u{1f3f4}\u{e0067}\u{e0062}\u{e0077}\u{e006c}\u{e0073}\u{e007f}";
+        assert_eq!(clean(wales), wales);
+    }
+
+    #[test]
+    fn a_decomposed_value_with_junk_around_it_comes_out_clean() {
+        assert_eq!(clean("\u{feff} e\u{301}\u{200b}"), "\u{e9}");
+        // U+2000 EN QUAD decomposes to U+2002 EN SPACE: still cut.
+        assert_eq!(clean("\u{2000}x"), "x");
+    }
+}
