@@ -522,6 +522,60 @@ async fn a_lost_answer_then_409_is_a_duplicate_that_says_so() {
     assert!(rows[0][6].contains("may have created"), "{}", &rows[0][6]);
 }
 
+/// "josé" typed with a precomposed é and with e + U+0301, or with a zero-width space or a
+/// byte-order mark stuck to a value, is one customer: within a file, across files, and in
+/// what reaches the server (NFC, trimmed).
+#[tokio::test(flavor = "multi_thread")]
+async fn one_customer_however_its_text_is_encoded() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    let composed = row(1).replace("customer1@", "jos\u{e9}1@");
+    // Same email decomposed, another ID number: a duplicate in the file by email.
+    let decomposed = row(2).replace("customer2@", "jose\u{301}1@");
+    // A zero-width space before the email and a BOM after the ID number.
+    let junk = row(3)
+        .replace("customer3@", "\u{200b}customer3@")
+        .replace("ID00000003", "ID00000003\u{feff}");
+    let first = case.csv("monday.csv", [composed, decomposed, junk]);
+    let out = case.run(&url, &first, "r1", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = case.results("r1");
+    let statuses: Vec<&str> = rows.iter().map(|r| &r[2]).collect();
+    assert_eq!(statuses, ["created", "duplicate_in_file", "created"]);
+    assert!(rows[1][6].contains("row 1"), "{:?}", rows[1]);
+    let mut sent = emails_sent(&server).await;
+    sent.sort();
+    assert_eq!(sent, ["customer3@example.com", "jos\u{e9}1@example.com"]);
+    let bodies = server.received_requests().await.unwrap();
+    let ids: Vec<Value> = bodies
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["identification_number"].clone())
+        .collect();
+    assert!(ids.contains(&Value::from("ID00000003")), "{ids:?}");
+
+    // The next night: the decomposed email, and the ID number with junk the other way.
+    let again = row(4).replace("customer4@", "jose\u{301}1@");
+    let id_again = row(5).replace("ID00000005", "\u{feff}ID00000003\u{200b}");
+    let second = case.csv("tuesday.csv", [again, id_again]);
+    let out = case.run(&url, &second, "r2", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = case.results("r2");
+    assert_eq!(
+        (&rows[0][2], &rows[0][3]),
+        ("already_enrolled", "id-jos\u{e9}1")
+    );
+    assert_eq!(
+        (&rows[1][2], &rows[1][3]),
+        ("already_enrolled", "id-customer3")
+    );
+    assert_eq!(emails_sent(&server).await.len(), 2);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_customer_of_an_earlier_file_is_already_enrolled_and_not_sent() {
     let server = MockServer::start().await;

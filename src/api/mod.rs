@@ -16,7 +16,7 @@ mod direct;
 mod error;
 #[cfg(test)]
 mod tests;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -15,7 +15,7 @@
 //! - `faults`: latency, injected failures and the rate limit.
 //! - `model`: the wire types.
 
-mod checks;
+pub(crate) mod checks;
 mod faults;
 mod model;
 mod routes;

@@ -328,6 +328,28 @@ async fn each_documented_constraint_answers_400_naming_the_field() {
         ),
         ("first_name", json!(42), "first_name must be a string"),
         ("email", Value::Null, "email is required"),
+        // As the server's ValidationPipe: undeclared properties, isLength, isEmail.
+        (
+            "reference",
+            json!("R-1"),
+            "property reference should not exist",
+        ),
+        ("notes", json!(""), "property notes should not exist"),
+        (
+            "first_name",
+            json!("J\u{270c}\u{fe0f}"),
+            "first_name must be at least 3 characters",
+        ),
+        (
+            "email",
+            json!("\u{1d423}\u{1d428}\u{1d421}\u{1d427}@example.com"),
+            "email must be a valid email",
+        ),
+        (
+            "email",
+            json!("a@\u{ff45}\u{ff58}\u{ff41}\u{ff4d}\u{ff50}\u{ff4c}\u{ff45}.com"),
+            "email must be a valid email",
+        ),
     ];
     for (i, (field, value, expected)) in cases.into_iter().enumerate() {
         let mut body = person(i);
@@ -359,6 +381,11 @@ async fn each_documented_constraint_answers_400_naming_the_field() {
     body["date_of_birth"] = json!(eighteen_today);
     let (status, answer) = enroll(&run, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
+    // An address with a non-ASCII top-level label, which the server's isEmail accepts.
+    let mut body = person(102);
+    body["email"] = json!("a@\u{4f8b}\u{5b50}.\u{4e2d}\u{56fd}");
+    let (status, answer) = enroll(&run, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
     // Not JSON at all.
     let (status, answer) = send(
         client()
@@ -368,7 +395,7 @@ async fn each_documented_constraint_answers_400_naming_the_field() {
     )
     .await;
     assert_envelope(status, &answer, StatusCode::BAD_REQUEST, "JSON");
-    assert_eq!(sandbox.customer_count(), 1);
+    assert_eq!(sandbox.customer_count(), 2);
 }
 
 #[tokio::test]
@@ -415,6 +442,23 @@ async fn multipart_checks_fields_and_document_parts() {
         let (status, body) = register(&run, "", form).await;
         assert_envelope(status, &body, StatusCode::BAD_REQUEST, expected);
     }
+    // A document sent as a text part, and a text part the DTO does not declare.
+    let as_text = form(7, &[("reference", "R-7")], Some(jpeg_part("f.jpg")), None)
+        .text("id_document_back", "b.jpg");
+    let (status, body) = register(&run, "", as_text).await;
+    assert_envelope(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "property id_document_back should not exist",
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("property reference should not exist"),
+        "{body}"
+    );
     // VOTERS_CARD without a back is accepted.
     let (status, body) = register(
         &run,

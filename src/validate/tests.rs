@@ -349,6 +349,150 @@ fn control_characters_in_a_text_are_invalid_and_line_breaks_are_flagged() {
     }
 }
 
+// ---------------------------------------------------------------- server's counting
+
+/// The nine length-checked fields and their minimum, as the API's `MinLength` gives it.
+const LENGTH_CHECKED: [(Field, usize); 9] = [
+    (Field::FirstName, 3),
+    (Field::LastName, 3),
+    (Field::Country, 2),
+    (Field::Street, 2),
+    (Field::City, 2),
+    (Field::State, 2),
+    (Field::PostalCode, 3),
+    (Field::PhoneNumber, 3),
+    (Field::IdentificationNumber, 1),
+];
+
+/// Both sides of the minimum and of 255 for every length-checked field, in characters the
+/// server counts differently from bytes or UTF-16 units: emoji and CJK Extension B (two
+/// units each), combining marks (a code point each), variation selectors (not counted).
+#[test]
+fn every_length_is_counted_as_the_server_counts_it() {
+    let f = Fixture::new();
+    // Each unit is one character to the server.
+    let units = [
+        "a",
+        "\u{1f600}",
+        "\u{20000}",
+        "\u{4e2d}",
+        "\u{270c}\u{fe0f}",
+        "\u{2764}\u{fe0e}",
+    ];
+    for (field, min) in LENGTH_CHECKED {
+        for unit in units {
+            let at_least = unit.repeat(min);
+            let below = unit.repeat(min - 1);
+            let at_most = unit.repeat(255);
+            let above = unit.repeat(256);
+            for ok in [&at_least, &at_most] {
+                valid(f.check(&[(field, ok)]));
+            }
+            if min > 1 {
+                assert_error(
+                    f.check(&[(field, &below)]),
+                    &format!("{field}: must be at least {min} characters"),
+                );
+            }
+            assert_error(
+                f.check(&[(field, &above)]),
+                &format!("{field}: must be at most 255 characters"),
+            );
+        }
+        // A combining mark is a code point of its own where no precomposed letter exists:
+        // "xq" + U+0301 is three characters to the server ("xa" + U+0301 composes to two).
+        if min == 3 {
+            valid(f.check(&[(field, "xq\u{301}")]));
+            assert_error(
+                f.check(&[(field, "xa\u{301}")]),
+                &format!("{field}: must be at least 3 characters"),
+            );
+        }
+    }
+    // "J✌️" is two characters to the server: under a name's minimum of three.
+    assert_error(
+        f.check(&[(Field::FirstName, "J\u{270c}\u{fe0f}")]),
+        "first_name: must be at least 3 characters",
+    );
+}
+
+/// Decomposed accents (as macOS and some exports write them) are composed before checking
+/// and sending: 128 "e + U+0301" are 256 code points as read but 128 characters as sent.
+#[test]
+fn values_are_checked_and_built_in_composed_form() {
+    let f = Fixture::new();
+    let name = "e\u{301}".repeat(128);
+    let (c, _) = valid(f.check(&[
+        (Field::FirstName, &name),
+        (Field::Email, "jose\u{301}@example.com"),
+        (Field::City, "Yaounde\u{301}"),
+    ]));
+    assert_eq!(c.first_name, "\u{e9}".repeat(128));
+    assert_eq!(c.email, "jos\u{e9}@example.com");
+    assert_eq!(c.city, "Yaound\u{e9}");
+}
+
+/// A zero-width space, a byte-order mark or a no-break space stuck to a value is copied
+/// junk: cut before checking, so the value is valid and sent clean.
+#[test]
+fn invisible_characters_at_the_edges_are_cut() {
+    let f = Fixture::new();
+    let (c, warnings) = valid(f.check(&[
+        (Field::Email, "\u{feff}john@example.com\u{200b}"),
+        (Field::FirstName, "\u{200b}John\u{a0}"),
+        (Field::IdentificationNumber, "\u{2060}12345678901\u{200d}"),
+        (Field::CountryIsoCode, "\u{feff}cm"),
+        (Field::IdDocumentType, "nin\u{200b}"),
+        (Field::DateOfBirth, "\u{200b}1990-01-15"),
+        (
+            Field::IdDocumentFrontUrl,
+            "\u{feff}https://cdn.example.com/kyc/front.jpg",
+        ),
+    ]));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(c.email, "john@example.com");
+    assert_eq!(c.first_name, "John");
+    assert_eq!(c.identification_number, "12345678901");
+    assert_eq!(c.country_iso_code, "CM");
+    assert_eq!(c.id_document_type, DocumentType::Nin);
+}
+
+/// Addresses in any script pass, as the server's isEmail passes them.
+#[test]
+fn ordinary_addresses_in_any_script_pass() {
+    let f = Fixture::new();
+    for good in [
+        "a@\u{4f8b}\u{5b50}.\u{4e2d}\u{56fd}",
+        "c@example.\u{92d}\u{93e}\u{930}\u{924}",
+        "d@example.com\u{e9}",
+        "\u{438}\u{432}\u{430}\u{43d}@\u{43f}\u{440}\u{438}\u{43c}\u{435}\u{440}.\u{440}\u{444}",
+        "m\u{fc}ller@m\u{fc}nchen.de",
+        "\u{3042}\u{3044}@example.jp",
+    ] {
+        assert_valid_clean(f.check(&[(Field::Email, good)]));
+    }
+    for bad in [
+        "\u{1d423}\u{1d428}\u{1d421}\u{1d427}@example.com",
+        "a@\u{ff45}\u{ff58}\u{ff41}\u{ff4d}\u{ff50}\u{ff4c}\u{ff45}.com",
+        "a@example.\u{1d41a}\u{1d41b}",
+    ] {
+        assert_error(
+            f.check(&[(Field::Email, bad)]),
+            "email: not a valid email address",
+        );
+    }
+    let long = format!(
+        "{}@{}.com",
+        "a".repeat(64),
+        vec!["b".repeat(63); 3].join(".")
+    );
+    assert!(long.len() > 254);
+    assert_error(
+        f.check(&[(Field::Email, &long)]),
+        "email: not a valid email address",
+    );
+}
+
 // ---------------------------------------------------------------- email, codes, type
 
 #[test]
@@ -567,6 +711,18 @@ fn document_urls_must_be_absolute_https_with_a_host() {
         ("cdn.example.com/a.jpg", "not a valid absolute URL"),
         ("https://", "not a valid absolute URL"),
         ("https://cdn.example.com/a b.jpg", "not a valid URL"),
+        // The URL standard would take "kyc" for the host of the first two.
+        ("https:///kyc/front.jpg", "URL has no host"),
+        ("https:kyc/front.jpg", "URL has no host"),
+        ("https://@cdn.example.com/a.jpg", "URL has no host"),
+        (
+            "https://localhost/a.jpg",
+            "URL host is not a domain name with a top-level domain, or an IP address",
+        ),
+        (
+            "https://cdn_1.example.com/a.jpg",
+            "URL host is not a domain name with a top-level domain, or an IP address",
+        ),
     ];
     for (bad, problem) in cases {
         assert_error(
@@ -1049,4 +1205,162 @@ fn throughput() {
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(valid_rows, n);
     println!("{:.0} rows/s", n as f64 / secs);
+}
+
+// ---------------------------------------------------------------- properties
+
+mod properties {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+    use crate::sandbox::checks;
+
+    /// Characters that have broken validators: combining marks, variation selectors, format
+    /// characters, characters outside the BMP, full-width forms, quotes, controls.
+    const AWKWARD: &[char] = &[
+        'a',
+        'Z',
+        '0',
+        '9',
+        '.',
+        '@',
+        '-',
+        '_',
+        '+',
+        '"',
+        '\\',
+        ' ',
+        '\t',
+        '\n',
+        '\r',
+        '\0',
+        '\u{7f}',
+        '\u{85}',
+        '\u{a0}',
+        '\u{e9}',
+        '\u{301}',
+        '\u{fe0e}',
+        '\u{fe0f}',
+        '\u{200b}',
+        '\u{200d}',
+        '\u{feff}',
+        '\u{2028}',
+        '\u{3000}',
+        '\u{4e2d}',
+        '\u{927}',
+        '\u{ff41}',
+        '\u{ff0e}',
+        '\u{1d41a}',
+        '\u{1f600}',
+        '\u{20000}',
+        '\u{e0067}',
+        '\u{10ffff}',
+        '\u{fdd0}',
+        '\u{e000}',
+        ':',
+        '/',
+        '[',
+        ']',
+        '<',
+        '>',
+        '%',
+        '#',
+    ];
+
+    fn awkward(max: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(AWKWARD), 0..max)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// Any text: arbitrary Unicode, awkward mixtures, and address-shaped ones.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            awkward(300),
+            (awkward(70), awkward(70)).prop_map(|(l, d)| format!("{l}@{d}")),
+            (awkward(12), awkward(12), awkward(6)).prop_map(|(l, d, t)| format!("{l}@{d}.{t}")),
+            "[a-z0-9.\"+]{0,66}@([a-z0-9-]{0,64}\\.){1,5}[a-z]{1,4}",
+            "https://[a-z/.:@]{0,30}",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        ]
+    }
+
+    fn field() -> impl Strategy<Value = Field> {
+        proptest::sample::select(&Field::ALL[..])
+    }
+
+    /// Whatever text lands in whichever fields, the validator gives a verdict; and a row it
+    /// calls valid passes the server's own checks (the sandbox's, which apply validator.js's
+    /// isEmail and isLength to what we would send).
+    #[test]
+    fn any_text_in_any_field_gets_a_verdict_and_valid_rows_pass_the_server_checks() {
+        let f = Fixture::new();
+        let v = f.validator("2026-11-21", false);
+        let mut runner = TestRunner::new(Config {
+            cases: 3000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let row = proptest::collection::vec((field(), text()), 1..4);
+        runner
+            .run(&row, |set| {
+                let cells: Vec<(Field, &str)> = set.iter().map(|(f, t)| (*f, t.as_str())).collect();
+                match check_with(&v, &cells) {
+                    Checked::Valid { customer, .. } => {
+                        let values: HashMap<String, String> =
+                            crate::api::wire::text_fields(&customer)
+                                .into_iter()
+                                .map(|(k, v)| (k.to_owned(), v.into_owned()))
+                                .collect();
+                        let server = checks::check_fields(values, &[]);
+                        prop_assert!(server.is_ok(), "{set:?}: the server refuses {server:?}");
+                        if let Documents::Urls { front, back } = &customer.documents {
+                            for (name, url) in [("front", front), ("back", back)] {
+                                let problem = checks::check_document_url(name, Some(url));
+                                prop_assert!(problem.is_none(), "{set:?}: {problem:?}");
+                            }
+                        }
+                    }
+                    Checked::Invalid { errors, .. } => {
+                        prop_assert!(!errors.is_empty());
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// The email rule alone, on many more addresses: a verdict, and agreement with the
+    /// sandbox's server-side check after the row's normalisation.
+    #[test]
+    fn any_email_gets_the_servers_verdict() {
+        let f = Fixture::new();
+        let v = f.validator("2026-11-21", false);
+        let mut runner = TestRunner::new(Config {
+            cases: 5000,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&text(), |email| {
+                let ours = matches!(
+                    check_with(&v, &[(Field::Email, &email)]),
+                    Checked::Valid { .. }
+                );
+                let cleaned = crate::text::clean(&email);
+                let mut values: HashMap<String, String> = super::BASE
+                    .iter()
+                    .take(14)
+                    .map(|(f, v)| (f.name().to_owned(), v.to_string()))
+                    .collect();
+                values.insert("email".to_owned(), cleaned.into_owned());
+                let server = checks::check_fields(values, &[]).is_ok();
+                prop_assert_eq!(ours, server, "{:?}", email);
+                Ok(())
+            })
+            .unwrap();
+    }
 }

@@ -366,3 +366,121 @@ fn length_counts_as_is_length_does() {
     assert_eq!(length(&"e\u{301}".repeat(128)), 256);
     assert_eq!(length(&("x".repeat(254) + "\u{301}")), 255);
 }
+
+/// Random addresses and texts, judged by this port and by validator.js itself under Node.js.
+/// Needs `node` and `npm ci` in scripts/validatorjs, so it is not part of `cargo test`:
+/// `cargo test --lib differential -- --ignored` (see the README).
+#[test]
+#[ignore = "needs Node.js and scripts/validatorjs/node_modules"]
+fn differential_against_validator_js() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    const PIECES: &[&str] = &[
+        "a",
+        "Z",
+        "0",
+        ".",
+        "@",
+        "-",
+        "_",
+        "+",
+        "\"",
+        "\\",
+        " ",
+        "\t",
+        "\n",
+        "\u{0}",
+        "\u{1}",
+        "\u{7f}",
+        "\u{85}",
+        "\u{a0}",
+        "\u{a1}",
+        "\u{a9}",
+        "\u{aa}",
+        "é",
+        "e\u{301}",
+        "\u{fe0e}",
+        "\u{fe0f}",
+        "\u{200b}",
+        "\u{feff}",
+        "\u{2028}",
+        "\u{3000}",
+        "中",
+        "\u{927}",
+        "\u{ff41}",
+        "\u{ff5e}",
+        "\u{ff5f}",
+        "\u{1d41a}",
+        "\u{1f600}",
+        "\u{d7ff}",
+        "\u{e000}",
+        "\u{f8ff}",
+        "\u{f900}",
+        "\u{fdcf}",
+        "\u{fdd0}",
+        "\u{fdf0}",
+        "\u{ffef}",
+        "\u{fff0}",
+        "xn",
+        "xn--",
+        "com",
+        "[",
+        "]",
+        ":",
+        "<",
+        ">",
+        "(",
+        ")",
+        ",",
+        ";",
+        "!",
+        "#",
+        "~",
+    ];
+    let piece = proptest::sample::select(PIECES);
+    let part = |max| proptest::collection::vec(piece.clone(), 0..max).prop_map(|p| p.concat());
+    let strategy = prop_oneof![
+        (part(20), part(12), part(6)).prop_map(|(l, d, t)| format!("{l}@{d}.{t}")),
+        (part(40), part(40)).prop_map(|(l, d)| format!("{l}@{d}")),
+        ("[a-z]{1,70}", "[a-z]{1,70}", "[a-z]{1,70}", "[a-z]{1,70}")
+            .prop_map(|(l, a, b, c)| format!("{l}@{a}.{b}.{c}")),
+        part(60),
+        any::<String>(),
+    ];
+    let mut runner = TestRunner::deterministic();
+    let values: Vec<String> = (0..50_000)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect();
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validatorjs");
+    let mut node = Command::new("node")
+        .arg("verdicts.js")
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let input = serde_json::to_vec(&values).unwrap();
+    let mut stdin = node.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = node.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "node failed");
+    let verdicts: Vec<(bool, usize)> = serde_json::from_slice(&output.stdout).unwrap();
+    let wrong: Vec<_> = values
+        .iter()
+        .zip(&verdicts)
+        .filter(|(v, (email, len))| is_email(v) != *email || length(v) != *len)
+        .take(20)
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let accepted = verdicts.iter().filter(|(e, _)| *e).count();
+    println!(
+        "{} values, {accepted} addresses accepted by both",
+        values.len()
+    );
+}
