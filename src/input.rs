@@ -726,3 +726,96 @@ date_of_birth,id_document_front_url,id_document_back_url";
         assert_eq!(input.columns.column(Field::Reference), Some(16));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::io::Write;
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+    use crate::validate::{Checked, Rules, Validator};
+
+    const GOOD: &str = "reference,first_name,last_name,email,country,street,city,state,\
+postal_code,country_iso_code,country_phone_code,phone_number,identification_number,\
+id_document_type,date_of_birth,id_document_front_url,id_document_back_url\n\
+R-1,Ann,Lee,ann@example.com,Cameroon,1 Rue,Douala,Littoral,00237,CM,+237,677123456,ID1,NIN,\
+1990-01-15,https://cdn.example.com/f.jpg,https://cdn.example.com/b.jpg\n\
+R-2,\"Zo\u{eb}, \"\"Jr\"\"\",Lee,zoe@example.com,Cameroon,\"1 Rue\nBis\",Douala,Littoral,\
+00237,CM,+237,677123456,ID2,PASSPORT,1980-02-29,https://cdn.example.com/f.jpg,\
+https://cdn.example.com/b.jpg\n";
+
+    /// Reads a whole file as `run` does: every record through the validator. Gives the
+    /// number of rows, or the fatal error's message.
+    fn read_all(bytes: &[u8], delimiter: u8, validator: &Validator) -> Result<u64, String> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        let mut input = CsvInput::open(file.path(), delimiter).map_err(|e| e.to_string())?;
+        let columns = input.columns.clone();
+        while let Some((_, record)) = input.next_record().map_err(|e| e.to_string())? {
+            let verdict = validator.check(&RowView::new(&columns, record));
+            if let Checked::Invalid { errors, .. } = verdict {
+                assert!(!errors.is_empty());
+            }
+        }
+        let rows = input.rows();
+        assert_eq!(input.sha256().len(), 64);
+        Ok(rows)
+    }
+
+    /// Arbitrary bytes, and a good file with bytes overwritten, inserted or cut: the reader
+    /// and the validator behind it give rows or a fatal error that names a line, never a
+    /// panic.
+    #[test]
+    fn any_bytes_give_rows_or_an_error_naming_the_line() {
+        let docs = tempfile::tempdir().unwrap();
+        let validator = Validator::new(Rules {
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
+            documents_dir: docs.path().to_path_buf(),
+            strict: false,
+        })
+        .unwrap();
+        let edit = (
+            0..GOOD.len(),
+            proptest::collection::vec(any::<u8>(), 0..8),
+            0..4usize,
+        );
+        let bytes = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..600),
+            proptest::collection::vec(
+                proptest::sample::select(&b",;\t\"\r\n \xef\xbb\xbfa\xe9\xff\x00sep="[..]),
+                0..300
+            ),
+            proptest::collection::vec(edit, 1..6).prop_map(|edits| {
+                let mut b = GOOD.as_bytes().to_vec();
+                for (at, with, cut) in edits {
+                    let at = at.min(b.len());
+                    let end = (at + cut).min(b.len());
+                    b.splice(at..end, with);
+                }
+                b
+            }),
+        ];
+        let delimiter = proptest::sample::select(&b",;\t|"[..]);
+        let mut runner = TestRunner::new(Config {
+            cases: 1500,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(&(bytes, delimiter), |(bytes, delimiter)| {
+                match read_all(&bytes, delimiter, &validator) {
+                    Ok(rows) => prop_assert!(rows <= bytes.len() as u64),
+                    Err(message) => prop_assert!(
+                        message.contains(" line ") || message.contains("empty"),
+                        "{message}"
+                    ),
+                }
+                Ok(())
+            })
+            .unwrap();
+        // The unedited file itself is two rows.
+        assert_eq!(read_all(GOOD.as_bytes(), b',', &validator), Ok(2));
+    }
+}
