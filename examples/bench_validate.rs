@@ -6,17 +6,16 @@
 //!
 //! Prints rows/s and peak RSS (VmHWM, reset before each phase through /proc/self/clear_refs)
 //! for: the input scan alone, parsing plus row validation, parsing plus planning (validation
-//! and in-file dedupe), and `app::validate_file` (all of that plus writing the report). The
+//! and in-file dedupe), and `validate_file` (all of that plus writing the report). The
 //! differences between the phases say where the time goes.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cartevo_enroll::cli::CommonArgs;
-use cartevo_enroll::input::{CsvInput, RowView};
-use cartevo_enroll::plan::{Decision, Planner};
-use cartevo_enroll::validate::{Checked, Rules, Validator};
+use cartevo_enroll::internals::{
+    Checked, CsvInput, Decision, InputSettings, Planner, RowView, Rules, Validator,
+};
 
 /// (country, iso, dial code, a national number to vary, city, state, postal code, id type)
 type Place = (
@@ -274,7 +273,7 @@ fn main() -> anyhow::Result<()> {
 
     // 1. The input scan alone: CSV parsing, UTF-8 checks and SHA-256.
     let clock = Clock::start();
-    let (_sha, scanned) = cartevo_enroll::input::scan(&csv, b',')?;
+    let (_sha, scanned) = cartevo_enroll::internals::scan(&csv, b',')?;
     clock.show("input::scan", scanned);
     assert_eq!(scanned, rows);
 
@@ -312,18 +311,18 @@ fn main() -> anyhow::Result<()> {
     drop(planner);
 
     // 4. The whole command: all of the above plus results.csv, rejects.csv, summary.json.
-    let common = CommonArgs {
+    let input = InputSettings {
         report_dir: None,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21),
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).expect("a date"),
         documents_dir: None,
         strict: false,
         delimiter: b',',
     };
     let report_dir = tmp.path().join("report");
     let clock = Clock::start();
-    let code = cartevo_enroll::app::validate_file(&common, &csv, &report_dir)?;
-    clock.show("app::validate_file (end to end)", rows);
-    assert_eq!(code, 0, "validate must find every row valid");
+    let exit = cartevo_enroll::internals::validate_file(&input, &csv, &report_dir)?;
+    clock.show("validate_file (end to end)", rows);
+    assert_eq!(exit.code(), 0, "validate must find every row valid");
 
     println!(
         "target: 500000 rows/s on one core; cores online: {}",

@@ -1,100 +1,166 @@
-//! Checked, typed settings built from the command line: what `run` and `reconcile` hand to
-//! the pipeline once every flag has been checked, and the API client they share.
+//! Checked, typed settings per command, built from the command line (ripgrep's `HiArgs`,
+//! hyperfine's `Options`). Every flag is checked here, with a message naming it; nothing past
+//! this module sees a clap type. The settings of a stage (`reconcile::Settings`,
+//! `sandbox::SandboxConfig`, `executor::Policy`, `api::ApiConfig`) are that stage's own
+//! types, built here.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
+use chrono::{NaiveDate, Utc};
 
-use crate::api::{ApiConfig, Client, Credentials};
-use crate::cli::{ApiArgs, CommonArgs, SendArgs};
-use crate::executor::Backoff;
+use crate::api::{ApiConfig, Credentials};
+use crate::cli::{ApiArgs, CommonArgs, SandboxArgs, SendArgs};
+use crate::executor::{Backoff, Policy, Rate};
+use crate::sandbox::SandboxConfig;
+use crate::validate::Rules;
 
-/// Checked settings of `run`.
+/// How the partner files of `validate` and `run` are read and checked.
+#[derive(Debug, Clone)]
+pub struct InputSettings {
+    /// `None`: `reports/<file stem>-<UTC timestamp>/` per file.
+    pub report_dir: Option<PathBuf>,
+    /// The day of the 18+ check.
+    pub as_of: NaiveDate,
+    /// `None`: each file's own folder.
+    pub documents_dir: Option<PathBuf>,
+    pub strict: bool,
+    pub delimiter: u8,
+}
+
+impl InputSettings {
+    pub fn new(args: CommonArgs) -> InputSettings {
+        InputSettings {
+            report_dir: args.report_dir,
+            as_of: args.as_of.unwrap_or_else(|| Utc::now().date_naive()),
+            documents_dir: args.documents_dir,
+            strict: args.strict,
+            delimiter: args.delimiter,
+        }
+    }
+
+    /// The validation rules for one file: its documents come from `--documents-dir`, or
+    /// from the file's own folder.
+    pub fn rules(&self, file: &Path) -> Rules {
+        let documents_dir = self
+            .documents_dir
+            .clone()
+            .unwrap_or_else(|| match file.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            });
+        Rules {
+            as_of: self.as_of,
+            documents_dir,
+            strict: self.strict,
+        }
+    }
+}
+
+/// `validate FILE...`.
+#[derive(Debug, Clone)]
+pub struct ValidateSettings {
+    pub files: Vec<PathBuf>,
+    pub input: InputSettings,
+}
+
+/// `run FILE...`.
+#[derive(Debug, Clone)]
 pub struct RunSettings {
-    pub common: CommonArgs,
-    pub send: SendSettings,
+    pub files: Vec<PathBuf>,
+    pub input: InputSettings,
+    pub journal: PathBuf,
+    pub api: ApiConfig,
+    pub send: Policy,
 }
 
-impl RunSettings {
-    pub fn new(common: CommonArgs, send: SendArgs) -> Result<RunSettings> {
-        Ok(RunSettings {
-            common,
-            send: SendSettings::new(&send)?,
-        })
-    }
+/// `report FILE`.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub file: PathBuf,
+    pub journal: PathBuf,
+    pub report_dir: Option<PathBuf>,
+    pub delimiter: u8,
 }
 
-/// The lowest `--rate` but 0: one request a day.
-const MIN_RATE: f64 = 1.0 / 86_400.0;
-
-/// Checked pacing, concurrency and retry settings: the same for `run` and `reconcile`.
-pub struct SendSettings {
-    pub rate: f64,
-    pub concurrency: usize,
-    pub max_attempts: u32,
-    pub backoff: Backoff,
-    pub grace: Duration,
+/// `reconcile [FILE...]`: the stage's settings and the client's.
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    pub reconcile: crate::reconcile::Settings,
+    pub api: ApiConfig,
 }
 
-impl SendSettings {
-    pub fn new(send: &SendArgs) -> Result<SendSettings> {
-        if !(send.rate >= 0.0 && send.rate.is_finite()) {
-            bail!("--rate must be a number of requests per second, 0 for no limit");
-        }
-        if send.rate > 0.0 && send.rate < MIN_RATE {
-            bail!(
-                "--rate {} is below one request a day ({MIN_RATE:.8}/s): use 0 for no limit, \
-                 or a rate of at least one a day",
-                send.rate
-            );
-        }
-        if send.rate > 1000.0 && (send.concurrency as f64) < send.rate / 1000.0 {
-            // A worker waits at least the timer's millisecond between its turns.
-            tracing::warn!(
-                "--rate {} cannot be reached with --concurrency {}: each request in flight \
-                 takes at most about 1,000 turns a second; use --concurrency {} or more",
-                send.rate,
-                send.concurrency,
-                (send.rate / 1000.0).ceil()
-            );
-        }
-        Ok(SendSettings {
-            rate: send.rate,
-            concurrency: send.concurrency as usize,
-            max_attempts: send.max_attempts,
-            backoff: Backoff {
-                base: Duration::from_millis(send.backoff_ms),
-                cap: Duration::from_secs(30),
+/// `sandbox`: where to listen, and the double's knobs.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    pub port: u16,
+    pub sandbox: SandboxConfig,
+}
+
+impl SandboxSettings {
+    pub fn new(args: SandboxArgs) -> SandboxSettings {
+        SandboxSettings {
+            port: args.port,
+            sandbox: SandboxConfig {
+                token: args.token,
+                client_id: args.client_id,
+                client_key: args.client_key,
+                latency: Duration::from_millis(args.latency.0),
+                jitter: Duration::from_millis(args.latency.1),
+                fail_rate: args.fail_rate,
+                rate_limit: args.rate_limit,
+                token_ttl: Duration::from_secs(args.token_ttl),
+                max_customers: args.max_customers,
+                state: args.state,
+                seed_cards: args.seed_cards,
             },
-            grace: Duration::from_secs_f64(send.timeout.clamp(1.0, 30.0)),
-        })
-    }
-
-    /// Rows claimed per journal commit: about half a second of requests at the rate, at most
-    /// `MAX_CLAIM` (also when the rate is unlimited, where that is a few milliseconds' worth).
-    pub fn claim_batch(&self) -> usize {
-        const MAX_CLAIM: usize = 256;
-        if self.rate <= 0.0 {
-            MAX_CLAIM
-        } else {
-            ((self.rate / 2.0).ceil() as usize).clamp(1, MAX_CLAIM)
         }
-    }
-
-    /// Threads that send requests: one per core when the rate is unlimited or high, one when
-    /// pacing keeps the run slow anyway.
-    pub fn shards(&self) -> usize {
-        if self.rate > 0.0 && self.rate < 500.0 {
-            return 1;
-        }
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(4)
     }
 }
 
-pub fn client(api: &ApiArgs, send: &SendArgs) -> Result<Client> {
+/// Checked pacing, concurrency and retries: the same for `run` and `reconcile`.
+pub fn policy(send: &SendArgs) -> Result<Policy> {
+    if !(send.rate >= 0.0 && send.rate.is_finite()) {
+        bail!("--rate must be a number of requests per second, 0 for no limit");
+    }
+    let rate = if send.rate == 0.0 {
+        Rate::Unlimited
+    } else if send.rate < Rate::SLOWEST {
+        bail!(
+            "--rate {} is below one request a day ({:.8}/s): use 0 for no limit, or a rate of \
+             at least one a day",
+            send.rate,
+            Rate::SLOWEST
+        );
+    } else {
+        Rate::PerSecond(send.rate)
+    };
+    if send.rate > 1000.0 && f64::from(send.concurrency) < send.rate / 1000.0 {
+        // A worker waits at least the timer's millisecond between its turns.
+        tracing::warn!(
+            "--rate {} cannot be reached with --concurrency {}: each request in flight takes \
+             at most about 1,000 turns a second; use --concurrency {} or more",
+            send.rate,
+            send.concurrency,
+            (send.rate / 1000.0).ceil()
+        );
+    }
+    Ok(Policy {
+        rate,
+        concurrency: send.concurrency as usize,
+        max_attempts: send.max_attempts,
+        backoff: Backoff {
+            base: Duration::from_millis(send.backoff_ms),
+            cap: Duration::from_secs(30),
+        },
+        grace: Duration::from_secs_f64(send.timeout.clamp(1.0, 30.0)),
+    })
+}
+
+/// The client's settings: the base URL and the credentials the environment or
+/// `--token-file` give. Fails when there are none, before anything starts.
+pub fn api(api: &ApiArgs, send: &SendArgs) -> Result<ApiConfig> {
     if !(send.timeout > 0.0 && send.timeout.is_finite()) {
         bail!("--timeout must be a positive number of seconds");
     }
@@ -113,7 +179,7 @@ pub fn client(api: &ApiArgs, send: &SendArgs) -> Result<Client> {
              or give --token-file"
         );
     };
-    Client::new(ApiConfig {
+    Ok(ApiConfig {
         base_url: api.base_url.clone(),
         credentials,
         timeout: Duration::from_secs_f64(send.timeout),
@@ -141,12 +207,22 @@ mod tests {
 
     #[test]
     fn a_rate_is_zero_or_at_least_one_a_day() {
-        for ok in [0.0, MIN_RATE, 0.5, 5.0, 1e6] {
-            assert!(SendSettings::new(&send(ok)).is_ok(), "{ok}");
+        assert_eq!(policy(&send(0.0)).unwrap().rate, Rate::Unlimited);
+        for ok in [Rate::SLOWEST, 0.5, 5.0, 1e6] {
+            assert_eq!(policy(&send(ok)).unwrap().rate, Rate::PerSecond(ok));
         }
         for bad in [-1.0, 1e-9, f64::NAN, f64::INFINITY] {
-            let err = SendSettings::new(&send(bad)).err().expect("refused");
+            let err = policy(&send(bad)).expect_err("refused");
             assert!(err.to_string().contains("--rate"), "{err}");
         }
+    }
+
+    #[test]
+    fn claims_and_shards_follow_the_rate() {
+        let at = |rate| policy(&send(rate)).unwrap();
+        assert_eq!(at(0.0).claim_batch(), 256);
+        assert_eq!(at(5.0).claim_batch(), 3);
+        assert_eq!(at(5.0).shards(), 1);
+        assert!(at(0.0).shards() >= 1);
     }
 }

@@ -279,6 +279,19 @@ impl CsvInput {
         &self.path
     }
 
+    /// Says which columns of the file are not read (they are carried into rejects.csv).
+    pub fn warn_unknown(&self) {
+        let unknown = &self.columns.unknown;
+        if !unknown.is_empty() {
+            tracing::warn!(
+                "{}: ignoring unknown column{} {} (kept in rejects.csv)",
+                self.path,
+                if unknown.len() > 1 { "s" } else { "" },
+                unknown.join(", ")
+            );
+        }
+    }
+
     /// The next record, or `None` at the end of the file. Blank lines (empty, only spaces,
     /// or only delimiters, as spreadsheets leave them) are skipped and take no row number;
     /// empty fields past the header's last column (a delimiter ending every line) are

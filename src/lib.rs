@@ -16,22 +16,36 @@
 //! (the commands), [`run`] (`run` on one file: the stages wired together), [`sandbox`] (a
 //! local API double), [`status`] (the contract's row statuses), [`logging`].
 
-pub mod api;
 pub mod app;
 pub mod cli;
-pub mod config;
-pub mod customer;
-pub mod demo;
-pub mod executor;
-pub mod input;
-pub mod journal;
+pub mod exit;
 pub mod logging;
-pub mod plan;
-pub mod reconcile;
-pub mod report;
-pub mod run;
-pub mod sandbox;
-pub mod status;
+
+pub(crate) mod api;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod customer;
+pub(crate) mod executor;
+pub(crate) mod input;
+pub(crate) mod journal;
+pub(crate) mod plan;
+pub(crate) mod progress;
+pub(crate) mod reconcile;
+pub(crate) mod report;
+pub(crate) mod sandbox;
+pub(crate) mod sqlite;
+pub(crate) mod status;
 pub(crate) mod text;
-pub mod validate;
+pub(crate) mod validate;
 pub(crate) mod validatorjs;
+
+/// What the benchmarks (`examples/`) and the fuzz targets (`fuzz/`) drive directly: the
+/// reader, the validator, the planner and `validate` on one file. Not an API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::commands::validate::validate_file;
+    pub use crate::config::InputSettings;
+    pub use crate::input::{ColumnMap, CsvInput, Field, RowView, scan};
+    pub use crate::plan::{Decision, Planner};
+    pub use crate::validate::{Checked, Rules, Validator};
+}

@@ -12,12 +12,9 @@ fn main() {
         }
     };
     cartevo_enroll::logging::init(cli.log_format, cli.verbose);
-    let code = match cartevo_enroll::app::main(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            1
-        }
-    };
-    std::process::exit(code);
+    let exit = cartevo_enroll::app::main(cli).unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        cartevo_enroll::exit::Exit::Fatal
+    });
+    std::process::exit(exit.code());
 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::exit::Exit;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     Created,
@@ -90,15 +92,18 @@ impl Counts {
     /// The exit code the contract gives for a finished file: 3 when a run must resume, 2 when
     /// the partner must act, 0 otherwise. `validate` treats in-file duplicates as the partner's
     /// to fix.
-    pub fn exit_code(&self, validate_only: bool) -> i32 {
+    /// What the counts say of a file: rows left to send, rows the partner must fix, or
+    /// done. `validate` counts a row duplicated in the file as one to fix; `run` does not
+    /// (it sends the first and skips the others).
+    pub fn exit(&self, validate_only: bool) -> Exit {
         if self.get(Status::Failed) + self.get(Status::Pending) > 0 {
-            3
+            Exit::Resume
         } else if self.get(Status::Invalid) + self.get(Status::Rejected) > 0
             || (validate_only && self.get(Status::DuplicateInFile) > 0)
         {
-            2
+            Exit::Act
         } else {
-            0
+            Exit::Done
         }
     }
 

@@ -65,16 +65,6 @@ fn retryable_display(status: Option<u16>, message: &str, retry_after: Option<Dur
 }
 
 impl ApiError {
-    /// Whether another attempt of the same request may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, ApiError::Retryable { .. })
-    }
-
-    /// Whether the caller must stop the whole run.
-    pub fn is_fatal(&self) -> bool {
-        matches!(self, ApiError::Fatal { .. })
-    }
-
     /// The HTTP status of the answer, when there was one.
     pub fn http_status(&self) -> Option<u16> {
         match self {
@@ -82,15 +72,6 @@ impl ApiError {
             ApiError::Rejected { status, .. } => Some(*status),
             ApiError::Retryable { status, .. } | ApiError::Fatal { status, .. } => *status,
             ApiError::Local { .. } => None,
-        }
-    }
-
-    /// Whether the attempt may have reached the server (and so may have created the customer).
-    pub fn maybe_sent(&self) -> bool {
-        match self {
-            ApiError::Retryable { maybe_sent, .. } => *maybe_sent,
-            ApiError::Local { .. } => false,
-            _ => true,
         }
     }
 
@@ -375,7 +356,7 @@ mod tests {
             e.to_string(),
             "HTTP 429: Too many requests (retry after 3s)"
         );
-        assert!(e.is_retryable());
+        assert!(matches!(e, ApiError::Retryable { .. }));
         let e = ApiError::Rejected {
             status: 422,
             message: "KYC document unreadable".into(),
@@ -384,6 +365,6 @@ mod tests {
             e.to_string(),
             "rejected by the API (HTTP 422): KYC document unreadable"
         );
-        assert!(!e.is_retryable());
+        assert!(!matches!(e, ApiError::Retryable { .. }));
     }
 }

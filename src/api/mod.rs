@@ -35,7 +35,7 @@ use crate::customer::{Customer, DocumentFile, Documents};
 use auth::{Secret, TokenSource};
 pub use error::ApiError;
 use wire::Envelope;
-pub use wire::{Card, Page, RemoteCustomer, Transaction, TransactionCard};
+pub use wire::{Card, Page, RemoteCustomer, Transaction};
 
 /// The User-Agent of every request.
 pub const USER_AGENT: &str = concat!("cartevo-enroll/", env!("CARGO_PKG_VERSION"));

@@ -190,7 +190,7 @@ async fn client_errors_are_rejected_with_the_api_message() {
                 message: message.into()
             }
         );
-        assert!(!err.is_retryable());
+        assert!(!matches!(err, ApiError::Retryable { .. }));
     }
     // Framework validation errors carry a list of messages.
     let err = create_answer(ResponseTemplate::new(400).set_body_json(
@@ -220,7 +220,7 @@ async fn rate_limited_with_retry_after_seconds_or_date() {
             maybe_sent: false,
         }
     );
-    assert!(err.is_retryable());
+    assert!(matches!(err, ApiError::Retryable { .. }));
 
     let when = std::time::SystemTime::now() + Duration::from_secs(60);
     let err = create_answer(
@@ -281,7 +281,16 @@ async fn server_errors_are_retryable_and_maybe_sent() {
     );
 
     let err = create_answer(ResponseTemplate::new(408)).await.unwrap_err();
-    assert!(err.is_retryable() && !err.maybe_sent(), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ApiError::Retryable {
+                maybe_sent: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -292,7 +301,16 @@ async fn success_without_an_id_is_retryable_and_maybe_sent() {
         ResponseTemplate::new(201),
     ] {
         let err = create_answer(answer).await.unwrap_err();
-        assert!(err.is_retryable() && err.maybe_sent(), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                ApiError::Retryable {
+                    maybe_sent: true,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("may have been created"), "{err}");
     }
 }
@@ -606,7 +624,6 @@ async fn a_vanished_document_is_a_local_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, ApiError::Local { .. }), "{err:?}");
-    assert!(!err.maybe_sent() && !err.is_retryable());
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
@@ -722,7 +739,7 @@ async fn a_401_after_renewal_is_fatal_and_names_no_secret() {
         .create_customer(&url_customer())
         .await
         .unwrap_err();
-    assert!(err.is_fatal(), "{err:?}");
+    assert!(matches!(err, ApiError::Fatal { .. }), "{err:?}");
     assert_eq!(err.http_status(), Some(401));
     let shown = format!("{err} {err:?}");
     for secret in ["access-1", "access-2", KEY] {
@@ -736,7 +753,7 @@ async fn a_403_is_fatal_with_the_api_message() {
     let err = create_answer(envelope(403, message, Value::Null))
         .await
         .unwrap_err();
-    assert!(err.is_fatal(), "{err:?}");
+    assert!(matches!(err, ApiError::Fatal { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
         format!("the API refused the request (HTTP 403): {message}")
@@ -755,7 +772,7 @@ async fn static_token_401_is_fatal_without_the_token() {
         .create_customer(&url_customer())
         .await
         .unwrap_err();
-    assert!(err.is_fatal());
+    assert!(matches!(err, ApiError::Fatal { .. }));
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains(TOKEN), "{shown}");
     assert!(shown.contains("[redacted]"), "{shown}");
@@ -792,7 +809,7 @@ async fn token_endpoint_refusal_is_fatal() {
             .create_customer(&url_customer())
             .await
             .unwrap_err();
-        assert!(err.is_fatal(), "{err:?}");
+        assert!(matches!(err, ApiError::Fatal { .. }), "{err:?}");
         assert!(!format!("{err} {err:?}").contains(KEY), "{err}");
         assert!(err.to_string().contains(&format!("HTTP {status}")), "{err}");
     }
@@ -806,7 +823,16 @@ async fn token_endpoint_refusal_is_fatal() {
         .create_customer(&url_customer())
         .await
         .unwrap_err();
-    assert!(err.is_retryable() && !err.maybe_sent(), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ApiError::Retryable {
+                maybe_sent: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -876,7 +902,7 @@ async fn token_file_is_reread_after_a_401() {
     .unwrap();
     // The file still holds the refused token: nothing to retry with.
     let err = client.create_customer(&url_customer()).await.unwrap_err();
-    assert!(err.is_fatal(), "{err:?}");
+    assert!(matches!(err, ApiError::Fatal { .. }), "{err:?}");
     assert!(!err.to_string().contains("file-token-1"), "{err}");
     // Someone rotates the file: the next 401 picks the new token up.
     std::fs::write(&file, "file-token-2").unwrap();
@@ -1073,7 +1099,7 @@ async fn reads_honour_403_and_401_renewal() {
     assert_eq!(client.get_customer("c-1").await.unwrap().unwrap().id, "c-1");
     let err = client.list_customers(1, 10).await.unwrap_err();
     assert!(
-        err.is_fatal() && err.to_string().contains("Forbidden resource"),
+        matches!(err, ApiError::Fatal { .. }) && err.to_string().contains("Forbidden resource"),
         "{err}"
     );
 }

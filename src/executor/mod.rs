@@ -17,7 +17,8 @@
 //! On a clean stop they are released. Moving batches rather than single jobs between threads
 //! also means one wake-up per batch, not per row.
 
-pub mod pacer;
+mod attempt;
+mod pacer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -33,7 +34,8 @@ use crate::api::{ApiError, Client};
 use crate::journal::writer::{Command, WriterHandle};
 use crate::plan::Job;
 use crate::status::Status;
-pub use pacer::{Backoff, Pacer};
+pub use attempt::{Attempted, Attempts};
+pub use pacer::{Backoff, Pacer, Rate};
 
 /// Why sending stopped before the planner ran dry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +80,8 @@ impl Stop {
     }
 }
 
-/// Request figures for summary.json. (Row counts come from the journal, which is the truth.)
+/// Request figures for the summaries, counted by [`Attempts::call`]. (Row counts come from
+/// the journal, which is the truth.)
 #[derive(Debug, Default)]
 pub struct Stats {
     pub sent: AtomicU64,
@@ -86,48 +89,110 @@ pub struct Stats {
     pub http_429: AtomicU64,
 }
 
-pub struct Settings {
+impl Stats {
+    /// Requests sent, retries, 429s seen, as they are now.
+    pub fn snapshot(&self) -> Tally {
+        Tally {
+            sent: self.sent.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            http_429: self.http_429.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A reading of [`Stats`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub sent: u64,
+    pub retries: u64,
+    pub http_429: u64,
+}
+
+impl std::ops::Sub for Tally {
+    type Output = Tally;
+    fn sub(self, earlier: Tally) -> Tally {
+        Tally {
+            sent: self.sent - earlier.sent,
+            retries: self.retries - earlier.retries,
+            http_429: self.http_429 - earlier.http_429,
+        }
+    }
+}
+
+/// How requests are sent, the same for `run` and `reconcile`: checked from the flags.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub rate: Rate,
+    /// Requests in flight at most.
     pub concurrency: usize,
+    /// Attempts per row (or read) per run at most.
     pub max_attempts: u32,
     pub backoff: Backoff,
     /// How long requests in flight may take to finish once a stop is asked for.
     pub grace: Duration,
+}
+
+impl Policy {
+    /// The attempt loop of one command under this policy.
+    pub fn attempts(&self, stop: &Stop, stats: &Arc<Stats>) -> Attempts {
+        Attempts {
+            pacer: Arc::new(Pacer::new(self.rate)),
+            stop: stop.clone(),
+            stats: stats.clone(),
+            max_attempts: self.max_attempts.max(1),
+            backoff: self.backoff,
+        }
+    }
+
+    /// Rows claimed per journal commit: about half a second of requests at the rate, at most
+    /// `MAX_CLAIM` (also when the rate is unlimited, where that is a few milliseconds' worth).
+    pub fn claim_batch(&self) -> usize {
+        const MAX_CLAIM: usize = 256;
+        match self.rate {
+            Rate::Unlimited => MAX_CLAIM,
+            Rate::PerSecond(r) => ((r / 2.0).ceil() as usize).clamp(1, MAX_CLAIM),
+        }
+    }
+
     /// Runtime threads that send requests, each with its own connections and a share of the
-    /// concurrency. One is plenty for a paced run; an unpaced one against a fast server is
-    /// bound by the CPU of the thread that drives the connections.
-    pub shards: usize,
+    /// concurrency: one when pacing keeps the run slow anyway, one per core (at most four)
+    /// when the rate is unlimited or high, where a run against a fast server is bound by the
+    /// CPU of the thread that drives the connections.
+    pub fn shards(&self) -> usize {
+        if matches!(self.rate, Rate::PerSecond(r) if r < 500.0) {
+            return 1;
+        }
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4)
+            .clamp(1, self.concurrency.max(1))
+    }
 }
 
 /// Everything a row task needs. One per shard: only the client (its connection pool)
 /// differs between them.
 struct Ctx {
     client: Client,
-    pacer: Arc<Pacer>,
+    attempts: Attempts,
     writer: WriterHandle,
-    stop: Stop,
-    stats: Arc<Stats>,
-    max_attempts: u32,
-    backoff: Backoff,
     /// Called once per finished row (progress).
     on_done: Arc<dyn Fn(Status) + Send + Sync>,
 }
 
-#[allow(clippy::too_many_arguments)] // each is a distinct stage's handle; a struct would only rename them
 /// Sends every job until the channel closes or `stop` fires, then waits at most
-/// `settings.grace` for requests in flight. A task still running after that is abandoned: its
+/// `policy.grace` for requests in flight. A task still running after that is abandoned: its
 /// row stays in flight in the journal, and the next run retries it.
 pub async fn execute(
     client: Client,
-    pacer: Pacer,
+    policy: &Policy,
     writer: WriterHandle,
     jobs: mpsc::Receiver<Vec<Job>>,
-    stop: Stop,
-    stats: Arc<Stats>,
-    settings: Settings,
+    attempts: Attempts,
     on_done: impl Fn(Status) + Send + Sync + 'static,
 ) -> Result<()> {
-    let shards = settings.shards.clamp(1, settings.concurrency.max(1));
-    let pacer = Arc::new(pacer);
+    let shards = policy.shards();
+    let stop = attempts.stop.clone();
     let on_done: Arc<dyn Fn(Status) + Send + Sync> = Arc::new(on_done);
     let mut senders = Vec::with_capacity(shards);
     let mut extra = Vec::new();
@@ -139,20 +204,16 @@ pub async fn execute(
             } else {
                 client.with_own_connections()?
             },
-            pacer: pacer.clone(),
+            attempts: attempts.clone(),
             writer: writer.clone(),
-            stop: stop.clone(),
-            stats: stats.clone(),
-            max_attempts: settings.max_attempts.max(1),
-            backoff: settings.backoff,
             on_done: on_done.clone(),
         });
         let concurrency =
-            settings.concurrency / shards + usize::from(shard < settings.concurrency % shards);
+            policy.concurrency / shards + usize::from(shard < policy.concurrency % shards);
         // Shares queued per shard: the next claim's commit overlaps these requests.
         let (tx, rx) = mpsc::channel::<Vec<Job>>(QUEUED_SHARES);
         senders.push(tx);
-        let grace = settings.grace;
+        let grace = policy.grace;
         if shard == 0 {
             first = Some(dispatch(ctx, rx, concurrency, grace));
         } else {
@@ -243,13 +304,13 @@ async fn dispatch(
         current: VecDeque::new(),
         next: claimed,
     }));
-    let stop = ctx.stop.clone();
+    let stop = ctx.attempts.stop.clone();
     let mut workers = JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let (ctx, queue) = (ctx.clone(), queue.clone());
         workers.spawn(async move {
             loop {
-                let job = queue.lock().await.take(&ctx.stop).await;
+                let job = queue.lock().await.take(&ctx.attempts.stop).await;
                 let Some(job) = job else { break };
                 send_row(&ctx, job).await;
             }
@@ -376,100 +437,78 @@ async fn room_in_any<T>(shards: &[mpsc::Sender<T>], first: usize) -> Option<mpsc
 
 /// One row, from claim to outcome.
 async fn send_row(ctx: &Ctx, job: Job) {
-    let mut attempts = 0u32;
-    let mut maybe_sent = job.attempted_before();
-    let (status, http_status, customer_id, message) = loop {
-        if !ctx.pacer.ready(ctx.stop.token()).await {
-            if attempts == 0 {
-                // Never sent in this run: the row goes back to what the journal had.
-                let _ = ctx
-                    .writer
-                    .send(Command::Release {
-                        rows: vec![(job.row, job.prior)],
-                    })
-                    .await;
-                return;
-            }
-            break (Status::Failed, None, None, stopped_message(ctx, attempts));
+    let attempted = ctx
+        .attempts
+        .call(|| ctx.client.create_customer(&job.customer))
+        .await;
+    let (status, attempts, http_status, customer_id, message) = match attempted {
+        Attempted::Done { value, attempts } => (
+            Status::Created,
+            attempts,
+            Some(value.http_status),
+            Some(value.id),
+            String::new(),
+        ),
+        Attempted::Stopped { attempts: 0, .. } => {
+            // Never sent in this run: the row goes back to what the journal had.
+            let _ = ctx
+                .writer
+                .send(Command::Release {
+                    rows: vec![(job.row, job.prior)],
+                })
+                .await;
+            return;
         }
-        attempts += 1;
-        ctx.stats.sent.fetch_add(1, Ordering::Relaxed);
-        if attempts > 1 {
-            ctx.stats.retries.fetch_add(1, Ordering::Relaxed);
+        Attempted::Stopped { attempts, last, .. } => {
+            let stopped = ctx.attempts.stopped_message(attempts);
+            let (status, message) = match last {
+                Some(ApiError::Retryable {
+                    status, message, ..
+                }) => (status, format!("{message} ({stopped})")),
+                Some(other) => (other.http_status(), format!("{other} ({stopped})")),
+                None => (None, stopped),
+            };
+            (Status::Failed, attempts, status, None, message)
         }
-        match ctx.client.create_customer(&job.customer).await {
-            Ok(created) => {
-                break (
-                    Status::Created,
-                    Some(created.http_status),
-                    Some(created.id),
-                    String::new(),
-                );
-            }
-            Err(ApiError::Duplicate { message }) => {
-                let message = if maybe_sent {
-                    format!(
-                        "{message} (an earlier request for this row got no answer: it may have \
-                         created this customer)"
-                    )
-                } else {
-                    message
-                };
-                break (Status::Duplicate, Some(409), None, message);
-            }
-            Err(ApiError::Rejected { status, message }) => {
-                break (Status::Rejected, Some(status), None, message);
-            }
-            Err(ApiError::Fatal { status, message }) => {
-                let shown = match status {
-                    Some(code) => format!("the API refuses our requests: HTTP {code}: {message}"),
-                    None => format!("the API refuses our requests: {message}"),
-                };
-                ctx.stop.trigger(StopReason::Fatal(shown));
-                break (
+        Attempted::Failed {
+            error,
+            attempts,
+            gave_up,
+            maybe_sent,
+        } => {
+            let (status, http_status, message) = match error {
+                ApiError::Duplicate { message } => {
+                    let message = if maybe_sent || job.attempted_before() {
+                        format!(
+                            "{message} (an earlier request for this row got no answer: it may \
+                             have created this customer)"
+                        )
+                    } else {
+                        message
+                    };
+                    (Status::Duplicate, Some(409), message)
+                }
+                ApiError::Rejected { status, message } => (Status::Rejected, Some(status), message),
+                ApiError::Fatal { status, message } => (
                     Status::Failed,
                     status,
-                    None,
                     format!("{message} (run stopped: the API refuses our requests)"),
-                );
-            }
-            Err(ApiError::Local { message }) => {
+                ),
                 // A document that vanished since validation: not sent; the next run
                 // validates the row again and says what is wrong with it.
-                break (Status::Failed, None, None, message);
-            }
-            Err(ApiError::Retryable {
-                status,
-                message,
-                retry_after,
-                maybe_sent: sent,
-            }) => {
-                maybe_sent |= sent;
-                if status == Some(429) {
-                    ctx.stats.http_429.fetch_add(1, Ordering::Relaxed);
+                ApiError::Local { message } => (Status::Failed, None, message),
+                ApiError::Retryable {
+                    status, message, ..
+                } => {
+                    let message = if gave_up {
+                        format!("{message} (gave up after {attempts} attempts)")
+                    } else {
+                        message
+                    };
+                    (Status::Failed, status, message)
                 }
-                if let Some(wait) = retry_after {
-                    ctx.pacer.pause_for(wait);
-                }
-                if attempts >= ctx.max_attempts {
-                    break (
-                        Status::Failed,
-                        status,
-                        None,
-                        format!("{message} (gave up after {attempts} attempts)"),
-                    );
-                }
-                if retry_after.is_none() {
-                    let wait = ctx.backoff.delay(attempts);
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = ctx.stop.token().cancelled() => {
-                            break (Status::Failed, status, None,
-                                   format!("{message} ({})", stopped_message(ctx, attempts)));
-                        }
-                    }
-                }
-            }
+            };
+            (status, attempts, http_status, None, message)
         }
     };
     let keys = (status == Status::Created).then_some(job.keys).flatten();
@@ -486,15 +525,6 @@ async fn send_row(ctx: &Ctx, job: Job) {
         })
         .await;
     (ctx.on_done)(status);
-}
-
-fn stopped_message(ctx: &Ctx, attempts: u32) -> String {
-    match ctx.stop.reason() {
-        Some(StopReason::Fatal(why)) => {
-            format!("run stopped ({why}) after {attempts} attempts; run again to resume")
-        }
-        _ => format!("run interrupted after {attempts} attempts; run again to resume"),
-    }
 }
 
 #[cfg(test)]

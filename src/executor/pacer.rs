@@ -29,6 +29,28 @@ const WINDOW: Duration = Duration::from_millis(1001);
 /// The longest pause a Retry-After can ask for; a longer one is cut to this (and said).
 pub const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
 
+/// How fast requests may leave: a number a second, or as fast as they come.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// No pacing (`--rate 0`: benchmarks, a local server).
+    Unlimited,
+    /// Requests per second, at least [`Rate::SLOWEST`].
+    PerSecond(f64),
+}
+
+impl Rate {
+    /// The slowest rate there is: one request a day.
+    pub const SLOWEST: f64 = 1.0 / 86_400.0;
+
+    /// Requests per second; `None` when unlimited.
+    pub fn per_second(self) -> Option<f64> {
+        match self {
+            Rate::Unlimited => None,
+            Rate::PerSecond(r) => Some(r),
+        }
+    }
+}
+
 pub struct Pacer {
     /// `None` when the rate is unlimited (`--rate 0`, benchmarks against a local server).
     turns: Option<Mutex<Turns>>,
@@ -95,9 +117,8 @@ impl Turns {
 }
 
 impl Pacer {
-    /// `rate` requests per second; 0 means no limit.
-    pub fn new(rate: f64) -> Pacer {
-        let turns = (rate > 0.0).then(|| Mutex::new(Turns::at(rate)));
+    pub fn new(rate: Rate) -> Pacer {
+        let turns = rate.per_second().map(|r| Mutex::new(Turns::at(r)));
         Pacer {
             turns,
             cap_line: tokio::sync::Mutex::new(()),
@@ -290,7 +311,7 @@ mod tests {
     /// timer's next millisecond, none later), and no second holds more than 20.
     #[tokio::test(start_paused = true)]
     async fn workers_share_an_even_timeline() {
-        let pacer = std::sync::Arc::new(Pacer::new(20.0));
+        let pacer = std::sync::Arc::new(Pacer::new(Rate::PerSecond(20.0)));
         let times = take_turns(&pacer, 4, 15).await;
         assert_eq!(times.len(), 60);
         let last = Duration::from_micros(59 * 50_100);
@@ -306,7 +327,7 @@ mod tests {
     /// the pause, the run takes that much longer, and no second holds more than the rate.
     #[tokio::test(start_paused = true)]
     async fn a_pause_at_a_rate_holds_every_worker_and_keeps_the_cap() {
-        let pacer = std::sync::Arc::new(Pacer::new(10.0));
+        let pacer = std::sync::Arc::new(Pacer::new(Rate::PerSecond(10.0)));
         let pauser = pacer.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(2050)).await;
@@ -332,7 +353,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stop_releases_a_wait_for_a_slot() {
-        let pacer = std::sync::Arc::new(Pacer::new(0.001));
+        let pacer = std::sync::Arc::new(Pacer::new(Rate::PerSecond(0.001)));
         let stop = CancellationToken::new();
         assert!(pacer.ready(&stop).await, "the first turn is now");
         let stopper = stop.clone();
@@ -347,7 +368,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_endless_retry_after_is_cut_to_the_longest_pause() {
-        let pacer = Pacer::new(0.0);
+        let pacer = Pacer::new(Rate::Unlimited);
         let start = Instant::now();
         pacer.pause_for(Duration::MAX);
         assert!(pacer.ready(&CancellationToken::new()).await);
@@ -357,7 +378,7 @@ mod tests {
     // The pause runs on tokio's clock, so a paused clock checks it exactly.
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_back_ready_until_it_ends() {
-        let pacer = Pacer::new(0.0);
+        let pacer = Pacer::new(Rate::Unlimited);
         let stop = CancellationToken::new();
         let start = Instant::now();
         assert!(pacer.ready(&stop).await);
@@ -374,7 +395,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stop_releases_a_paused_wait() {
-        let pacer = Pacer::new(0.0);
+        let pacer = Pacer::new(Rate::Unlimited);
         let stop = CancellationToken::new();
         pacer.pause_for(Duration::from_secs(3600));
         let start = Instant::now();

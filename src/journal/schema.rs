@@ -1,7 +1,7 @@
 //! Ordered schema migrations, tracked in `PRAGMA user_version`. A released migration is never
 //! edited: a change is a new entry at the end.
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use rusqlite::Connection;
 
 const MIGRATIONS: &[&str] = &[
@@ -62,50 +62,22 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Brings a journal to the latest schema; a journal from a newer program is refused.
-pub fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let version = version as usize;
-    if version > MIGRATIONS.len() {
-        bail!(
-            "the journal has schema version {version}, newer than this program knows ({}): \
-             use a newer cartevo-enroll",
-            MIGRATIONS.len()
-        );
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("journal migration {} failed", i + 1))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-    }
-    Ok(())
+pub(super) fn migrate(conn: &mut Connection, what: &str) -> Result<()> {
+    crate::sqlite::migrate(conn, MIGRATIONS, what)
 }
+
+/// The schema version this program writes.
+pub(super) const VERSION: usize = MIGRATIONS.len();
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn migrating_twice_is_a_no_op() {
+    fn every_migration_applies_to_an_empty_journal() {
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn).unwrap();
-        migrate(&mut conn).unwrap();
-        let v: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v as usize, MIGRATIONS.len());
-    }
-
-    #[test]
-    fn a_newer_journal_is_refused() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", 99).unwrap();
-        assert!(
-            migrate(&mut conn)
-                .unwrap_err()
-                .to_string()
-                .contains("newer")
-        );
+        migrate(&mut conn, "journal").unwrap();
+        assert_eq!(crate::sqlite::version(&conn).unwrap(), VERSION);
+        conn.prepare("SELECT email_key, id_key FROM rows").unwrap();
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{CustomerKeys, FileEntry, Journal, JournalStatus, now};
+use super::{CustomerKeys, FileEntry, JournalStatus, now, open_conn};
 use crate::status::Status;
 
 const BATCH: usize = 4096;
@@ -96,13 +96,15 @@ impl WriterHandle {
     }
 }
 
-/// Starts the writer thread for one file's run. The thread ends when every handle is dropped,
-/// and gives the journal back.
+/// Starts the writer thread for one file's run, on a connection of its own to the journal
+/// at `path` (which the command's `Journal` has opened, locked and migrated). The thread ends
+/// when every handle is dropped.
 pub fn spawn(
-    mut journal: Journal,
+    path: &std::path::Path,
     file: FileEntry,
     run_id: i64,
-) -> (WriterHandle, std::thread::JoinHandle<Result<Journal>>) {
+) -> Result<(WriterHandle, std::thread::JoinHandle<Result<()>>)> {
+    let mut conn = open_conn(path)?;
     let (tx, mut rx) = mpsc::channel::<Command>(BATCH);
     let thread = std::thread::Builder::new()
         .name("journal-writer".into())
@@ -117,7 +119,7 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                let tx = journal.conn_mut().transaction()?;
+                let tx = conn.transaction()?;
                 let now = now();
                 for cmd in batch.drain(..) {
                     if let Some(ack) = apply(&tx, file.id, run_id, &now, cmd)? {
@@ -136,14 +138,14 @@ pub fn spawn(
                     std::thread::park_timeout(GATHER);
                 }
             }
-            Ok(journal)
+            Ok(())
         })
-        .expect("spawning the journal writer thread");
+        .context("could not start the journal writer thread")?;
     let handle = WriterHandle {
         tx,
         thread: thread.thread().clone(),
     };
-    (handle, thread)
+    Ok((handle, thread))
 }
 
 fn apply(
@@ -254,7 +256,7 @@ fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::KeyKind;
+    use crate::journal::{Journal, JournalRead, KeyKind};
 
     #[tokio::test]
     async fn claims_and_outcomes_are_committed_and_the_customer_is_indexed() {
@@ -264,7 +266,7 @@ mod tests {
         let file = journal.file(&"a".repeat(64), "in.csv", 3).unwrap();
         let run = journal.start_run(&file, "run").unwrap();
         let keyer = journal.keyer();
-        let (handle, thread) = spawn(journal, file.clone(), run);
+        let (handle, thread) = spawn(&path, file.clone(), run).unwrap();
 
         handle
             .claim(vec![(1, String::new()), (3, String::new())])
@@ -307,7 +309,7 @@ mod tests {
             .unwrap();
         handle.flush().await.unwrap();
         drop(handle);
-        let mut journal = thread.join().unwrap().unwrap();
+        thread.join().unwrap().unwrap();
         journal.index_file(&file).unwrap();
 
         let states = journal.statuses(&file).unwrap();
@@ -352,7 +354,7 @@ mod tests {
         let first = journal.file(&"a".repeat(64), "first.csv", 1).unwrap();
         let run = journal.start_run(&first, "run").unwrap();
         let keyer = journal.keyer();
-        let (handle, thread) = spawn(journal, first.clone(), run);
+        let (handle, thread) = spawn(&path, first.clone(), run).unwrap();
         handle.claim(vec![(1, String::new())]).await.unwrap();
         handle
             .send(Command::Outcome {
@@ -369,7 +371,8 @@ mod tests {
         handle.flush().await.unwrap();
         drop(handle);
         // The process dies here: no index merge, and the lock goes with it.
-        drop(thread.join().unwrap().unwrap());
+        thread.join().unwrap().unwrap();
+        drop(journal);
 
         let mut journal = Journal::open(&path).unwrap();
         assert!(!journal.has_customers().unwrap(), "not merged yet");
@@ -395,6 +398,47 @@ mod tests {
         let _first = Journal::open(&path).unwrap();
         let err = Journal::open(&path).err().unwrap().to_string();
         assert!(err.contains("in use by another"), "{err}");
-        assert!(Journal::open_shared(&path).is_ok());
+        assert!(JournalRead::open(&path).is_ok());
+    }
+
+    /// A reader opens the file read-only: it neither creates a journal nor migrates one, and
+    /// reads while a run holds the lock and writes.
+    #[tokio::test]
+    async fn a_reader_never_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let err = JournalRead::open(&path).err().unwrap().to_string();
+        assert!(err.contains("no journal"), "{err}");
+        assert!(!path.exists());
+
+        let mut journal = Journal::open(&path).unwrap();
+        let file = journal.file(&"a".repeat(64), "in.csv", 1).unwrap();
+        let run = journal.start_run(&file, "run").unwrap();
+        let (handle, thread) = spawn(&path, file.clone(), run).unwrap();
+        handle.claim(vec![(1, String::new())]).await.unwrap();
+        let reader = JournalRead::open(&path).unwrap();
+        assert_eq!(
+            reader.statuses(&file).unwrap()[1],
+            Some(JournalStatus::InFlight)
+        );
+        drop(handle);
+        thread.join().unwrap().unwrap();
+        drop(journal);
+        // With every writer gone (and SQLite's -wal and -shm files with them), it still reads.
+        let reader = JournalRead::open(&path).unwrap();
+        assert_eq!(reader.files().unwrap().len(), 1);
+        drop(reader);
+
+        // An older schema is not upgraded by a reader.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let err = JournalRead::open(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("a `run` with this program upgrades it"),
+            "{err}"
+        );
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert_eq!(crate::sqlite::version(&conn).unwrap(), 1);
     }
 }

@@ -21,7 +21,7 @@ mod tests;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
@@ -29,14 +29,14 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::api::{ApiError, Client, Page};
-use crate::executor::{Backoff, Pacer, Stop, StopReason};
+use crate::executor::{Attempted, Attempts, Policy, Stats, Stop, StopReason};
+use crate::exit::Exit;
 use crate::input::{CsvInput, Field, RowView};
-use crate::journal::{FileEntry, Journal, JournalStatus, RowState};
+use crate::journal::{FileEntry, Journal, JournalRead, JournalStatus, RowState};
+use crate::report::{Figures, SummaryCommand, SummaryInput};
 use crate::status::Status;
 use compare::Expected;
-use output::{
-    CardTally, Checked, ReconcileReport, Summary, SummaryInput, TransactionTally, Verdict,
-};
+use output::{CardTally, Checked, ReconcileReport, Summary, TransactionTally, Verdict};
 
 /// Transactions asked for per page (the reference page says "max ~100").
 const TRANSACTIONS_PAGE: u64 = 100;
@@ -53,11 +53,8 @@ pub struct Settings {
     pub cards: bool,
     pub transactions: bool,
     pub resolve_duplicates: bool,
-    /// Requests per second, 0 for no limit.
-    pub rate: f64,
-    pub concurrency: usize,
-    pub max_attempts: u32,
-    pub backoff: Backoff,
+    /// Pacing, requests in flight and retries: as `run`'s.
+    pub send: Policy,
 }
 
 /// A file to reconcile: what the journal knows of it and where its content is now.
@@ -67,16 +64,16 @@ pub(crate) struct Target {
     pub path: PathBuf,
 }
 
-/// Runs `reconcile` and gives its exit code: 0 when every customer matches, 2 when any is
-/// mismatched, inactive or missing, 1 on a fatal error, 130 when interrupted.
-pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Result<i32> {
+/// Runs `reconcile`: `Done` when every customer matches, `Act` when any is mismatched,
+/// inactive or missing.
+pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Result<Exit> {
     // Every file is read whole to check its SHA-256 (off the async threads), and refused
     // before a request leaves.
     let targets = {
         let (journal, files) = (settings.journal.clone(), settings.files.clone());
         let delimiter = settings.delimiter;
         tokio::task::spawn_blocking(move || {
-            targets(&Journal::open_shared(&journal)?, &files, delimiter)
+            targets(&JournalRead::open(&journal)?, &files, delimiter)
         })
         .await
         .map_err(|e| anyhow!("the file check panicked: {e}"))??
@@ -86,17 +83,15 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
             "journal {}: no files to reconcile yet",
             settings.journal.display()
         );
-        return Ok(0);
+        return Ok(Exit::Done);
     }
+    let stats = Arc::new(Stats::default());
     let ctx = Ctx {
         client,
-        pacer: Pacer::new(settings.rate),
-        stop: stop.clone(),
-        max_attempts: settings.max_attempts.max(1),
-        backoff: settings.backoff,
+        attempts: settings.send.attempts(&stop, &stats),
+        stats,
         cards: settings.cards,
         transactions: settings.transactions,
-        stats: Stats::default(),
     };
     let base = settings
         .report_dir
@@ -106,7 +101,8 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
     let dirs = crate::report::per_file_dirs(&base, &paths);
 
     let resolved = if settings.resolve_duplicates {
-        let mut journal = Journal::open_shared(&settings.journal)?;
+        // It records customer ids: a writer, under the run lock.
+        let mut journal = Journal::open(&settings.journal)?;
         match resolve::resolve(&mut journal, &targets, &ctx, settings.delimiter).await {
             Ok(n) => {
                 eprintln!("duplicates: {n} resolved to their Cartevo customer id");
@@ -118,47 +114,52 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         None
     };
 
-    let mut code = 0;
+    let mut exit = Exit::Done;
     for (target, dir) in targets.iter().zip(&dirs) {
         if stop.is_stopped() {
             break;
         }
-        let c = match reconcile_file(settings, &ctx, target, dir, resolved).await {
-            Ok(c) => c,
+        let outcome = match reconcile_file(settings, &ctx, target, dir, resolved).await {
+            Ok(outcome) => outcome,
             Err(e) => fail(&ctx, e),
         };
-        code = crate::app::worst(code, c);
+        exit = exit.max(outcome);
     }
     // A stop between files leaves the later ones unread: say so in the exit code.
-    let stopped = match stop.reason() {
-        Some(StopReason::Interrupted) => crate::app::INTERRUPTED,
-        Some(StopReason::Fatal(_)) => 1,
-        None => 0,
-    };
-    Ok(crate::app::worst(code, stopped))
+    Ok(exit.max(stopped(&stop)))
 }
 
-/// Prints an error and gives its exit code: 130 when the operator interrupted, else 1.
-fn fail(ctx: &Ctx, e: anyhow::Error) -> i32 {
-    match ctx.stop.reason() {
+/// What a stop means for the exit code (`Done` when nothing stopped).
+fn stopped(stop: &Stop) -> Exit {
+    match stop.reason() {
+        Some(StopReason::Interrupted) => Exit::Interrupted,
+        Some(StopReason::Fatal(_)) => Exit::Fatal,
+        None => Exit::Done,
+    }
+}
+
+/// Prints an error and gives its outcome: interrupted when the operator stopped us, else
+/// fatal.
+fn fail(ctx: &Ctx, e: anyhow::Error) -> Exit {
+    match ctx.attempts.stop.reason() {
         Some(StopReason::Interrupted) => {
             eprintln!("reconcile interrupted: {e:#}");
-            crate::app::INTERRUPTED
+            Exit::Interrupted
         }
         _ => {
             eprintln!("error: {e:#}");
-            1
+            Exit::Fatal
         }
     }
 }
 
 /// `reports/reconcile-<UTC timestamp>/`.
 pub fn default_dir(now: chrono::DateTime<Utc>) -> PathBuf {
-    PathBuf::from("reports").join(format!("reconcile-{}", now.format("%Y%m%dT%H%M%SZ")))
+    crate::report::stamped("reconcile", now)
 }
 
 /// The files to reconcile, each checked to hold exactly what was run.
-fn targets(journal: &Journal, files: &[PathBuf], delimiter: u8) -> Result<Vec<Target>> {
+fn targets(journal: &JournalRead, files: &[PathBuf], delimiter: u8) -> Result<Vec<Target>> {
     if files.is_empty() {
         let mut out = Vec::new();
         for entry in journal.files()? {
@@ -203,88 +204,37 @@ fn targets(journal: &Journal, files: &[PathBuf], delimiter: u8) -> Result<Vec<Ta
         .collect()
 }
 
-/// Request figures for the summary.
-#[derive(Debug, Default)]
-struct Stats {
-    sent: AtomicU64,
-    retries: AtomicU64,
-    http_429: AtomicU64,
-}
-
-impl Stats {
-    /// Requests sent, retries, 429s seen.
-    fn snapshot(&self) -> [u64; 3] {
-        [&self.sent, &self.retries, &self.http_429].map(|n| n.load(Ordering::Relaxed))
-    }
-}
-
-/// What every request needs: the client, the shared pacing and the retry policy.
+/// What every request needs: the client and the command's attempt loop.
 pub(crate) struct Ctx {
     client: Client,
-    /// One pacer for every request of the command: the rate is the API's, not a file's.
-    pacer: Pacer,
+    /// One pacer for every request of the command (the rate is the API's, not a file's);
     /// Ctrl-C, or a fatal answer, stops every request waiting for its turn.
-    stop: Stop,
-    max_attempts: u32,
-    backoff: Backoff,
+    attempts: Attempts,
+    stats: Arc<Stats>,
     cards: bool,
     transactions: bool,
-    stats: Stats,
 }
 
 impl Ctx {
-    /// One read, retried as `run` retries a create: paced before every attempt, full-jitter
-    /// backoff after a transient failure, Retry-After honoured by every worker. A `Fatal`
-    /// answer stops the whole command.
-    async fn call<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
+    /// One read through the attempt loop that `run`'s creates go through.
+    async fn call<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        let mut attempts = 0u32;
-        loop {
-            if !self.pacer.ready(self.stop.token()).await {
-                bail!("{what}: stopped before it was sent");
+        match self.attempts.call(op).await {
+            Attempted::Done { value, .. } => Ok(value),
+            Attempted::Stopped { last: None, .. } => bail!("{what}: stopped before it was sent"),
+            Attempted::Stopped { last: Some(e), .. } => {
+                bail!("{what}: {e} (stopped while waiting to retry)")
             }
-            attempts += 1;
-            self.stats.sent.fetch_add(1, Ordering::Relaxed);
-            if attempts > 1 {
-                self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            }
-            let err = match op().await {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            match &err {
-                ApiError::Retryable {
-                    status,
-                    retry_after,
-                    ..
-                } => {
-                    if *status == Some(429) {
-                        self.stats.http_429.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if let Some(wait) = retry_after {
-                        self.pacer.pause_for(*wait);
-                    }
-                    if attempts >= self.max_attempts {
-                        bail!("{what}: {err} (gave up after {attempts} attempts)");
-                    }
-                    if retry_after.is_none() {
-                        tokio::select! {
-                            _ = tokio::time::sleep(self.backoff.delay(attempts)) => {}
-                            _ = self.stop.token().cancelled() => {
-                                bail!("{what}: {err} (stopped while waiting to retry)");
-                            }
-                        }
-                    }
-                }
-                ApiError::Fatal { .. } => {
-                    self.stop.trigger(StopReason::Fatal(err.to_string()));
-                    bail!("{what}: {err}");
-                }
-                _ => bail!("{what}: {err}"),
-            }
+            Attempted::Failed {
+                error,
+                attempts,
+                gave_up: true,
+                ..
+            } => bail!("{what}: {error} (gave up after {attempts} attempts)"),
+            Attempted::Failed { error, .. } => bail!("{what}: {error}"),
         }
     }
 }
@@ -318,12 +268,13 @@ async fn reconcile_file(
     target: &Target,
     dir: &Path,
     resolved: Option<u64>,
-) -> Result<i32> {
+) -> Result<Exit> {
     let started = Utc::now();
     // The figures are the command's; this file's share is what they grew by meanwhile.
     let before = ctx.stats.snapshot();
     let mut report = ReconcileReport::create(dir)?;
-    let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(settings.concurrency * 2 + 16);
+    let concurrency = settings.send.concurrency.max(1);
+    let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(concurrency * 2 + 16);
 
     // The journal connection and the CSV reader live on this thread; nobody else touches
     // them. It stops when the receiver goes away (an error or a stop on the async side).
@@ -336,9 +287,7 @@ async fn reconcile_file(
 
     let progress = progress(&target.path);
     let jobs = futures_util::stream::poll_fn(|cx| jobs_rx.poll_recv(cx));
-    let mut results = jobs
-        .map(|job| check(ctx, job))
-        .buffered(settings.concurrency.max(1));
+    let mut results = jobs.map(|job| check(ctx, job)).buffered(concurrency);
     let mut failure = None;
     while let Some(result) = results.next().await {
         match result.and_then(|checked| report.row(&checked)) {
@@ -359,20 +308,20 @@ async fn reconcile_file(
 
     let totals = report.totals().clone();
     let exit = match &failure {
-        None => totals.exit_code(),
-        Some(_) if matches!(ctx.stop.reason(), Some(StopReason::Interrupted)) => {
-            crate::app::INTERRUPTED
+        None => totals.exit(),
+        Some(_) if matches!(ctx.attempts.stop.reason(), Some(StopReason::Interrupted)) => {
+            Exit::Interrupted
         }
-        Some(_) => 1,
+        Some(_) => Exit::Fatal,
     };
     let ended = Utc::now();
     let summary = Summary {
-        command: "reconcile",
-        input: SummaryInput {
-            path: target.path.display().to_string(),
-            sha256: target.entry.sha256.clone(),
-            rows: target.entry.rows,
-        },
+        command: SummaryCommand::Reconcile,
+        input: SummaryInput::new(
+            &target.path.display().to_string(),
+            &target.entry.sha256,
+            target.entry.rows,
+        ),
         checked: totals.checked(),
         counts: Summary::counts(&totals),
         cards: settings.cards.then(|| Summary::cards(&totals.cards)),
@@ -380,14 +329,9 @@ async fn reconcile_file(
             .transactions
             .then(|| Summary::transactions(&totals.transactions)),
         duplicates_resolved: resolved,
-        started_at: crate::report::stamp(started),
-        ended_at: crate::report::stamp(ended),
-        elapsed_seconds: (ended - started).num_milliseconds() as f64 / 1000.0,
-        requests_sent: ctx.stats.snapshot()[0] - before[0],
-        retries: ctx.stats.snapshot()[1] - before[1],
-        http_429_seen: ctx.stats.snapshot()[2] - before[2],
+        figures: Figures::new(started, ended, ctx.stats.snapshot() - before),
         stopped: failure.as_ref().map(|e| format!("{e:#}")),
-        exit_code: exit,
+        exit_code: exit.code(),
     };
     let dir = report.dir().to_path_buf();
     report.finish(&summary)?;
@@ -398,30 +342,19 @@ async fn reconcile_file(
     }
 }
 
-/// Walks the journal's rows and the CSV in step, sending a job for every row that names a
+/// Walks the journal's rows beside the CSV, sending a job for every row that names a
 /// customer. Checks at the end that the file still is what was run.
 fn produce(journal: &Path, target: &Target, delimiter: u8, jobs: mpsc::Sender<Job>) -> Result<()> {
-    let journal = Journal::open_shared(journal)?;
+    let journal = JournalRead::open(journal)?;
     let mut input = CsvInput::open(&target.path, delimiter)?;
     let columns = input.columns.clone();
-    journal.for_each_row(&target.entry, |state| {
-        let Some(customer_id) = customer_of(&state) else {
+    journal.beside(&target.entry, &mut input, |row, record, state| {
+        let Some(customer_id) = state.as_ref().and_then(customer_of) else {
             return Ok(());
-        };
-        let record = loop {
-            match input.next_record()? {
-                Some((row, record)) if row == state.row => break record,
-                Some(_) => continue,
-                None => bail!(
-                    "the journal has row {} but '{}' ends before it",
-                    state.row,
-                    target.path.display()
-                ),
-            }
         };
         let view = RowView::new(&columns, record);
         let job = Job {
-            row: state.row,
+            row,
             reference: view.get(Field::Reference).into_owned(),
             customer_id: customer_id.to_owned(),
             expected: Expected::from_row(&view),
@@ -429,7 +362,6 @@ fn produce(journal: &Path, target: &Target, delimiter: u8, jobs: mpsc::Sender<Jo
         jobs.blocking_send(job)
             .map_err(|_| anyhow!("reconcile stopped"))
     })?;
-    while input.next_record()?.is_some() {}
     if input.sha256() != target.entry.sha256 {
         bail!(
             "'{}' changed while it was being reconciled",

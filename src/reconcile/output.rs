@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::api::{Card, Transaction};
+use crate::report::{Figures, SummaryCommand, SummaryInput};
 
 /// The contract's columns, in order.
 pub const COLUMNS: [&str; 9] = [
@@ -194,12 +195,12 @@ impl Totals {
         self.counts.iter().sum()
     }
 
-    /// 0 when every customer matches, 2 when any needs a look.
-    pub fn exit_code(&self) -> i32 {
+    /// `Done` when every customer matches, `Act` when any needs a look.
+    pub fn exit(&self) -> crate::exit::Exit {
         if self.checked() == self.get(Verdict::Match) {
-            0
+            crate::exit::Exit::Done
         } else {
-            2
+            crate::exit::Exit::Act
         }
     }
 }
@@ -264,10 +265,7 @@ impl ReconcileReport {
     /// Flushes reconcile.csv and writes reconcile-summary.json.
     pub fn finish(mut self, summary: &Summary) -> Result<Totals> {
         self.csv.flush()?;
-        let path = self.dir.join("reconcile-summary.json");
-        let text = serde_json::to_string_pretty(summary)?;
-        std::fs::write(&path, text + "\n")
-            .with_context(|| format!("could not write '{}'", path.display()))?;
+        crate::report::write_json(&self.dir.join("reconcile-summary.json"), summary)?;
         Ok(self.totals)
     }
 }
@@ -275,7 +273,7 @@ impl ReconcileReport {
 /// reconcile-summary.json.
 #[derive(Debug, Serialize)]
 pub struct Summary {
-    pub command: &'static str,
+    pub command: SummaryCommand,
     pub input: SummaryInput,
     /// Customers read back.
     pub checked: u64,
@@ -288,23 +286,12 @@ pub struct Summary {
     /// Duplicate rows whose customer id this command found (all files of the run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicates_resolved: Option<u64>,
-    pub started_at: String,
-    pub ended_at: String,
-    pub elapsed_seconds: f64,
-    pub requests_sent: u64,
-    pub retries: u64,
-    pub http_429_seen: u64,
+    #[serde(flatten)]
+    pub figures: Figures,
     /// Why the command stopped early, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
     pub exit_code: i32,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SummaryInput {
-    pub path: String,
-    pub sha256: String,
-    pub rows: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -399,26 +386,18 @@ mod tests {
         })
         .unwrap();
         let totals = r.totals().clone();
+        let now = chrono::Utc::now();
         r.finish(&Summary {
-            command: "reconcile",
-            input: SummaryInput {
-                path: "x.csv".into(),
-                sha256: "00".into(),
-                rows: 3,
-            },
+            command: SummaryCommand::Reconcile,
+            input: SummaryInput::new("x.csv", "00", 3),
             checked: totals.checked(),
             counts: Summary::counts(&totals),
             cards: None,
             transactions: None,
             duplicates_resolved: None,
-            started_at: String::new(),
-            ended_at: String::new(),
-            elapsed_seconds: 0.0,
-            requests_sent: 0,
-            retries: 0,
-            http_429_seen: 0,
+            figures: Figures::new(now, now, Default::default()),
             stopped: None,
-            exit_code: totals.exit_code(),
+            exit_code: totals.exit().code(),
         })
         .unwrap();
         let text = std::fs::read_to_string(dir.path().join("reconcile.csv")).unwrap();

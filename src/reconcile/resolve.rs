@@ -38,29 +38,18 @@ pub(crate) async fn resolve(
     // Key hash → indexes into `waiting`: the same person may be a 409 in several files.
     let mut by_key: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
     for (t, target) in targets.iter().enumerate() {
-        let mut rows = Vec::new();
-        journal.for_each_row(&target.entry, |state| {
-            if state.status == JournalStatus::Row(Status::Duplicate)
-                && state
-                    .customer_id
-                    .as_deref()
-                    .is_none_or(|id| id.trim().is_empty())
-            {
-                rows.push(state.row);
-            }
-            Ok(())
-        })?;
-        if rows.is_empty() {
-            continue;
-        }
         let mut input = CsvInput::open(&target.path, delimiter)?;
         let columns = input.columns.clone();
-        let mut next = rows.into_iter().peekable();
-        while let Some((row, record)) = input.next_record()? {
-            if next.peek() != Some(&row) {
-                continue;
+        journal.beside(&target.entry, &mut input, |row, record, state| {
+            let unresolved = state.is_some_and(|s| {
+                s.status == JournalStatus::Row(Status::Duplicate)
+                    && s.customer_id
+                        .as_deref()
+                        .is_none_or(|id| id.trim().is_empty())
+            });
+            if !unresolved {
+                return Ok(());
             }
-            next.next();
             let view = RowView::new(&columns, record);
             let (email, id_number) = (
                 &view.get(Field::Email),
@@ -80,10 +69,8 @@ pub(crate) async fn resolve(
                 keys,
                 resolved: false,
             });
-            if next.peek().is_none() {
-                break;
-            }
-        }
+            Ok(())
+        })?;
     }
     let mut left = waiting.len();
     if left == 0 {

@@ -92,7 +92,7 @@ impl Fixture {
         let mut journal = Journal::open(&self.journal).unwrap();
         let entry = journal.file(&sha, &csv.display().to_string(), n).unwrap();
         let run = journal.start_run(&entry, "run").unwrap();
-        let (handle, thread) = writer::spawn(journal, entry, run);
+        let (handle, thread) = writer::spawn(&self.journal, entry, run).unwrap();
         for (i, (status, id)) in rows.iter().enumerate() {
             handle
                 .blocking_send(JournalCommand::Local {
@@ -117,12 +117,15 @@ impl Fixture {
             cards: false,
             transactions: false,
             resolve_duplicates: false,
-            rate: 0.0,
-            concurrency: 3,
-            max_attempts: 3,
-            backoff: Backoff {
-                base: Duration::from_millis(1),
-                cap: Duration::from_millis(5),
+            send: Policy {
+                rate: crate::executor::Rate::Unlimited,
+                concurrency: 3,
+                max_attempts: 3,
+                backoff: crate::executor::Backoff {
+                    base: Duration::from_millis(1),
+                    cap: Duration::from_millis(5),
+                },
+                grace: Duration::from_secs(5),
             },
         }
     }
@@ -177,7 +180,9 @@ async fn customer(server: &MockServer, id: &str, answer: ResponseTemplate) {
 }
 
 async fn run(settings: &Settings, server: &MockServer) -> Result<i32> {
-    reconcile(settings, client(server), Stop::new()).await
+    Ok(reconcile(settings, client(server), Stop::new())
+        .await?
+        .code())
 }
 
 #[tokio::test]
@@ -377,7 +382,7 @@ async fn an_interrupted_reconcile_exits_130() {
     let code = reconcile(&f.settings(), client(&server), stop)
         .await
         .unwrap();
-    assert_eq!(code, crate::app::INTERRUPTED);
+    assert_eq!(code, Exit::Interrupted);
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
@@ -434,7 +439,7 @@ async fn a_duplicate_is_resolved_through_the_second_page_of_the_customer_list() 
         ]
     );
     assert_eq!(f.summary()["duplicates_resolved"], 2);
-    let journal = Journal::open_shared(&f.journal).unwrap();
+    let journal = JournalRead::open(&f.journal).unwrap();
     let entry = &journal.files().unwrap()[0];
     let row = journal.row(entry, 2).unwrap().unwrap();
     assert_eq!(row.customer_id.as_deref(), Some("dup-2"));
@@ -518,39 +523,38 @@ async fn end_to_end_against_the_sandbox() {
         provider_enroll: true,
     })
     .unwrap();
-    let common = crate::cli::CommonArgs {
+    let input = crate::config::InputSettings {
         report_dir: None,
-        as_of: Some(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
         documents_dir: None,
         strict: false,
         delimiter: b',',
     };
-    let send = crate::cli::SendArgs {
-        rate: 0.0,
-        concurrency: 2,
-        max_attempts: 3,
-        timeout: 10.0,
-        backoff_ms: 1,
-    };
-    let run_settings = crate::config::RunSettings::new(common, send).unwrap();
-    let journal = Journal::open(&f.journal).unwrap();
-    let (code, journal) = crate::run::run_file(
-        &run_settings,
+    let mut send = f.settings().send;
+    send.concurrency = 2;
+    let mut journal = Journal::open(&f.journal).unwrap();
+    let exit = crate::commands::run::run_file(
+        &input,
+        &send,
         &csv,
         &f.dir.path().join("run-report"),
-        client.clone(),
-        journal,
-        Stop::new(),
+        &client,
+        &mut journal,
+        &Stop::new(),
     )
-    .await;
-    assert_eq!(code, 0);
-    drop(journal.unwrap());
+    .await
+    .unwrap();
+    assert_eq!(exit, Exit::Done);
+    drop(journal);
 
     let mut settings = f.settings();
     settings.files = vec![csv.clone()];
     settings.cards = true;
     settings.transactions = true;
-    assert_eq!(reconcile(&settings, client, Stop::new()).await.unwrap(), 0);
+    assert_eq!(
+        reconcile(&settings, client, Stop::new()).await.unwrap(),
+        Exit::Done
+    );
     let lines = f.lines();
     assert_eq!(lines.len(), 3);
     for (i, l) in lines.iter().enumerate() {
@@ -597,37 +601,33 @@ async fn throughput() {
         provider_enroll: true,
     })
     .unwrap();
-    let common = crate::cli::CommonArgs {
+    let input = crate::config::InputSettings {
         report_dir: None,
-        as_of: Some(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
         documents_dir: None,
         strict: false,
         delimiter: b',',
     };
-    let send = crate::cli::SendArgs {
-        rate: 0.0,
-        concurrency: 8,
-        max_attempts: 3,
-        timeout: 10.0,
-        backoff_ms: 1,
-    };
-    let run_settings = crate::config::RunSettings::new(common, send).unwrap();
-    let journal = Journal::open(&f.journal).unwrap();
-    let (code, journal) = crate::run::run_file(
-        &run_settings,
+    let mut send = f.settings().send;
+    send.concurrency = 8;
+    let mut journal = Journal::open(&f.journal).unwrap();
+    let exit = crate::commands::run::run_file(
+        &input,
+        &send,
         &csv,
         &f.dir.path().join("run-report"),
-        client.clone(),
-        journal,
-        Stop::new(),
+        &client,
+        &mut journal,
+        &Stop::new(),
     )
-    .await;
-    assert_eq!(code, 0);
-    drop(journal.unwrap());
+    .await
+    .unwrap();
+    assert_eq!(exit, Exit::Done);
+    drop(journal);
     for (cards, transactions) in [(false, false), (true, true)] {
         let mut settings = f.settings();
         settings.files = vec![csv.clone()];
-        settings.concurrency = 8;
+        settings.send.concurrency = 8;
         settings.cards = cards;
         settings.transactions = transactions;
         let started = std::time::Instant::now();
@@ -635,7 +635,7 @@ async fn throughput() {
             reconcile(&settings, client.clone(), Stop::new())
                 .await
                 .unwrap(),
-            0
+            Exit::Done
         );
         let took = started.elapsed();
         eprintln!(
@@ -686,7 +686,9 @@ fn the_command_line_runs_then_reconciles() {
         let mut all = vec!["cartevo-enroll".to_owned()];
         all.extend(args);
         all.extend(common.iter().cloned());
-        crate::app::main(crate::cli::Cli::parse_from(all)).unwrap()
+        crate::app::main(crate::cli::Cli::parse_from(all))
+            .unwrap()
+            .code()
     };
     let run_dir = f.dir.path().join("run-report");
     let code = cli(vec![

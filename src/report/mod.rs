@@ -3,6 +3,8 @@
 //! Writers receive rows in file order as they are decided (validate) or as they are read back
 //! from the journal (run, report); none of them holds more than one row.
 
+mod dirs;
+mod from_journal;
 mod rejects;
 mod results;
 mod summary;
@@ -11,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use summary::{Summary, SummaryInput, stamp};
+pub use dirs::{ReportDirs, per_file_dirs, stamped};
+pub use from_journal::from_journal;
+pub use summary::{Figures, Summary, SummaryCommand, SummaryInput, stamp, write_json};
 
 use crate::status::{Counts, Status};
 
@@ -80,52 +84,30 @@ impl Report {
         &self.counts
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Flushes the row files and writes summary.json with the final counts.
     pub fn finish(self, summary: &Summary) -> Result<()> {
         for w in self.writers {
             w.finish()?;
         }
-        summary::write(&self.dir.join("summary.json"), summary)
+        write_json(&self.dir.join("summary.json"), summary)
     }
 }
 
-/// `reports/<file stem>-<UTC timestamp>/`, the contract's default folder.
-pub fn default_dir(input: &Path, now: chrono::DateTime<chrono::Utc>) -> PathBuf {
-    PathBuf::from("reports").join(format!("{}-{}", stem(input), now.format("%Y%m%dT%H%M%SZ")))
-}
-
-/// The report folder of each of `files` under one folder given for them all: the folder
-/// itself for one file; for several, a subfolder named after each file's stem, a name already
-/// handed out getting `-2`, `-3` (`a/x.csv`, `b/x.csv`, `x-2.csv` → `x`, `x-2`, `x-2-2`), so
-/// that no report overwrites another.
-pub fn per_file_dirs(base: &Path, files: &[impl AsRef<Path>]) -> Vec<PathBuf> {
-    if files.len() == 1 {
-        return vec![base.to_path_buf()];
-    }
-    let mut taken = std::collections::HashSet::<String>::new();
-    files
+/// The per-file lines on stderr: the counts per status, and where the report is.
+pub fn announce(file: &Path, counts: &Counts, dir: &Path) {
+    let parts: Vec<String> = counts
         .iter()
-        .map(|f| {
-            let stem = stem(f.as_ref());
-            let mut name = stem.clone();
-            let mut n = 1;
-            while !taken.insert(name.clone()) {
-                n += 1;
-                name = format!("{stem}-{n}");
-            }
-            base.join(name)
-        })
-        .collect()
-}
-
-fn stem(file: &Path) -> String {
-    file.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "input".to_string())
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    eprintln!(
+        "{}: {} rows{}{}",
+        file.display(),
+        counts.total(),
+        if parts.is_empty() { "" } else { ": " },
+        parts.join(", ")
+    );
+    eprintln!("report: {}", dir.display());
 }
 
 fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
@@ -137,6 +119,16 @@ fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(counts: Counts, rows: u64) -> Summary {
+        let now = chrono::Utc::now();
+        Summary::new(
+            SummaryCommand::Validate,
+            SummaryInput::new("in.csv", "ab", rows),
+            counts,
+            Figures::new(now, now, Default::default()),
+        )
+    }
 
     #[test]
     fn rows_reach_results_and_rejects_and_the_summary_counts_them() {
@@ -172,7 +164,7 @@ mod tests {
             })
             .unwrap();
         let counts = *report.counts();
-        let summary = Summary::new("validate", SummaryInput::new("in.csv", "ab", 2), counts);
+        let summary = summary(counts, 2);
         report.finish(&summary).unwrap();
 
         let results = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
@@ -225,7 +217,7 @@ mod tests {
             })
             .unwrap();
         let counts = *report.counts();
-        let summary = Summary::new("validate", SummaryInput::new("in.csv", "ab", 1), counts);
+        let summary = summary(counts, 1);
         report.finish(&summary).unwrap();
         let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
         assert_eq!(

@@ -1,5 +1,6 @@
 //! summary.json: the file's identity, counts per status, timing, request figures and the exit
-//! code. Its shape is pinned by schemas/summary.schema.json.
+//! code. Its shape is pinned by schemas/summary.schema.json. [`Figures`] and [`write_json`]
+//! serve reconcile-summary.json too.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,7 +9,19 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::executor::Tally;
+use crate::exit::Exit;
 use crate::status::{Counts, Status};
+
+/// The command a summary is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SummaryCommand {
+    Validate,
+    Run,
+    Report,
+    Reconcile,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SummaryInput {
@@ -27,18 +40,50 @@ impl SummaryInput {
     }
 }
 
+/// When a command ran and what it sent.
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub command: String,
-    pub input: SummaryInput,
-    /// Every status of the contract, zeros included, so a script never meets a missing key.
-    pub counts: BTreeMap<&'static str, u64>,
+pub struct Figures {
     pub started_at: String,
     pub ended_at: String,
     pub elapsed_seconds: f64,
     pub requests_sent: u64,
     pub retries: u64,
     pub http_429_seen: u64,
+}
+
+impl Figures {
+    pub fn new(started: DateTime<Utc>, ended: DateTime<Utc>, tally: Tally) -> Figures {
+        Figures {
+            started_at: stamp(started),
+            ended_at: stamp(ended),
+            elapsed_seconds: (ended - started).num_milliseconds() as f64 / 1000.0,
+            requests_sent: tally.sent,
+            retries: tally.retries,
+            http_429_seen: tally.http_429,
+        }
+    }
+
+    /// From times as [`stamp`] wrote them (the journal's); one that does not read is now.
+    pub fn recorded(started: &str, ended: Option<&str>, tally: Tally) -> Figures {
+        let parse = |t: &str| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+        };
+        let started = parse(started).unwrap_or_else(Utc::now);
+        let ended = ended.and_then(parse).unwrap_or_else(Utc::now);
+        Figures::new(started, ended, tally)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub command: SummaryCommand,
+    pub input: SummaryInput,
+    /// Every status of the contract, zeros included, so a script never meets a missing key.
+    pub counts: BTreeMap<&'static str, u64>,
+    #[serde(flatten)]
+    pub figures: Figures,
     pub exit_code: i32,
     /// Why the run stopped early, when it did (credentials refused, interrupted).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,31 +91,35 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn new(command: &str, input: SummaryInput, counts: Counts) -> Summary {
-        let now = stamp(Utc::now());
+    /// The exit code is what the counts say; [`Summary::stopped`] overrides it.
+    pub fn new(
+        command: SummaryCommand,
+        input: SummaryInput,
+        counts: Counts,
+        figures: Figures,
+    ) -> Summary {
         Summary {
-            command: command.to_string(),
+            command,
             input,
             counts: Status::ALL
                 .into_iter()
                 .map(|s| (s.as_str(), counts.get(s)))
                 .collect(),
-            started_at: now.clone(),
-            ended_at: now,
-            elapsed_seconds: 0.0,
-            requests_sent: 0,
-            retries: 0,
-            http_429_seen: 0,
-            exit_code: counts.exit_code(command == "validate"),
+            figures,
+            exit_code: counts.exit(command == SummaryCommand::Validate).code(),
             stopped: None,
         }
     }
 
-    pub fn timed(mut self, started: DateTime<Utc>, ended: DateTime<Utc>) -> Summary {
-        self.started_at = stamp(started);
-        self.ended_at = stamp(ended);
-        self.elapsed_seconds = (ended - started).num_milliseconds() as f64 / 1000.0;
+    /// The run stopped early: `exit` says how, `why` says why.
+    pub fn stopped(mut self, exit: Exit, why: String) -> Summary {
+        self.exit_code = exit.code();
+        self.stopped = Some(why);
         self
+    }
+
+    pub fn exit(&self) -> Exit {
+        Exit::from_code(self.exit_code)
     }
 }
 
@@ -78,8 +127,9 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub(super) fn write(path: &Path, summary: &Summary) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(summary)?;
+/// Writes a summary file: pretty JSON and a final line break.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     std::fs::write(path, text).with_context(|| format!("could not write '{}'", path.display()))
 }

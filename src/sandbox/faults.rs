@@ -136,6 +136,7 @@ impl Faults {
         Some(Failure::CYCLE[(n % Failure::CYCLE.len() as u64) as usize])
     }
 
+    #[cfg(test)]
     pub(crate) fn injected(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
     }

@@ -25,7 +25,6 @@ mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,8 +35,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+#[cfg(test)]
 pub use model::{Card, SandboxCustomer, Transaction};
-pub use routes::MAX_DOCUMENT_BYTES;
 
 use faults::Faults;
 use store::Store;
@@ -92,7 +91,8 @@ impl Default for SandboxConfig {
     }
 }
 
-/// What the sandbox has seen, for tests and the demo's summary.
+/// What the sandbox has seen, for tests.
+#[cfg(test)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SandboxStats {
     /// Every request received, rate-limited ones included.
@@ -209,23 +209,15 @@ impl Sandbox {
             .context("could not bind the sandbox to 127.0.0.1")?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let sandbox = self.clone();
         let task = tokio::spawn(self.serve(listener, async {
             // A dropped sender stops the server too.
             let _ = stopped.await;
         }));
         Ok(RunningSandbox {
             url: format!("http://{addr}{API_PREFIX}"),
-            addr,
-            sandbox,
             stop: Some(stop),
             task: Some(task),
         })
-    }
-
-    /// The configuration it runs with.
-    pub fn config(&self) -> &SandboxConfig {
-        &self.shared.cfg
     }
 
     /// Customers stored.
@@ -234,10 +226,12 @@ impl Sandbox {
     }
 
     /// Create requests received, whatever their answer.
+    #[cfg(test)]
     pub fn create_requests(&self) -> u64 {
         self.shared.counters.create_requests.load(Ordering::Relaxed)
     }
 
+    #[cfg(test)]
     pub fn stats(&self) -> SandboxStats {
         let counters = &self.shared.counters;
         SandboxStats {
@@ -250,16 +244,14 @@ impl Sandbox {
     }
 
     /// A snapshot of every stored customer, in creation order.
+    #[cfg(test)]
     pub fn customers(&self) -> Vec<SandboxCustomer> {
         self.shared.store.all()
     }
 
-    pub fn customer(&self, id: Uuid) -> Option<SandboxCustomer> {
-        self.shared.store.get(id)
-    }
-
     /// Gives a stored customer a card (its `customer_id` is set to `customer_id`). Fails for
     /// an unknown customer.
+    #[cfg(test)]
     pub fn seed_card(&self, customer_id: Uuid, mut card: Card) -> anyhow::Result<()> {
         card.customer_id = customer_id;
         self.shared.store.add_card(card)
@@ -267,6 +259,7 @@ impl Sandbox {
 
     /// Records a transaction of a stored customer. Its `card_id` should name one of the
     /// customer's cards, whose summary then appears in the answer.
+    #[cfg(test)]
     pub fn seed_transaction(
         &self,
         customer_id: Uuid,
@@ -276,6 +269,7 @@ impl Sandbox {
     }
 
     /// The cards of a customer; `None` for an unknown customer.
+    #[cfg(test)]
     pub fn cards(&self, customer_id: Uuid) -> Option<Vec<Card>> {
         self.shared.store.cards(customer_id)
     }
@@ -315,8 +309,6 @@ impl Sandbox {
 #[derive(Debug)]
 pub struct RunningSandbox {
     url: String,
-    addr: SocketAddr,
-    sandbox: Sandbox,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -325,15 +317,6 @@ impl RunningSandbox {
     /// The base URL, "http://127.0.0.1:PORT/api/v1".
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The state it serves.
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
     }
 
     /// Stops accepting, waits for the requests in flight and returns the server's outcome.

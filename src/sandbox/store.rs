@@ -77,9 +77,9 @@ impl Store {
 
     /// Opens (or creates) the state file and loads what it holds.
     pub(crate) fn open(path: &Path) -> anyhow::Result<Store> {
-        let db = Connection::open(path)
+        let mut db = Connection::open(path)
             .with_context(|| format!("could not open sandbox state '{}'", path.display()))?;
-        migrate(&db)
+        migrate(&mut db)
             .with_context(|| format!("could not prepare sandbox state '{}'", path.display()))?;
         let mut inner = Inner::default();
         load(&db, &mut inner)
@@ -147,6 +147,7 @@ impl Store {
         self.lock().customers.len()
     }
 
+    #[cfg(test)]
     pub(crate) fn all(&self) -> Vec<SandboxCustomer> {
         self.lock().customers.clone()
     }
@@ -198,6 +199,7 @@ impl Store {
         )
     }
 
+    #[cfg(test)]
     pub(crate) fn add_card(&self, card: Card) -> anyhow::Result<()> {
         let mut inner = self.lock();
         anyhow::ensure!(
@@ -216,6 +218,7 @@ impl Store {
         Ok(())
     }
 
+    #[cfg(test)]
     pub(crate) fn add_transaction(&self, customer_id: Uuid, tx: Transaction) -> anyhow::Result<()> {
         let mut inner = self.lock();
         anyhow::ensure!(
@@ -234,22 +237,9 @@ impl Store {
     }
 }
 
-fn migrate(db: &Connection) -> anyhow::Result<()> {
+fn migrate(db: &mut Connection) -> anyhow::Result<()> {
     db.busy_timeout(std::time::Duration::from_secs(5))?;
-    let version: i64 = db.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let version = usize::try_from(version).context("negative schema version")?;
-    anyhow::ensure!(
-        version <= MIGRATIONS.len(),
-        "state file has schema version {version}, newer than this program knows ({})",
-        MIGRATIONS.len()
-    );
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = db.unchecked_transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(i + 1)?)?;
-        tx.commit()?;
-    }
-    Ok(())
+    crate::sqlite::migrate(db, MIGRATIONS, "sandbox state file")
 }
 
 fn load(db: &Connection, inner: &mut Inner) -> anyhow::Result<()> {

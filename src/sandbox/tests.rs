@@ -555,7 +555,7 @@ async fn duplicate_detection_holds_under_concurrency() {
 #[tokio::test]
 async fn oversized_and_foreign_documents_answer_413_and_415() {
     let (sandbox, run) = start_default().await;
-    let big = Part::bytes(jpeg(MAX_DOCUMENT_BYTES + 1)).file_name("big.jpg");
+    let big = Part::bytes(jpeg(super::routes::MAX_DOCUMENT_BYTES + 1)).file_name("big.jpg");
     let (status, body) =
         register(&run, "", form(1, &[], Some(big), Some(jpeg_part("b.jpg")))).await;
     assert_envelope(
@@ -565,7 +565,7 @@ async fn oversized_and_foreign_documents_answer_413_and_415() {
         "File too large",
     );
 
-    let exactly = Part::bytes(jpeg(MAX_DOCUMENT_BYTES)).file_name("max.jpg");
+    let exactly = Part::bytes(jpeg(super::routes::MAX_DOCUMENT_BYTES)).file_name("max.jpg");
     let (status, body) = register(
         &run,
         "",

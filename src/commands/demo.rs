@@ -8,10 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::api::{ApiConfig, Client, Credentials};
-use crate::app;
-use crate::cli::{CommonArgs, SendArgs};
-use crate::config::RunSettings;
-use crate::executor::Stop;
+use crate::config::InputSettings;
+use crate::executor::{Backoff, Policy, Rate, Stop};
+use crate::exit::Exit;
 use crate::journal::Journal;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
@@ -19,43 +18,43 @@ use crate::sandbox::{Sandbox, SandboxConfig};
 const FILES: &[(&str, &[u8])] = &[
     (
         "examples/customers.csv",
-        include_bytes!("../examples/customers.csv"),
+        include_bytes!("../../examples/customers.csv"),
     ),
     (
         "examples/customers-files.csv",
-        include_bytes!("../examples/customers-files.csv"),
+        include_bytes!("../../examples/customers-files.csv"),
     ),
     (
         "examples/documents/amina-nin-front.jpg",
-        include_bytes!("../examples/documents/amina-nin-front.jpg"),
+        include_bytes!("../../examples/documents/amina-nin-front.jpg"),
     ),
     (
         "examples/documents/amina-nin-back.jpg",
-        include_bytes!("../examples/documents/amina-nin-back.jpg"),
+        include_bytes!("../../examples/documents/amina-nin-back.jpg"),
     ),
     (
         "examples/documents/kofi-passport.png",
-        include_bytes!("../examples/documents/kofi-passport.png"),
+        include_bytes!("../../examples/documents/kofi-passport.png"),
     ),
     (
         "examples/documents/lucie-license-front.png",
-        include_bytes!("../examples/documents/lucie-license-front.png"),
+        include_bytes!("../../examples/documents/lucie-license-front.png"),
     ),
     (
         "examples/documents/lucie-license-back.jpg",
-        include_bytes!("../examples/documents/lucie-license-back.jpg"),
+        include_bytes!("../../examples/documents/lucie-license-back.jpg"),
     ),
     (
         "examples/documents/moussa-voter-front.jpg",
-        include_bytes!("../examples/documents/moussa-voter-front.jpg"),
+        include_bytes!("../../examples/documents/moussa-voter-front.jpg"),
     ),
     (
         "examples/documents/grace-nin-back.pdf",
-        include_bytes!("../examples/documents/grace-nin-back.pdf"),
+        include_bytes!("../../examples/documents/grace-nin-back.pdf"),
     ),
 ];
 
-pub async fn demo(workdir: Option<PathBuf>) -> Result<i32> {
+pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
     let workdir = match workdir {
         Some(dir) => dir,
         None => tempfile::Builder::new()
@@ -94,41 +93,34 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<i32> {
         timeout: Duration::from_secs(10),
         provider_enroll: true,
     })?;
-    let settings = RunSettings::new(
-        CommonArgs {
-            report_dir: None,
-            as_of: None,
-            documents_dir: None,
-            strict: false,
-            delimiter: b',',
+    let input = InputSettings {
+        report_dir: None,
+        as_of: chrono::Utc::now().date_naive(),
+        documents_dir: None,
+        strict: false,
+        delimiter: b',',
+    };
+    let send = Policy {
+        rate: Rate::PerSecond(20.0),
+        concurrency: 4,
+        max_attempts: 5,
+        backoff: Backoff {
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(30),
         },
-        SendArgs {
-            rate: 20.0,
-            concurrency: 4,
-            max_attempts: 5,
-            timeout: 10.0,
-            backoff_ms: 200,
-        },
-    )?;
+        grace: Duration::from_secs(10),
+    };
     let mut journal = Journal::open(&workdir.join("cartevo-enroll.db"))?;
     let stop = Stop::new();
-    let mut code = 0;
+    let mut exit = Exit::Done;
     let mut first_created = None;
     for name in ["customers", "customers-files"] {
         let file = workdir.join(format!("examples/{name}.csv"));
         let dir = workdir.join("reports").join(name);
         eprintln!();
-        let (c, j) = crate::run::run_file(
-            &settings,
-            &file,
-            &dir,
-            client.clone(),
-            journal,
-            stop.clone(),
-        )
-        .await;
-        journal = j?;
-        code = app::worst(code, c);
+        let outcome =
+            super::run::run_file(&input, &send, &file, &dir, &client, &mut journal, &stop).await?;
+        exit = exit.max(outcome);
         show_results(&dir)?;
         if first_created.is_none() {
             first_created = first_created_id(&dir.join("results.csv"))?;
@@ -153,8 +145,11 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<i32> {
     }
     sandbox.stop().await?;
     eprintln!();
-    eprintln!("exit code {code} (2: some rows invalid or rejected, as the examples intend)");
-    Ok(code)
+    eprintln!(
+        "exit code {} (2: some rows invalid or rejected, as the examples intend)",
+        exit.code()
+    );
+    Ok(exit)
 }
 
 fn show_results(dir: &Path) -> Result<()> {

@@ -1,0 +1,242 @@
+//! `run FILE...`: for each file, the scan, the planner thread, the executor and the journal
+//! writer wired together, then the customer index merge beside the report.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow, bail};
+use chrono::Utc;
+
+use crate::api::Client;
+use crate::config::{InputSettings, RunSettings};
+use crate::executor::{self, Policy, Stats, Stop, StopReason};
+use crate::exit::Exit;
+use crate::input::{CsvInput, RowView};
+use crate::journal::writer::{self, Command as JournalCommand};
+use crate::journal::{Journal, JournalRead, RunEnd};
+use crate::plan::{Decision, Job, Known, Planner};
+use crate::progress::RowProgress;
+use crate::report::{Figures, ReportDirs, Summary, SummaryCommand, SummaryInput};
+use crate::validate::Validator;
+
+pub async fn run(settings: RunSettings) -> Result<Exit> {
+    let stop = Stop::new();
+    super::watch_ctrl_c(stop.clone());
+    let client = Client::new(settings.api.clone())?;
+    let mut journal = Journal::open(&settings.journal)?;
+    let mut exit = Exit::Done;
+    let mut dirs = ReportDirs::new(settings.input.report_dir.as_deref(), &settings.files);
+    for file in &settings.files {
+        if stop.is_stopped() {
+            break;
+        }
+        let dir = dirs.next(file);
+        let outcome = run_file(
+            &settings.input,
+            &settings.send,
+            file,
+            &dir,
+            &client,
+            &mut journal,
+            &stop,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            Exit::Fatal
+        });
+        exit = exit.max(outcome);
+    }
+    Ok(exit)
+}
+
+/// `run` on one file, against the journal the command holds.
+pub async fn run_file(
+    input: &InputSettings,
+    send: &Policy,
+    file: &Path,
+    dir: &Path,
+    client: &Client,
+    journal: &mut Journal,
+    stop: &Stop,
+) -> Result<Exit> {
+    let started = Utc::now();
+    let delimiter = input.delimiter;
+    // Every structural problem surfaces here, before anything is sent.
+    let (sha, rows) = {
+        let file = file.to_path_buf();
+        tokio::task::spawn_blocking(move || crate::input::scan(&file, delimiter)).await??
+    };
+    let path_text = file.display().to_string();
+    // Checked before the run is recorded: a bad --documents-dir leaves no run behind.
+    let validator = Validator::new(input.rules(file))?;
+    let entry = journal.file(&sha, &path_text, rows)?;
+    let run_id = journal.start_run(&entry, "run")?;
+    let known = Known {
+        lookup: if journal.has_customers()? {
+            Some(journal.lookup()?)
+        } else {
+            None
+        },
+        keyer: journal.keyer(),
+        file_id: entry.id,
+        file_paths: journal
+            .files()?
+            .into_iter()
+            .map(|f| (f.id, f.path))
+            .collect(),
+        prior: journal.statuses(&entry)?,
+    };
+    tracing::info!(file = %path_text, rows, sha256 = %sha, "run started");
+
+    // From here the writer thread, on its own connection, is the only one to write rows.
+    let (writer, writer_thread) = writer::spawn(journal.path(), entry.clone(), run_id)?;
+    let sending_started = std::time::Instant::now();
+    let progress = RowProgress::new(rows);
+    let stats = Arc::new(Stats::default());
+    // Jobs travel in batches of one journal claim each: one hand-over per batch, not per row.
+    let claim_batch = send.claim_batch();
+    let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel::<Vec<Job>>(2);
+
+    // The planner reads and decides on a blocking thread; it feeds the executor through a
+    // bounded channel, so it never runs more than a few rows ahead of the requests.
+    let planner = {
+        let writer = writer.clone();
+        let stop = stop.clone();
+        let file = file.to_path_buf();
+        let progress = progress.clone();
+        let sha = sha.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let mut input = CsvInput::open(&file, delimiter)?;
+            input.warn_unknown();
+            let columns = input.columns.clone();
+            let mut planner = Planner::new(validator, Some(known));
+            planner.reserve(rows);
+            let mut batch = Vec::with_capacity(claim_batch);
+            while let Some((row, record)) = input.next_record()? {
+                if stop.is_stopped() {
+                    return Ok(());
+                }
+                match planner.decide(row, &RowView::new(&columns, record))? {
+                    Decision::Done => progress.done(None),
+                    Decision::Local {
+                        status,
+                        customer_id,
+                        message,
+                        warnings,
+                    } => {
+                        writer.blocking_send(JournalCommand::Local {
+                            row,
+                            status,
+                            customer_id,
+                            message,
+                            warnings,
+                        })?;
+                        progress.done(Some(status));
+                    }
+                    Decision::Send(job) => {
+                        batch.push(job);
+                        if batch.len() == claim_batch {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(claim_batch));
+                            if jobs_tx.blocking_send(full).is_err() {
+                                return Ok(()); // the executor stopped
+                            }
+                        }
+                    }
+                }
+            }
+            if !batch.is_empty() && jobs_tx.blocking_send(batch).is_err() {
+                return Ok(());
+            }
+            if input.sha256() != sha {
+                bail!("'{}' changed while it was being run", file.display());
+            }
+            Ok(())
+        })
+    };
+
+    let exec = {
+        let progress = progress.clone();
+        executor::execute(
+            client.clone(),
+            send,
+            writer.clone(),
+            jobs_rx,
+            send.attempts(stop, &stats),
+            move |status| progress.done(Some(status)),
+        )
+        .await
+    };
+    let planned = planner.await;
+    let flushed = writer.flush().await;
+    drop(writer);
+    writer_thread
+        .join()
+        .map_err(|_| anyhow!("the journal writer panicked"))??;
+    progress.finish();
+    exec?;
+    flushed?;
+    planned??;
+
+    tracing::info!(
+        requests = stats.snapshot().sent,
+        seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
+        sending_seconds = sending_started.elapsed().as_secs_f64(),
+        "sending finished"
+    );
+    // The customer index merge (a write) and the report (reads) are independent: the merge
+    // runs on its own thread while the report reads through a read-only connection.
+    let reader = JournalRead::open(journal.path())?;
+    let stopped = stop.reason();
+    let tally = stats.snapshot();
+    let (merged, reported) = std::thread::scope(|scope| {
+        let merge = std::thread::Builder::new()
+            .name("index-merge".into())
+            .spawn_scoped(scope, || journal.index_file(&entry));
+        let reported = crate::report::from_journal(&reader, &entry, file, delimiter, dir, |c| {
+            let summary = Summary::new(
+                SummaryCommand::Run,
+                SummaryInput::new(&path_text, &sha, rows),
+                c,
+                Figures::new(started, Utc::now(), tally),
+            );
+            match &stopped {
+                Some(StopReason::Interrupted) => {
+                    summary.stopped(Exit::Interrupted, "interrupted".to_string())
+                }
+                Some(StopReason::Fatal(m)) => summary.stopped(Exit::Fatal, m.clone()),
+                None => summary,
+            }
+        });
+        let merged = match merge {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(anyhow!("the customer index merge panicked"))),
+            Err(e) => Err(e.into()),
+        };
+        (merged, reported)
+    });
+    merged?;
+    let (counts, summary) = reported?;
+    journal.finish_run(
+        run_id,
+        &RunEnd {
+            started_at: summary.figures.started_at.clone(),
+            ended_at: summary.figures.ended_at.clone(),
+            exit_code: summary.exit_code,
+            requests_sent: tally.sent,
+            retries: tally.retries,
+            http_429_seen: tally.http_429,
+        },
+    )?;
+    tracing::info!(
+        seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
+        "report written"
+    );
+    crate::report::announce(file, &counts, dir);
+    if let Some(StopReason::Fatal(m)) = &stopped {
+        eprintln!("error: run stopped, {m}");
+    }
+    Ok(summary.exit())
+}

@@ -1,0 +1,100 @@
+//! `validate FILE...`: one pass per file, each row decided and reported as it is read;
+//! nothing is sent.
+
+use std::path::Path;
+
+use anyhow::Result;
+use chrono::Utc;
+
+use crate::config::{InputSettings, ValidateSettings};
+use crate::exit::Exit;
+use crate::input::{CsvInput, Field, RowView};
+use crate::plan::{Decision, Planner};
+use crate::report::{
+    Figures, Report, ReportDirs, ReportRow, Summary, SummaryCommand, SummaryInput,
+};
+use crate::status::Status;
+use crate::validate::Validator;
+
+pub fn validate(settings: ValidateSettings) -> Result<Exit> {
+    let mut exit = Exit::Done;
+    let mut dirs = ReportDirs::new(settings.input.report_dir.as_deref(), &settings.files);
+    for file in &settings.files {
+        let dir = dirs.next(file);
+        let outcome = validate_file(&settings.input, file, &dir).unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            Exit::Fatal
+        });
+        exit = exit.max(outcome);
+    }
+    Ok(exit)
+}
+
+/// One file: read, validate, dedupe and report each row as it comes.
+pub fn validate_file(input: &InputSettings, file: &Path, dir: &Path) -> Result<Exit> {
+    let started = Utc::now();
+    let mut csv = CsvInput::open(file, input.delimiter)?;
+    csv.warn_unknown();
+    let validator = Validator::new(input.rules(file))?;
+    let mut planner = Planner::new(validator, None);
+    let file_len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let mut report = Report::create(dir, &csv.headers)?;
+    let columns = csv.columns.clone();
+    let mut decide_all = || -> Result<()> {
+        loop {
+            let bytes_before = csv.bytes_read();
+            let Some((row, record)) = csv.next_record()? else {
+                break;
+            };
+            if row == 1024 {
+                // Size the duplicate index once from the rows' average length, so it never
+                // grows (and never briefly doubles) on a large file.
+                let per_row = bytes_before.max(1) as f64 / (row - 1) as f64;
+                planner.reserve((file_len as f64 / per_row * 1.05) as u64);
+            }
+            let view = RowView::new(&columns, record);
+            let reference = view.get(Field::Reference);
+            let (status, message, warnings) = match planner.decide(row, &view)? {
+                Decision::Local {
+                    status,
+                    message,
+                    warnings,
+                    ..
+                } => (status, message, warnings),
+                Decision::Send(job) => (Status::Valid, String::new(), job.warnings),
+                Decision::Done => unreachable!("validate has no journal"),
+            };
+            report.row(&ReportRow {
+                row,
+                reference: &reference,
+                status,
+                customer_id: None,
+                http_status: None,
+                attempts: 0,
+                message: &message,
+                warnings: &warnings,
+                record,
+            })?;
+        }
+        Ok(())
+    };
+    if let Err(e) = decide_all() {
+        // A file that breaks part way has no report: half a results.csv would read as a
+        // complete one.
+        report.discard();
+        return Err(e);
+    }
+    let rows = csv.rows();
+    let path = csv.path().to_string();
+    let sha = csv.sha256();
+    let counts = *report.counts();
+    let summary = Summary::new(
+        SummaryCommand::Validate,
+        SummaryInput::new(&path, &sha, rows),
+        counts,
+        Figures::new(started, Utc::now(), Default::default()),
+    );
+    report.finish(&summary)?;
+    crate::report::announce(file, &counts, dir);
+    Ok(summary.exit())
+}

@@ -1,0 +1,72 @@
+//! How a command ended, and the process exit code that says so.
+//!
+//! Every command returns an [`Exit`]; `main` turns it into the process's code, and nothing
+//! else in the program names a number like 130. When one invocation handles several files,
+//! the most urgent outcome wins: the order of the variants is that urgency.
+
+/// How a command ended, least urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Every row final, none invalid or rejected.
+    Done,
+    /// Every row final, some invalid or rejected (for `validate`: or duplicated in the
+    /// file), or reconcile found a difference: the partner must act.
+    Act,
+    /// Some rows failed or are pending: run again to resume.
+    Resume,
+    /// Stopped by the operator (Ctrl-C); the journal is consistent: run again to resume.
+    Interrupted,
+    /// Bad arguments, unreadable input, credentials refused, an unusable journal.
+    Fatal,
+}
+
+impl Exit {
+    /// The process exit code the contract gives this outcome.
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Done => 0,
+            Exit::Act => 2,
+            Exit::Resume => 3,
+            Exit::Interrupted => 130,
+            Exit::Fatal => 1,
+        }
+    }
+
+    /// The outcome that an exit code stands for (the journal stores codes).
+    pub fn from_code(code: i32) -> Exit {
+        match code {
+            0 => Exit::Done,
+            2 => Exit::Act,
+            3 => Exit::Resume,
+            130 => Exit::Interrupted,
+            _ => Exit::Fatal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_more_urgent_outcome_wins() {
+        let all = [
+            Exit::Done,
+            Exit::Act,
+            Exit::Resume,
+            Exit::Interrupted,
+            Exit::Fatal,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i..] {
+                assert_eq!((*a).max(*b), *b, "{a:?} {b:?}");
+            }
+            assert_eq!(Exit::from_code(a.code()), *a);
+        }
+        assert_eq!(
+            all.map(Exit::code),
+            [0, 2, 3, 130, 1],
+            "the contract's codes"
+        );
+    }
+}
