@@ -1,9 +1,8 @@
 //! Pacing: requests evenly spaced on a fixed timeline, never more than the rate in any one
 //! second, and a pause every worker honours when the API says Retry-After.
 //!
-//! Why not governor here (the sandbox uses it to answer 429s): its GCRA with no burst judges
-//! each request at the moment its waiter wakes, and a wake-up is late by a tenth of a
-//! millisecond or more, so every request pushed the whole schedule back by its lateness:
+//! Why not governor (used before): its GCRA with no burst judges each request at the moment
+//! its waiter wakes, and a wake-up is late by a tenth of a millisecond or more, so every request pushed the whole schedule back by its lateness:
 //! `--rate 100` took 1.8% longer than N/R, `--rate 500` 5.7%. Here each turn is a slot
 //! `1/rate` after the previous one, reserved before the wait, so lateness does not add up; and
 //! a turn is given only if the turn `rate` turns earlier was given at least a second (and a

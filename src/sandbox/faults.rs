@@ -1,14 +1,12 @@
 //! Rehearsal knobs: latency, injected failures of create requests, and a server-wide rate
 //! limit. All off by default.
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::RngExt;
 
 use super::routes::ApiError;
@@ -80,9 +78,37 @@ pub(crate) struct Faults {
     fail_rate: f64,
     /// Counts injected failures; picks the next kind from `Failure::CYCLE`.
     failures: AtomicU64,
-    /// GCRA limiter over the whole server: `rate_limit` requests per second with a burst of
-    /// the same size. Shared by every connection; governor is lock-free.
-    limiter: Option<DefaultDirectRateLimiter>,
+    /// The server-wide rate limit, shared by every connection.
+    limiter: Option<Limiter>,
+}
+
+/// At most `per_second` requests admitted in any one second (a sliding window of the
+/// admissions' times), as a real API's limit counts them. A lock and at most `per_second`
+/// instants: the sandbox answers a few thousand requests a second at most.
+struct Limiter {
+    per_second: usize,
+    admitted: std::sync::Mutex<std::collections::VecDeque<std::time::Instant>>,
+}
+
+impl Limiter {
+    fn admit(&self) -> bool {
+        let now = std::time::Instant::now();
+        let mut admitted = self
+            .admitted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while admitted
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            admitted.pop_front();
+        }
+        if admitted.len() >= self.per_second {
+            return false;
+        }
+        admitted.push_back(now);
+        true
+    }
 }
 
 impl Faults {
@@ -99,9 +125,11 @@ impl Faults {
         let limiter = match rate_limit {
             None => None,
             Some(n) => {
-                let n = NonZeroU32::new(n)
-                    .ok_or_else(|| anyhow::anyhow!("rate limit must be at least 1 per second"))?;
-                Some(RateLimiter::direct(Quota::per_second(n)))
+                anyhow::ensure!(n >= 1, "rate limit must be at least 1 per second");
+                Some(Limiter {
+                    per_second: n as usize,
+                    admitted: Default::default(),
+                })
             }
         };
         Ok(Faults {
@@ -124,7 +152,7 @@ impl Faults {
 
     /// False when the request is over the rate limit.
     pub(crate) fn admit(&self) -> bool {
-        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
+        self.limiter.as_ref().is_none_or(Limiter::admit)
     }
 
     /// Whether this create request fails, and how.
