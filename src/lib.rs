@@ -2,19 +2,21 @@
 //! Cartevo card-issuing API, from partner CSV files.
 //!
 //! # Layout
-//! Data flows through the modules in this order:
-//! - [`input`]: CSV records and the header mapping.
-//! - [`validate`]: every documented constraint and the 18+ check, into a [`customer::Customer`].
-//! - [`plan`]: duplicates inside a file and what the journal knows: which rows are sent.
-//! - [`executor`]: pacing, a bounded number of requests in flight, retries, shutdown.
-//! - [`api`]: the Cartevo client: requests, answers, error classes, tokens.
-//! - [`journal`]: SQLite, owned by one writer thread: outcomes, resume, customer index.
-//! - [`report`]: results.csv, rejects.csv and summary.json.
-//! - [`reconcile`]: reads back what runs created and compares it with the partner's rows.
+//! One road, every import pointing down it:
+//! - `main.rs` → [`cli`] (clap) → [`app`] (dispatch only) → `config` (checked, typed settings
+//!   per command; no clap type past it) → `commands` (one file per command, each returning an
+//!   [`exit::Exit`]).
+//! - The stages, in the order data flows: `input` (CSV records, header mapping) → `validate`
+//!   (every rule, as the server's own library counts) → `plan` (duplicates in the file, what
+//!   the journal knows) → `executor` (pacing, workers, the one attempt loop) → `api` (the
+//!   Cartevo client) → `journal` (SQLite: one writer thread, read-only readers) → `report`
+//!   (results.csv, rejects.csv, summary.json, report folders). Beside them: `reconcile`
+//!   (reads back what runs created) and `sandbox` (the local API double).
+//! - Leaves used by all: [`exit`], `status` (row statuses), `customer`, `text` (cleaning of
+//!   cell values), `validatorjs` (the server's validation rules), `sqlite` (migrations),
+//!   `progress`, [`logging`].
 //!
-//! Around them: [`cli`] (flags), [`config`] (the checked settings built from them), [`app`]
-//! (the commands), [`run`] (`run` on one file: the stages wired together), [`sandbox`] (a
-//! local API double), [`status`] (the contract's row statuses), [`logging`].
+//! Only what `main` needs is public; `internals` serves the benchmarks and fuzz targets.
 
 pub mod app;
 pub mod cli;

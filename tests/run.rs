@@ -811,3 +811,36 @@ fn bad_arguments_and_an_unusable_journal_exit_1() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
 }
+
+/// `status | head -1`: a reader that goes away after the first line is not an error, and
+/// nothing panics on the closed pipe.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_survives_a_closed_pipe() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    let file = case.csv("in.csv", (1..=3).map(row));
+    assert_eq!(code(&case.run(&url, &file, "r1", &[])), 0);
+    for _ in 0..3 {
+        let mut child = Command::new(BIN)
+            .current_dir(case.dir.path())
+            .args(["status", "--journal", "journal.db"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader closes before the program writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{err}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The local Cartevo API double, used by the `sandbox` command, the `demo` command and the
 //! end-to-end tests.
 //!
-//! It is strict: it answers as the reference pages in `cartevo-api/` say (envelope, 201 with
+//! It is strict: it answers as Cartevo's reference pages say (envelope, 201 with
 //! the full customer, 400 naming the field, 409/413/415/422/401/403/404), and its rehearsal
 //! knobs (latency, injected failures, rate limit, short token lifetime, customer cap) let an
 //! operator rehearse a night's run against the troubles the real API can show.
@@ -9,8 +9,10 @@
 //! It owns no CLI parsing: the `sandbox` command maps its flags onto [`SandboxConfig`].
 //!
 //! Layout:
-//! - `routes`: the router, middleware and handlers (the HTTP face).
-//! - `checks`: the server-side field checks of the two create endpoints.
+//! - `routes`: the router, middleware, the token and create handlers (the HTTP face).
+//! - `reads`: the list, customer, cards and transactions handlers.
+//! - `checks`: the server-side field checks of the two create endpoints, with the server's
+//!   own validation library (`crate::validatorjs`) and its refusal of undeclared properties.
 //! - `store`: customers, cards and transactions, in memory and optionally in SQLite.
 //! - `faults`: latency, injected failures and the rate limit.
 //! - `model`: the wire types.
@@ -18,6 +20,7 @@
 pub(crate) mod checks;
 mod faults;
 mod model;
+mod reads;
 mod routes;
 mod store;
 #[cfg(test)]
