@@ -6,8 +6,7 @@ use anyhow::{Context, Result};
 use crate::cli::{Cli, Command};
 use crate::commands;
 use crate::config::{
-    InputSettings, ReconcileSettings, ReportSettings, RunSettings, SandboxSettings,
-    ValidateSettings,
+    ReconcileSettings, ReportSettings, RunSettings, SandboxSettings, ValidateSettings,
 };
 use crate::exit::Exit;
 
@@ -21,63 +20,12 @@ pub fn main(cli: Cli) -> Result<Exit> {
 
 async fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
-        Command::Validate { files, common } => commands::validate::validate(ValidateSettings {
-            files,
-            input: InputSettings::new(common),
-        }),
-        Command::Run {
-            files,
-            common,
-            journal,
-            api,
-            send,
-        } => {
-            let settings = RunSettings {
-                files,
-                input: InputSettings::new(common),
-                journal: journal.journal,
-                api: crate::config::api(&api, &send)?,
-                send: crate::config::policy(&send)?,
-            };
-            commands::run::run(settings).await
-        }
+        Command::Validate(args) => commands::validate::validate(ValidateSettings::new(args)),
+        Command::Run(args) => commands::run::run(RunSettings::new(args)?).await,
         Command::Status { journal } => commands::status::status(&journal.journal),
-        Command::Report {
-            file,
-            journal,
-            report_dir,
-            delimiter,
-        } => commands::report::report(ReportSettings {
-            file,
-            journal: journal.journal,
-            report_dir,
-            delimiter,
-        }),
-        Command::Reconcile {
-            files,
-            journal,
-            api,
-            send,
-            cards,
-            transactions,
-            resolve_duplicates,
-            report_dir,
-            delimiter,
-        } => {
-            let settings = ReconcileSettings {
-                api: crate::config::api(&api, &send)?,
-                reconcile: crate::reconcile::Settings {
-                    files,
-                    journal: journal.journal,
-                    report_dir,
-                    delimiter,
-                    cards,
-                    transactions,
-                    resolve_duplicates,
-                    send: crate::config::policy(&send)?,
-                },
-            };
-            commands::reconcile::reconcile(settings).await
+        Command::Report(args) => commands::report::report(ReportSettings::new(args)),
+        Command::Reconcile(args) => {
+            commands::reconcile::reconcile(ReconcileSettings::new(args)?).await
         }
         Command::Sandbox(args) => commands::sandbox::serve(SandboxSettings::new(args)).await,
         Command::Demo { workdir } => commands::demo::demo(workdir).await,

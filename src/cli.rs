@@ -30,70 +30,19 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read and validate files; send nothing; write the report.
-    Validate {
-        /// Partner CSV files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        #[command(flatten)]
-        common: CommonArgs,
-    },
+    Validate(ValidateArgs),
     /// Validate, enroll every valid row, journal each outcome and write the report. Running it
     /// again on the same file resumes.
-    Run {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        #[command(flatten)]
-        common: CommonArgs,
-        #[command(flatten)]
-        journal: JournalArgs,
-        #[command(flatten)]
-        api: ApiArgs,
-        #[command(flatten)]
-        send: SendArgs,
-    },
+    Run(RunArgs),
     /// What the journal knows: files, runs, counts per status.
     Status {
         #[command(flatten)]
         journal: JournalArgs,
     },
     /// Write a file's report again from the journal.
-    Report {
-        file: PathBuf,
-        #[command(flatten)]
-        journal: JournalArgs,
-        /// Report folder [default: reports/<file stem>-<UTC timestamp>/].
-        #[arg(long)]
-        report_dir: Option<PathBuf>,
-        /// Field delimiter of the CSV file.
-        #[arg(long, default_value = ",", value_parser = parse_delimiter)]
-        delimiter: u8,
-    },
+    Report(ReportArgs),
     /// Read back the customers that runs created and report mismatches.
-    Reconcile {
-        /// Files to reconcile [default: every file the journal knows].
-        files: Vec<PathBuf>,
-        #[command(flatten)]
-        journal: JournalArgs,
-        #[command(flatten)]
-        api: ApiArgs,
-        #[command(flatten)]
-        send: SendArgs,
-        /// Also read each customer's cards (count, statuses, balance per currency).
-        #[arg(long)]
-        cards: bool,
-        /// Also read every page of each customer's transactions.
-        #[arg(long)]
-        transactions: bool,
-        /// Find the customer id of 409 duplicates through the customer list.
-        #[arg(long)]
-        resolve_duplicates: bool,
-        /// Report folder [default: reports/reconcile-<UTC timestamp>/].
-        #[arg(long)]
-        report_dir: Option<PathBuf>,
-        /// Field delimiter of the CSV files.
-        #[arg(long, default_value = ",", value_parser = parse_delimiter)]
-        delimiter: u8,
-    },
+    Reconcile(ReconcileArgs),
     /// Serve a local Cartevo API double on 127.0.0.1 for rehearsals.
     Sandbox(SandboxArgs),
     /// Start the sandbox in-process and run the bundled example files through it.
@@ -102,6 +51,69 @@ pub enum Command {
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Partner CSV files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// Report folder [default: reports/<file stem>-<UTC timestamp>/].
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Field delimiter of the CSV file.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Files to reconcile [default: every file the journal knows].
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(flatten)]
+    pub send: SendArgs,
+    /// Also read each customer's cards (count, statuses, balance per currency).
+    #[arg(long)]
+    pub cards: bool,
+    /// Also read every page of each customer's transactions.
+    #[arg(long)]
+    pub transactions: bool,
+    /// Find the customer id of 409 duplicates through the customer list.
+    #[arg(long)]
+    pub resolve_duplicates: bool,
+    /// Report folder [default: reports/reconcile-<UTC timestamp>/].
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Field delimiter of the CSV files.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: u8,
 }
 
 /// Flags of `validate` and `run`.

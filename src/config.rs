@@ -11,7 +11,9 @@ use anyhow::{Result, bail};
 use chrono::{NaiveDate, Utc};
 
 use crate::api::{ApiConfig, Credentials};
-use crate::cli::{ApiArgs, CommonArgs, SandboxArgs, SendArgs};
+use crate::cli::{
+    ApiArgs, CommonArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs, SendArgs, ValidateArgs,
+};
 use crate::executor::{Backoff, Policy, Rate};
 use crate::sandbox::SandboxConfig;
 use crate::validate::Rules;
@@ -65,6 +67,15 @@ pub struct ValidateSettings {
     pub input: InputSettings,
 }
 
+impl ValidateSettings {
+    pub fn new(args: ValidateArgs) -> ValidateSettings {
+        ValidateSettings {
+            files: args.files,
+            input: InputSettings::new(args.common),
+        }
+    }
+}
+
 /// `run FILE...`.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -73,6 +84,19 @@ pub struct RunSettings {
     pub journal: PathBuf,
     pub api: ApiConfig,
     pub send: Policy,
+}
+
+impl RunSettings {
+    /// Fails on a bad flag, or when there are no credentials, before anything starts.
+    pub fn new(args: RunArgs) -> Result<RunSettings> {
+        Ok(RunSettings {
+            api: api(&args.api, &args.send)?,
+            send: policy(&args.send)?,
+            files: args.files,
+            input: InputSettings::new(args.common),
+            journal: args.journal.journal,
+        })
+    }
 }
 
 /// `report FILE`.
@@ -84,11 +108,40 @@ pub struct ReportSettings {
     pub delimiter: u8,
 }
 
+impl ReportSettings {
+    pub fn new(args: ReportArgs) -> ReportSettings {
+        ReportSettings {
+            file: args.file,
+            journal: args.journal.journal,
+            report_dir: args.report_dir,
+            delimiter: args.delimiter,
+        }
+    }
+}
+
 /// `reconcile [FILE...]`: the stage's settings and the client's.
 #[derive(Debug, Clone)]
 pub struct ReconcileSettings {
     pub reconcile: crate::reconcile::Settings,
     pub api: ApiConfig,
+}
+
+impl ReconcileSettings {
+    pub fn new(args: ReconcileArgs) -> Result<ReconcileSettings> {
+        Ok(ReconcileSettings {
+            api: api(&args.api, &args.send)?,
+            reconcile: crate::reconcile::Settings {
+                send: policy(&args.send)?,
+                files: args.files,
+                journal: args.journal.journal,
+                report_dir: args.report_dir,
+                delimiter: args.delimiter,
+                cards: args.cards,
+                transactions: args.transactions,
+                resolve_duplicates: args.resolve_duplicates,
+            },
+        })
+    }
 }
 
 /// `sandbox`: where to listen, and the double's knobs.

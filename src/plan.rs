@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use anyhow::Result;
 
 use crate::customer::Customer;
-use crate::input::{Field, RowView};
+use crate::input::{CsvInput, Field, RowView};
 use crate::journal::{CustomerKeys, JournalStatus, KeyKind, Keyer, Lookup};
 use crate::status::Status;
 use crate::validate::{Checked, Validator};
@@ -57,6 +57,8 @@ pub struct Planner {
     validator: Validator,
     dedupe: Dedupe,
     known: Option<Known>,
+    /// The duplicate index was sized for the whole file.
+    sized: bool,
 }
 
 impl Job {
@@ -76,13 +78,43 @@ impl Planner {
             validator,
             dedupe: Dedupe::default(),
             known,
+            sized: false,
         }
     }
 
     /// Sizes the in-file duplicate index for about `rows` rows, so it never grows (and never
     /// briefly doubles its memory) mid-file.
     pub fn reserve(&mut self, rows: u64) {
+        self.sized = true;
         self.dedupe.seen.reserve((rows as usize).saturating_mul(2));
+    }
+
+    /// Decides every record of `input` in turn and hands each to `each` with its row view;
+    /// `each` returns `false` to stop early. Unless [`Planner::reserve`] sized it, the
+    /// duplicate index is sized once, from the first rows' average length and the file's.
+    pub fn decide_all(
+        &mut self,
+        input: &mut CsvInput,
+        mut each: impl FnMut(&RowView<'_>, u64, Decision) -> Result<bool>,
+    ) -> Result<()> {
+        const SAMPLE: u64 = 1024;
+        let columns = input.columns.clone();
+        let file_len = input.file_len();
+        loop {
+            let bytes_before = input.bytes_read();
+            let Some((row, record)) = input.next_record()? else {
+                return Ok(());
+            };
+            if row == SAMPLE && !self.sized {
+                let per_row = bytes_before.max(1) as f64 / (row - 1) as f64;
+                self.reserve((file_len as f64 / per_row * 1.05) as u64);
+            }
+            let view = RowView::new(&columns, record);
+            let decision = self.decide(row, &view)?;
+            if !each(&view, row, decision)? {
+                return Ok(());
+            }
+        }
     }
 
     pub fn decide(&mut self, row: u64, view: &RowView<'_>) -> Result<Decision> {

@@ -11,7 +11,7 @@ use crate::api::Client;
 use crate::config::{InputSettings, RunSettings};
 use crate::executor::{self, Policy, Stats, Stop, StopReason};
 use crate::exit::Exit;
-use crate::input::{CsvInput, RowView};
+use crate::input::CsvInput;
 use crate::journal::writer::{self, Command as JournalCommand};
 use crate::journal::{Journal, JournalRead, RunEnd};
 use crate::plan::{Decision, Job, Known, Planner};
@@ -109,15 +109,15 @@ pub async fn run_file(
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut input = CsvInput::open(&file, delimiter)?;
             input.warn_unknown();
-            let columns = input.columns.clone();
             let mut planner = Planner::new(validator, Some(known));
             planner.reserve(rows);
             let mut batch = Vec::with_capacity(claim_batch);
-            while let Some((row, record)) = input.next_record()? {
+            let mut executor_gone = false;
+            planner.decide_all(&mut input, |_, row, decision| {
                 if stop.is_stopped() {
-                    return Ok(());
+                    return Ok(false);
                 }
-                match planner.decide(row, &RowView::new(&columns, record))? {
+                match decision {
                     Decision::Done => progress.done(None),
                     Decision::Local {
                         status,
@@ -139,12 +139,14 @@ pub async fn run_file(
                         if batch.len() == claim_batch {
                             let full =
                                 std::mem::replace(&mut batch, Vec::with_capacity(claim_batch));
-                            if jobs_tx.blocking_send(full).is_err() {
-                                return Ok(()); // the executor stopped
-                            }
+                            executor_gone = jobs_tx.blocking_send(full).is_err();
                         }
                     }
                 }
+                Ok(!executor_gone)
+            })?;
+            if stop.is_stopped() || executor_gone {
+                return Ok(());
             }
             if !batch.is_empty() && jobs_tx.blocking_send(batch).is_err() {
                 return Ok(());

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::config::{InputSettings, ValidateSettings};
 use crate::exit::Exit;
-use crate::input::{CsvInput, Field, RowView};
+use crate::input::{CsvInput, Field};
 use crate::plan::{Decision, Planner};
 use crate::report::{
     Figures, Report, ReportDirs, ReportRow, Summary, SummaryCommand, SummaryInput,
@@ -37,48 +37,32 @@ pub fn validate_file(input: &InputSettings, file: &Path, dir: &Path) -> Result<E
     csv.warn_unknown();
     let validator = Validator::new(input.rules(file))?;
     let mut planner = Planner::new(validator, None);
-    let file_len = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let mut report = Report::create(dir, &csv.headers)?;
-    let columns = csv.columns.clone();
-    let mut decide_all = || -> Result<()> {
-        loop {
-            let bytes_before = csv.bytes_read();
-            let Some((row, record)) = csv.next_record()? else {
-                break;
-            };
-            if row == 1024 {
-                // Size the duplicate index once from the rows' average length, so it never
-                // grows (and never briefly doubles) on a large file.
-                let per_row = bytes_before.max(1) as f64 / (row - 1) as f64;
-                planner.reserve((file_len as f64 / per_row * 1.05) as u64);
-            }
-            let view = RowView::new(&columns, record);
-            let reference = view.get(Field::Reference);
-            let (status, message, warnings) = match planner.decide(row, &view)? {
-                Decision::Local {
-                    status,
-                    message,
-                    warnings,
-                    ..
-                } => (status, message, warnings),
-                Decision::Send(job) => (Status::Valid, String::new(), job.warnings),
-                Decision::Done => unreachable!("validate has no journal"),
-            };
-            report.row(&ReportRow {
-                row,
-                reference: &reference,
+    let decided = planner.decide_all(&mut csv, |view, row, decision| {
+        let (status, message, warnings) = match decision {
+            Decision::Local {
                 status,
-                customer_id: None,
-                http_status: None,
-                attempts: 0,
-                message: &message,
-                warnings: &warnings,
-                record,
-            })?;
-        }
-        Ok(())
-    };
-    if let Err(e) = decide_all() {
+                message,
+                warnings,
+                ..
+            } => (status, message, warnings),
+            Decision::Send(job) => (Status::Valid, String::new(), job.warnings),
+            Decision::Done => unreachable!("validate has no journal"),
+        };
+        report.row(&ReportRow {
+            row,
+            reference: &view.get(Field::Reference),
+            status,
+            customer_id: None,
+            http_status: None,
+            attempts: 0,
+            message: &message,
+            warnings: &warnings,
+            record: view.record,
+        })?;
+        Ok(true)
+    });
+    if let Err(e) = decided {
         // A file that breaks part way has no report: half a results.csv would read as a
         // complete one.
         report.discard();

@@ -216,6 +216,8 @@ pub struct CsvInput {
     rows: u64,
     /// Bytes before the CSV proper (a `sep=` line): the parser's positions start after them.
     skip: u64,
+    /// The file's size when opened.
+    file_len: u64,
 }
 
 impl CsvInput {
@@ -225,6 +227,7 @@ impl CsvInput {
             path: shown.clone(),
             source,
         })?;
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut hashing = HashingReader {
             inner: std::io::BufReader::with_capacity(256 * 1024, file),
             hasher: sha2::Digest::new(),
@@ -272,6 +275,7 @@ impl CsvInput {
             record: csv::StringRecord::new(),
             rows: 0,
             skip,
+            file_len,
         })
     }
 
@@ -348,6 +352,11 @@ impl CsvInput {
                 self.rows + 1
             ),
         }
+    }
+
+    /// The file's size when it was opened.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
     }
 
     /// Bytes of the file parsed so far.

@@ -108,8 +108,7 @@ fn same(field: Field, ours: &str, theirs: &str) -> bool {
 /// The date of "1990-01-15" or of an ISO timestamp "1990-01-15T00:00:00.000Z": the date part
 /// as written, not shifted to any time zone (Cartevo stores a date at midnight UTC).
 fn date(s: &str) -> Option<NaiveDate> {
-    let part = s.get(..10)?;
-    NaiveDate::parse_from_str(part, "%Y-%m-%d").ok()
+    crate::validate::parse_date(s.get(..10)?)
 }
 
 #[cfg(test)]

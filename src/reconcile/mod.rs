@@ -452,15 +452,9 @@ async fn check(ctx: &Ctx, job: Job) -> Result<Checked> {
 
 /// Customers checked so far; indicatif hides it when stderr is not a terminal.
 fn progress(file: &Path) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(
+    let bar = crate::progress::bar(
         None,
-        indicatif::ProgressDrawTarget::stderr_with_hz(4),
-    );
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} {pos} customers read back  {per_sec}  {msg}",
-        )
-        .expect("valid template"),
+        "{elapsed_precise} {pos} customers read back  {per_sec}  {msg}",
     );
     bar.set_message(file.display().to_string());
     bar
