@@ -313,7 +313,7 @@ fn main() -> anyhow::Result<()> {
     // 4. The whole command: all of the above plus results.csv, rejects.csv, summary.json.
     let input = InputSettings {
         report_dir: None,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).expect("a date"),
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21),
         documents_dir: None,
         strict: false,
         delimiter: b',',

@@ -1,9 +1,15 @@
 //! Logs on stderr, as text or JSON. Personal data is logged at debug level at most, and
 //! secrets never.
 
+use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 pub fn init(format: LogFormat, verbose: u8) {
     let default = match verbose {

@@ -9,18 +9,18 @@
 use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, TransactionBehavior};
 
-/// Brings `conn` to the last of `steps`. `what` names the file in messages ("journal
-/// 'x.db'"). A file from a newer program (a version past `steps`) is refused.
-pub(crate) fn migrate(conn: &mut Connection, steps: &[&str], what: &str) -> Result<()> {
+/// Brings `conn` to the last of `steps`. A file from a newer program (a version past
+/// `steps`) is refused. Callers add which file it is to the error.
+pub(crate) fn migrate(conn: &mut Connection, steps: &[&str]) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let Ok(version) = usize::try_from(version) else {
-        bail!("{what} has schema version {version}, which no cartevo-enroll writes");
+        bail!("schema version {version} is not one any cartevo-enroll writes");
     };
     if version > steps.len() {
         bail!(
-            "{what} has schema version {version}, newer than this program knows ({}): use a \
-             newer cartevo-enroll",
+            "schema version {version} is newer than this program knows ({}): use a newer \
+             cartevo-enroll",
             steps.len()
         );
     }
@@ -29,11 +29,10 @@ pub(crate) fn migrate(conn: &mut Connection, steps: &[&str], what: &str) -> Resu
     }
     for (i, sql) in steps.iter().enumerate().skip(version) {
         tx.execute_batch(sql)
-            .with_context(|| format!("{what}: schema migration {} failed", i + 1))?;
+            .with_context(|| format!("schema migration {} failed", i + 1))?;
     }
     tx.pragma_update(None, "user_version", steps.len() as i64)?;
-    tx.commit()
-        .with_context(|| format!("{what}: could not commit the schema migration"))
+    tx.commit().context("could not commit the schema migration")
 }
 
 /// The schema version of an open database.
@@ -57,12 +56,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite");
         let mut conn = Connection::open(&path).unwrap();
-        migrate(&mut conn, &STEPS[..1], "test").unwrap();
+        migrate(&mut conn, &STEPS[..1]).unwrap();
         conn.execute("INSERT INTO people (name) VALUES ('Ann')", [])
             .unwrap();
         drop(conn);
         let mut conn = Connection::open(&path).unwrap();
-        migrate(&mut conn, &STEPS, "test").unwrap();
+        migrate(&mut conn, &STEPS).unwrap();
         let (name, city): (String, Option<String>) = conn
             .query_row("SELECT name, city FROM people", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -71,16 +70,16 @@ mod tests {
         assert_eq!((name.as_str(), city), ("Ann", None));
         assert_eq!(version(&conn).unwrap(), 3);
         // Twice is nothing.
-        migrate(&mut conn, &STEPS, "test").unwrap();
+        migrate(&mut conn, &STEPS).unwrap();
         assert_eq!(version(&conn).unwrap(), 3);
     }
 
     #[test]
     fn a_failed_step_leaves_the_file_as_it_was() {
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn, &STEPS[..1], "test").unwrap();
+        migrate(&mut conn, &STEPS[..1]).unwrap();
         let broken = [STEPS[0], STEPS[1], "CREATE TABLE nonsense (;"];
-        let err = migrate(&mut conn, &broken, "test").unwrap_err();
+        let err = migrate(&mut conn, &broken).unwrap_err();
         assert!(format!("{err:#}").contains("migration 3"), "{err:#}");
         assert_eq!(version(&conn).unwrap(), 1);
         // Step 2 was rolled back with step 3: the column is not there.
@@ -91,7 +90,7 @@ mod tests {
     fn a_newer_file_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
-        let err = migrate(&mut conn, &STEPS, "journal 'x'").unwrap_err();
+        let err = migrate(&mut conn, &STEPS).unwrap_err();
         assert!(err.to_string().contains("newer"), "{err}");
     }
 
@@ -106,7 +105,7 @@ mod tests {
                     let mut conn = Connection::open(&path).unwrap();
                     conn.busy_timeout(std::time::Duration::from_secs(10))
                         .unwrap();
-                    migrate(&mut conn, &STEPS, "test")
+                    migrate(&mut conn, &STEPS)
                 })
             })
             .collect();

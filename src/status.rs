@@ -89,9 +89,6 @@ impl Counts {
         self.0.iter().sum()
     }
 
-    /// The exit code the contract gives for a finished file: 3 when a run must resume, 2 when
-    /// the partner must act, 0 otherwise. `validate` treats in-file duplicates as the partner's
-    /// to fix.
     /// What the counts say of a file: rows left to send, rows the partner must fix, or
     /// done. `validate` counts a row duplicated in the file as one to fix; `run` does not
     /// (it sends the first and skips the others).

@@ -65,6 +65,17 @@ fn retryable_display(status: Option<u16>, message: &str, retry_after: Option<Dur
 }
 
 impl ApiError {
+    /// The API's message (or the transport's), without the class's wording around it.
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::Duplicate { message }
+            | ApiError::Rejected { message, .. }
+            | ApiError::Retryable { message, .. }
+            | ApiError::Fatal { message, .. }
+            | ApiError::Local { message } => message,
+        }
+    }
+
     /// The HTTP status of the answer, when there was one.
     pub fn http_status(&self) -> Option<u16> {
         match self {

@@ -95,7 +95,7 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
     })?;
     let input = InputSettings {
         report_dir: None,
-        as_of: chrono::Utc::now().date_naive(),
+        as_of: None,
         documents_dir: None,
         strict: false,
         delimiter: b',',
@@ -119,7 +119,12 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
         let dir = workdir.join("reports").join(name);
         eprintln!();
         let outcome =
-            super::run::run_file(&input, &send, &file, &dir, &client, &mut journal, &stop).await?;
+            super::run::run_file(&input, &send, &file, &dir, &client, &mut journal, &stop)
+                .await
+                .unwrap_or_else(|e| {
+                    eprintln!("error: {e:#}");
+                    Exit::Fatal
+                });
         exit = exit.max(outcome);
         show_results(&dir)?;
         if first_created.is_none() {

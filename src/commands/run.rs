@@ -87,6 +87,7 @@ pub async fn run_file(
             .collect(),
         prior: journal.statuses(&entry)?,
     };
+    journal.shrink()?;
     tracing::info!(file = %path_text, rows, sha256 = %sha, "run started");
 
     // From here the writer thread, on its own connection, is the only one to write rows.
@@ -165,7 +166,8 @@ pub async fn run_file(
             send,
             writer.clone(),
             jobs_rx,
-            send.attempts(stop, &stats),
+            stop,
+            &stats,
             move |status| progress.done(Some(status)),
         )
         .await

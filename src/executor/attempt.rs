@@ -33,12 +33,11 @@ pub enum Attempted<T> {
         value: T,
         attempts: u32,
     },
-    /// The last answer was final: refused, or a transient failure that outlasted
-    /// `max_attempts` (then `gave_up`), or one that stopped the command (`Fatal`).
+    /// The last answer was final: refused, a transient failure (`Retryable`) that outlasted
+    /// `max_attempts`, or one that stopped the command (`Fatal`).
     Failed {
         error: ApiError,
         attempts: u32,
-        gave_up: bool,
         /// Some attempt may have reached the server without its answer reaching us.
         maybe_sent: bool,
     },
@@ -90,7 +89,6 @@ impl Attempts {
                     return Attempted::Failed {
                         error,
                         attempts,
-                        gave_up: false,
                         maybe_sent,
                     };
                 }
@@ -98,7 +96,6 @@ impl Attempts {
                     return Attempted::Failed {
                         error,
                         attempts,
-                        gave_up: false,
                         maybe_sent,
                     };
                 }
@@ -114,7 +111,6 @@ impl Attempts {
                 return Attempted::Failed {
                     error,
                     attempts,
-                    gave_up: true,
                     maybe_sent,
                 };
             }
@@ -152,5 +148,157 @@ fn refusal(error: &ApiError) -> String {
             message,
         } => format!("the API refuses our requests: {message}"),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::executor::Rate;
+
+    fn attempts(max: u32) -> Attempts {
+        Attempts {
+            pacer: Arc::new(Pacer::new(Rate::Unlimited)),
+            stop: Stop::new(),
+            stats: Arc::new(Stats::default()),
+            max_attempts: max,
+            backoff: Backoff {
+                base: Duration::from_millis(100),
+                cap: Duration::from_secs(1),
+            },
+        }
+    }
+
+    fn retryable(status: u16, retry_after: Option<u64>, maybe_sent: bool) -> ApiError {
+        ApiError::Retryable {
+            status: Some(status),
+            message: "busy".into(),
+            retry_after: retry_after.map(Duration::from_secs),
+            maybe_sent,
+        }
+    }
+
+    /// Answers in turn from a script.
+    fn script(
+        answers: Vec<Result<u32, ApiError>>,
+    ) -> impl FnMut() -> std::future::Ready<Result<u32, ApiError>> {
+        let answers = Mutex::new(answers.into_iter());
+        move || std::future::ready(answers.lock().unwrap().next().expect("an answer left"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_and_counted_until_success() {
+        let a = attempts(5);
+        let started = tokio::time::Instant::now();
+        let got = a
+            .call(script(vec![
+                Err(retryable(503, None, true)),
+                Err(retryable(429, Some(7), false)),
+                Ok(42),
+            ]))
+            .await;
+        assert!(
+            matches!(
+                got,
+                Attempted::Done {
+                    value: 42,
+                    attempts: 3
+                }
+            ),
+            "{got:?}"
+        );
+        let tally = a.stats.snapshot();
+        assert_eq!((tally.sent, tally.retries, tally.http_429), (3, 2, 1));
+        // The 429's Retry-After held the third attempt back at least that long.
+        assert!(started.elapsed() >= Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_last_transient_failure_is_given_up_with_what_may_have_arrived() {
+        let a = attempts(2);
+        let got = a
+            .call(script(vec![
+                Err(retryable(502, None, true)),
+                Err(retryable(429, None, false)),
+            ]))
+            .await;
+        match got {
+            Attempted::Failed {
+                error: ApiError::Retryable { .. },
+                attempts: 2,
+                maybe_sent: true,
+            } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_final_answer_is_not_retried_and_a_fatal_one_stops_everyone() {
+        let a = attempts(5);
+        let got = a
+            .call(script(vec![Err(ApiError::Rejected {
+                status: 400,
+                message: "email must be an email".into(),
+            })]))
+            .await;
+        assert!(
+            matches!(got, Attempted::Failed { attempts: 1, .. }),
+            "{got:?}"
+        );
+        assert!(!a.stop.is_stopped());
+
+        let got = a
+            .call(script(vec![Err(ApiError::Fatal {
+                status: Some(403),
+                message: "Forbidden".into(),
+            })]))
+            .await;
+        assert!(
+            matches!(got, Attempted::Failed { attempts: 1, .. }),
+            "{got:?}"
+        );
+        assert_eq!(
+            a.stop.reason(),
+            Some(StopReason::Fatal(
+                "the API refuses our requests: HTTP 403: Forbidden".into()
+            ))
+        );
+        // Nothing more leaves once the command stopped.
+        let got = a.call(script(vec![])).await;
+        assert!(
+            matches!(
+                got,
+                Attempted::Stopped {
+                    attempts: 0,
+                    last: None
+                }
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_while_waiting_to_retry_ends_the_wait() {
+        let a = attempts(5);
+        let stop = a.stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            stop.trigger(StopReason::Interrupted);
+        });
+        let got = a.call(script(vec![Err(retryable(503, None, true))])).await;
+        match got {
+            Attempted::Stopped {
+                attempts: 1,
+                last: Some(ApiError::Retryable { .. }),
+            } => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            a.stopped_message(1),
+            "run interrupted after 1 attempts; run again to resume"
+        );
     }
 }

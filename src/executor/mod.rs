@@ -139,7 +139,7 @@ impl Policy {
             pacer: Arc::new(Pacer::new(self.rate)),
             stop: stop.clone(),
             stats: stats.clone(),
-            max_attempts: self.max_attempts.max(1),
+            max_attempts: self.max_attempts,
             backoff: self.backoff,
         }
     }
@@ -188,11 +188,12 @@ pub async fn execute(
     policy: &Policy,
     writer: WriterHandle,
     jobs: mpsc::Receiver<Vec<Job>>,
-    attempts: Attempts,
+    stop: &Stop,
+    stats: &Arc<Stats>,
     on_done: impl Fn(Status) + Send + Sync + 'static,
 ) -> Result<()> {
     let shards = policy.shards();
-    let stop = attempts.stop.clone();
+    let attempts = policy.attempts(stop, stats);
     let on_done: Arc<dyn Fn(Status) + Send + Sync> = Arc::new(on_done);
     let mut senders = Vec::with_capacity(shards);
     let mut extra = Vec::new();
@@ -462,10 +463,7 @@ async fn send_row(ctx: &Ctx, job: Job) {
         Attempted::Stopped { attempts, last, .. } => {
             let stopped = ctx.attempts.stopped_message(attempts);
             let (status, message) = match last {
-                Some(ApiError::Retryable {
-                    status, message, ..
-                }) => (status, format!("{message} ({stopped})")),
-                Some(other) => (other.http_status(), format!("{other} ({stopped})")),
+                Some(e) => (e.http_status(), format!("{} ({stopped})", e.message())),
                 None => (None, stopped),
             };
             (Status::Failed, attempts, status, None, message)
@@ -473,7 +471,6 @@ async fn send_row(ctx: &Ctx, job: Job) {
         Attempted::Failed {
             error,
             attempts,
-            gave_up,
             maybe_sent,
         } => {
             let (status, http_status, message) = match error {
@@ -499,14 +496,11 @@ async fn send_row(ctx: &Ctx, job: Job) {
                 ApiError::Local { message } => (Status::Failed, None, message),
                 ApiError::Retryable {
                     status, message, ..
-                } => {
-                    let message = if gave_up {
-                        format!("{message} (gave up after {attempts} attempts)")
-                    } else {
-                        message
-                    };
-                    (Status::Failed, status, message)
-                }
+                } => (
+                    Status::Failed,
+                    status,
+                    format!("{message} (gave up after {attempts} attempts)"),
+                ),
             };
             (status, attempts, http_status, None, message)
         }

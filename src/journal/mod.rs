@@ -208,8 +208,7 @@ impl Journal {
         }
         let unusable = || format!("journal '{}' is unusable", path.display());
         let mut conn = open_conn(path).with_context(unusable)?;
-        schema::migrate(&mut conn, &format!("journal '{}'", path.display()))
-            .with_context(unusable)?;
+        schema::migrate(&mut conn).with_context(unusable)?;
         let key = load_or_create_key(&conn).with_context(unusable)?;
         Ok(Journal {
             read: JournalRead::from_parts(conn, path, key),
@@ -219,6 +218,23 @@ impl Journal {
 
     fn conn(&mut self) -> &mut Connection {
         &mut self.read.conn
+    }
+
+    /// Gives back the page cache this connection filled, while the writer thread's own
+    /// connection does the run's writing: a run's memory holds one cache, not two.
+    pub fn shrink(&mut self) -> Result<()> {
+        self.conn().execute_batch("PRAGMA shrink_memory")?;
+        Ok(())
+    }
+
+    /// Whether any row of the file is a 409 duplicate with no customer id yet.
+    pub fn has_unresolved_duplicates(&self, file: &FileEntry) -> Result<bool> {
+        Ok(self.read.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM rows WHERE file_id = ?1 AND status = ?2
+               AND (customer_id IS NULL OR trim(customer_id) = ''))",
+            params![file.id, Status::Duplicate.as_str()],
+            |r| r.get(0),
+        )?)
     }
 
     /// The file with this content, registering it on first sight.

@@ -25,12 +25,7 @@ impl JournalRead {
         if !path.exists() {
             bail!("no journal at '{}'", path.display());
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("could not open journal '{}'", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let conn = open_read_only(path)?;
         // A scan gains nothing from a large page cache, and a run's memory would grow by it.
         conn.pragma_update(None, "cache_size", -2_000)?;
         let version = crate::sqlite::version(&conn)
@@ -181,9 +176,9 @@ impl JournalRead {
         input: &mut CsvInput,
         mut each: impl FnMut(u64, &csv::StringRecord, Option<RowState>) -> Result<()>,
     ) -> Result<()> {
+        let path = input.path().to_owned();
         self.for_each_row(file, |state| {
             loop {
-                let path = input.path().to_owned();
                 let Some((row, record)) = input.next_record()? else {
                     bail!(
                         "the journal has row {} but '{path}' ends before it",
@@ -255,14 +250,20 @@ impl JournalRead {
     /// A lookup into the customer index on its own read-only connection, usable from another
     /// thread while the writer writes.
     pub fn lookup(&self) -> Result<Lookup> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("could not open journal '{}'", self.path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Lookup { conn })
+        Ok(Lookup {
+            conn: open_read_only(&self.path)?,
+        })
     }
+}
+
+fn open_read_only(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("could not open journal '{}'", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
 }
 
 /// Reads the customer index from its own connection.

@@ -62,8 +62,8 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Brings a journal to the latest schema; a journal from a newer program is refused.
-pub(super) fn migrate(conn: &mut Connection, what: &str) -> Result<()> {
-    crate::sqlite::migrate(conn, MIGRATIONS, what)
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    crate::sqlite::migrate(conn, MIGRATIONS)
 }
 
 /// The schema version this program writes.
@@ -76,7 +76,7 @@ mod tests {
     #[test]
     fn every_migration_applies_to_an_empty_journal() {
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn, "journal").unwrap();
+        migrate(&mut conn).unwrap();
         assert_eq!(crate::sqlite::version(&conn).unwrap(), VERSION);
         conn.prepare("SELECT email_key, id_key FROM rows").unwrap();
     }

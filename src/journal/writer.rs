@@ -421,10 +421,17 @@ mod tests {
             reader.statuses(&file).unwrap()[1],
             Some(JournalStatus::InFlight)
         );
+        drop(reader);
         drop(handle);
         thread.join().unwrap().unwrap();
         drop(journal);
-        // With every writer gone (and SQLite's -wal and -shm files with them), it still reads.
+        // With every connection gone, SQLite removed the -wal and -shm files; a read-only
+        // open still reads (and makes no journal of its own).
+        let wal = dir.path().join("j.db-wal");
+        assert!(
+            !wal.exists(),
+            "the last connection checkpoints and removes the WAL"
+        );
         let reader = JournalRead::open(&path).unwrap();
         assert_eq!(reader.files().unwrap().len(), 1);
         drop(reader);

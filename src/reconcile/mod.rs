@@ -89,7 +89,6 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
     let ctx = Ctx {
         client,
         attempts: settings.send.attempts(&stop, &stats),
-        stats,
         cards: settings.cards,
         transactions: settings.transactions,
     };
@@ -210,7 +209,6 @@ pub(crate) struct Ctx {
     /// One pacer for every request of the command (the rate is the API's, not a file's);
     /// Ctrl-C, or a fatal answer, stops every request waiting for its turn.
     attempts: Attempts,
-    stats: Arc<Stats>,
     cards: bool,
     transactions: bool,
 }
@@ -229,9 +227,8 @@ impl Ctx {
                 bail!("{what}: {e} (stopped while waiting to retry)")
             }
             Attempted::Failed {
-                error,
+                error: error @ ApiError::Retryable { .. },
                 attempts,
-                gave_up: true,
                 ..
             } => bail!("{what}: {error} (gave up after {attempts} attempts)"),
             Attempted::Failed { error, .. } => bail!("{what}: {error}"),
@@ -271,7 +268,7 @@ async fn reconcile_file(
 ) -> Result<Exit> {
     let started = Utc::now();
     // The figures are the command's; this file's share is what they grew by meanwhile.
-    let before = ctx.stats.snapshot();
+    let before = ctx.attempts.stats.snapshot();
     let mut report = ReconcileReport::create(dir)?;
     let concurrency = settings.send.concurrency.max(1);
     let (jobs_tx, mut jobs_rx) = mpsc::channel::<Job>(concurrency * 2 + 16);
@@ -329,7 +326,7 @@ async fn reconcile_file(
             .transactions
             .then(|| Summary::transactions(&totals.transactions)),
         duplicates_resolved: resolved,
-        figures: Figures::new(started, ended, ctx.stats.snapshot() - before),
+        figures: Figures::new(started, ended, ctx.attempts.stats.snapshot() - before),
         stopped: failure.as_ref().map(|e| format!("{e:#}")),
         exit_code: exit.code(),
     };

@@ -38,6 +38,9 @@ pub(crate) async fn resolve(
     // Key hash → indexes into `waiting`: the same person may be a 409 in several files.
     let mut by_key: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
     for (t, target) in targets.iter().enumerate() {
+        if !journal.has_unresolved_duplicates(&target.entry)? {
+            continue;
+        }
         let mut input = CsvInput::open(&target.path, delimiter)?;
         let columns = input.columns.clone();
         journal.beside(&target.entry, &mut input, |row, record, state| {

@@ -525,7 +525,7 @@ async fn end_to_end_against_the_sandbox() {
     .unwrap();
     let input = crate::config::InputSettings {
         report_dir: None,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
         documents_dir: None,
         strict: false,
         delimiter: b',',
@@ -603,7 +603,7 @@ async fn throughput() {
     .unwrap();
     let input = crate::config::InputSettings {
         report_dir: None,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
         documents_dir: None,
         strict: false,
         delimiter: b',',

@@ -169,3 +169,22 @@ impl Faults {
         self.failures.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+
+    /// At most N admissions in any one second, counted on a sliding window: a burst of N,
+    /// then refusals until the first of them is a second old.
+    #[test]
+    fn at_most_n_in_any_second() {
+        let faults = Faults::new(Duration::ZERO, Duration::ZERO, 0.0, Some(3)).unwrap();
+        let admitted = (0..5).filter(|_| faults.admit()).count();
+        assert_eq!(admitted, 3);
+        std::thread::sleep(Duration::from_millis(1050));
+        assert_eq!((0..5).filter(|_| faults.admit()).count(), 3);
+        assert!(Faults::new(Duration::ZERO, Duration::ZERO, 0.0, Some(0)).is_err());
+        let unlimited = Faults::new(Duration::ZERO, Duration::ZERO, 0.0, None).unwrap();
+        assert!((0..1000).all(|_| unlimited.admit()));
+    }
+}

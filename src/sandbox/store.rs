@@ -239,7 +239,7 @@ impl Store {
 
 fn migrate(db: &mut Connection) -> anyhow::Result<()> {
     db.busy_timeout(std::time::Duration::from_secs(5))?;
-    crate::sqlite::migrate(db, MIGRATIONS, "sandbox state file")
+    crate::sqlite::migrate(db, MIGRATIONS)
 }
 
 fn load(db: &Connection, inner: &mut Inner) -> anyhow::Result<()> {
