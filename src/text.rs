@@ -14,6 +14,12 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 /// `raw` trimmed of whitespace and format characters at both ends, in NFC. Borrows when
 /// nothing changes, which is every ASCII value.
 pub(crate) fn clean(raw: &str) -> Cow<'_, str> {
+    // The common case, decided on the bytes: printable ASCII at both ends (nothing to cut)
+    // and ASCII throughout (nothing to compose).
+    let printable = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7f).contains(b));
+    if printable(raw.as_bytes().first()) && printable(raw.as_bytes().last()) && raw.is_ascii() {
+        return Cow::Borrowed(raw);
+    }
     let trimmed = raw.trim_matches(is_edge_junk);
     if trimmed.is_ascii() || is_nfc_quick(trimmed.chars()) == IsNormalized::Yes {
         return Cow::Borrowed(trimmed);
@@ -31,7 +37,11 @@ pub(crate) fn clean(raw: &str) -> Cow<'_, str> {
 }
 
 /// White space (Unicode's White_Space, as `str::trim` uses) or a format character.
+#[inline]
 pub(crate) fn is_edge_junk(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_whitespace();
+    }
     c.is_whitespace() || is_format(c)
 }
 
