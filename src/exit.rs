@@ -14,8 +14,9 @@ pub enum Exit {
     Act,
     /// Some rows failed or are pending: run again to resume.
     Resume,
-    /// Stopped by the operator (Ctrl-C); the journal is consistent: run again to resume.
-    Interrupted,
+    /// Stopped by a signal (Ctrl-C, systemd, `timeout`, a closed SSH session) as gracefully
+    /// as by Ctrl-C; the journal is consistent: run again to resume.
+    Stopped(Signal),
     /// Bad arguments, unreadable input, credentials refused, an unusable journal.
     Fatal,
 }
@@ -27,7 +28,7 @@ impl Exit {
             Exit::Done => 0,
             Exit::Act => 2,
             Exit::Resume => 3,
-            Exit::Interrupted => 130,
+            Exit::Stopped(signal) => 128 + signal.number(),
             Exit::Fatal => 1,
         }
     }
@@ -38,8 +39,40 @@ impl Exit {
             0 => Exit::Done,
             2 => Exit::Act,
             3 => Exit::Resume,
-            130 => Exit::Interrupted,
+            130 => Exit::Stopped(Signal::Interrupt),
+            143 => Exit::Stopped(Signal::Terminate),
+            129 => Exit::Stopped(Signal::HangUp),
             _ => Exit::Fatal,
+        }
+    }
+}
+
+/// The signals that stop a command gracefully, least urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Signal {
+    /// SIGINT: Ctrl-C.
+    Interrupt,
+    /// SIGHUP: the terminal or SSH session went away.
+    HangUp,
+    /// SIGTERM: systemd, `kill`, `timeout`.
+    Terminate,
+}
+
+impl Signal {
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Interrupt => 2,
+            Signal::HangUp => 1,
+            Signal::Terminate => 15,
+        }
+    }
+
+    /// What the run's summary and the terminal say of it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "interrupted",
+            Signal::HangUp => "hung up (SIGHUP)",
+            Signal::Terminate => "terminated (SIGTERM)",
         }
     }
 }
@@ -54,7 +87,9 @@ mod tests {
             Exit::Done,
             Exit::Act,
             Exit::Resume,
-            Exit::Interrupted,
+            Exit::Stopped(Signal::Interrupt),
+            Exit::Stopped(Signal::HangUp),
+            Exit::Stopped(Signal::Terminate),
             Exit::Fatal,
         ];
         for (i, a) in all.iter().enumerate() {
@@ -65,7 +100,7 @@ mod tests {
         }
         assert_eq!(
             all.map(Exit::code),
-            [0, 2, 3, 130, 1],
+            [0, 2, 3, 130, 129, 143, 1],
             "the contract's codes"
         );
     }

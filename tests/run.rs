@@ -706,17 +706,41 @@ async fn a_second_run_on_the_same_journal_refuses_to_start() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_finishes_what_is_in_flight_exits_130_and_resumes() {
-    ctrl_c_then_resume(&["--rate", "20", "--concurrency", "2"], Duration::ZERO).await;
+    signal_then_resume(
+        "INT",
+        130,
+        &["--rate", "20", "--concurrency", "2"],
+        Duration::ZERO,
+    )
+    .await;
+}
+
+/// systemd, `kill` and `timeout` send SIGTERM; a closed SSH session SIGHUP: each stops the
+/// run as gracefully as Ctrl-C, with its own exit code.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_and_sighup_stop_as_gracefully_as_ctrl_c() {
+    let args = ["--rate", "20", "--concurrency", "2"];
+    signal_then_resume("TERM", 143, &args, Duration::ZERO).await;
+    signal_then_resume("HUP", 129, &args, Duration::ZERO).await;
 }
 
 /// Unpaced, with one sender thread per core: the stop reaches every one of them.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_stops_every_sender_of_an_unpaced_run() {
-    ctrl_c_then_resume(&["--concurrency", "4"], Duration::from_millis(150)).await;
+    signal_then_resume(
+        "INT",
+        130,
+        &["--concurrency", "4"],
+        Duration::from_millis(150),
+    )
+    .await;
 }
 
-async fn ctrl_c_then_resume(args: &[&str], delay: Duration) {
+/// Sends `signal` to a run with requests in flight: it exits `expected`, every answer is
+/// journaled, nothing is left in flight, and the next run sends exactly the rest.
+async fn signal_then_resume(signal: &str, expected: i32, args: &[&str], delay: Duration) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(CreateByIdAfter(delay))
@@ -733,14 +757,14 @@ async fn ctrl_c_then_resume(args: &[&str], delay: Duration) {
         .unwrap();
     wait_for_requests(&server, 3).await;
     let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(code(&out), 130, "{}", stderr(&out));
+    assert_eq!(code(&out), expected, "{}", stderr(&out));
     let summary = case.summary("r1");
-    assert_eq!(summary["exit_code"], 130);
+    assert_eq!(summary["exit_code"], expected);
     let first_sent = emails_sent(&server).await;
     assert!(first_sent.len() < 40);
     let created = summary["counts"]["created"].as_u64().unwrap();

@@ -9,27 +9,49 @@ pub mod sandbox;
 pub mod status;
 pub mod validate;
 
-use crate::executor::{Stop, StopReason};
+use std::io::Write;
 
-/// First Ctrl-C: stop starting requests and finish cleanly. Second: leave at once; the
-/// journal is consistent at every commit.
-fn watch_ctrl_c(stop: Stop) {
+use crate::executor::{Stop, StopReason};
+use crate::exit::{Exit, Signal};
+
+/// The first SIGINT (Ctrl-C), SIGTERM (systemd, `kill`, `timeout`) or SIGHUP (a closed SSH
+/// session): stop starting requests, finish those in flight, journal them, write the report,
+/// and exit 130, 143 or 129. A second signal leaves at once: the journal is consistent at
+/// every commit.
+fn watch_signals(stop: Stop) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::warn!("could not watch for signals: they will end the run at once");
+        return;
+    };
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        eprintln!("\ninterrupted: finishing requests in flight (Ctrl-C again to quit at once)");
-        stop.trigger(StopReason::Interrupted);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(crate::exit::Exit::Interrupted.code());
-        }
+        let mut next = async || {
+            tokio::select! {
+                _ = int.recv() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+                _ = hup.recv() => Signal::HangUp,
+            }
+        };
+        let first = next().await;
+        // The terminal may be gone (SIGHUP): a failed write must not end the graceful stop.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{}: finishing requests in flight (signal again to quit at once)",
+            first.describe()
+        );
+        stop.trigger(StopReason::Signal(first));
+        let second = next().await;
+        std::process::exit(Exit::Stopped(second).code());
     });
 }
 
 /// Writes `text` on stdout. A reader that went away (`status | head -1`) is not an error:
 /// what it did not read, it did not want.
 fn print_stdout(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -9,7 +9,7 @@ use crate::exit::Exit;
 
 pub async fn reconcile(settings: ReconcileSettings) -> Result<Exit> {
     let stop = Stop::new();
-    super::watch_ctrl_c(stop.clone());
+    super::watch_signals(stop.clone());
     let client = Client::new(settings.api)?;
     crate::reconcile::reconcile(&settings.reconcile, client, stop).await
 }

@@ -21,7 +21,7 @@ use crate::validate::Validator;
 
 pub async fn run(settings: RunSettings) -> Result<Exit> {
     let stop = Stop::new();
-    super::watch_ctrl_c(stop.clone());
+    super::watch_signals(stop.clone());
     let client = Client::new(settings.api.clone())?;
     let mut journal = Journal::open(&settings.journal)?;
     let mut exit = Exit::Done;
@@ -206,10 +206,7 @@ pub async fn run_file(
                 Figures::new(started, Utc::now(), tally),
             );
             match &stopped {
-                Some(StopReason::Interrupted) => {
-                    summary.stopped(Exit::Interrupted, "interrupted".to_string())
-                }
-                Some(StopReason::Fatal(m)) => summary.stopped(Exit::Fatal, m.clone()),
+                Some(reason) => summary.stopped(reason.exit(), reason.describe().to_owned()),
                 None => summary,
             }
         });

@@ -128,10 +128,14 @@ impl Attempts {
     /// "run interrupted after N attempts; run again to resume", or the fatal reason.
     pub fn stopped_message(&self, attempts: u32) -> String {
         match self.stop.reason() {
+            Some(StopReason::Signal(signal)) => format!(
+                "run {} after {attempts} attempts; run again to resume",
+                signal.describe()
+            ),
             Some(StopReason::Fatal(why)) => {
                 format!("run stopped ({why}) after {attempts} attempts; run again to resume")
             }
-            _ => format!("run interrupted after {attempts} attempts; run again to resume"),
+            None => format!("run stopped after {attempts} attempts; run again to resume"),
         }
     }
 }
@@ -286,7 +290,7 @@ mod tests {
         let stop = a.stop.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(1)).await;
-            stop.trigger(StopReason::Interrupted);
+            stop.trigger(StopReason::Signal(crate::exit::Signal::Interrupt));
         });
         let got = a.call(script(vec![Err(retryable(503, None, true))])).await;
         match got {

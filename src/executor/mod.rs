@@ -40,10 +40,29 @@ pub use pacer::{Backoff, Pacer, Rate};
 /// Why sending stopped before the planner ran dry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StopReason {
-    Interrupted,
+    /// A signal (Ctrl-C, SIGTERM, SIGHUP): finish what is in flight, write the report.
+    Signal(crate::exit::Signal),
     /// The run cannot go on: the API refuses our requests (a 401 that survived renewal, or a
     /// 403), or an internal error. Says which, with the API's message if any.
     Fatal(String),
+}
+
+impl StopReason {
+    /// How a command stopped for this reason ends.
+    pub fn exit(&self) -> crate::exit::Exit {
+        match self {
+            StopReason::Signal(signal) => crate::exit::Exit::Stopped(*signal),
+            StopReason::Fatal(_) => crate::exit::Exit::Fatal,
+        }
+    }
+
+    /// Why, in a few words: for summary.json's `stopped` and the terminal.
+    pub fn describe(&self) -> &str {
+        match self {
+            StopReason::Signal(signal) => signal.describe(),
+            StopReason::Fatal(why) => why,
+        }
+    }
 }
 
 /// The run's stop switch, shared by the signal handler, the planner, the dispatcher and every

@@ -130,20 +130,16 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
 
 /// What a stop means for the exit code (`Done` when nothing stopped).
 fn stopped(stop: &Stop) -> Exit {
-    match stop.reason() {
-        Some(StopReason::Interrupted) => Exit::Interrupted,
-        Some(StopReason::Fatal(_)) => Exit::Fatal,
-        None => Exit::Done,
-    }
+    stop.reason().map_or(Exit::Done, |r| r.exit())
 }
 
 /// Prints an error and gives its outcome: interrupted when the operator stopped us, else
 /// fatal.
 fn fail(ctx: &Ctx, e: anyhow::Error) -> Exit {
     match ctx.attempts.stop.reason() {
-        Some(StopReason::Interrupted) => {
-            eprintln!("reconcile interrupted: {e:#}");
-            Exit::Interrupted
+        Some(StopReason::Signal(signal)) => {
+            eprintln!("reconcile {}: {e:#}", signal.describe());
+            Exit::Stopped(signal)
         }
         _ => {
             eprintln!("error: {e:#}");
@@ -306,8 +302,8 @@ async fn reconcile_file(
     let totals = report.totals().clone();
     let exit = match &failure {
         None => totals.exit(),
-        Some(_) if matches!(ctx.attempts.stop.reason(), Some(StopReason::Interrupted)) => {
-            Exit::Interrupted
+        Some(_) if matches!(ctx.attempts.stop.reason(), Some(StopReason::Signal(_))) => {
+            ctx.attempts.stop.reason().map_or(Exit::Fatal, |r| r.exit())
         }
         Some(_) => Exit::Fatal,
     };

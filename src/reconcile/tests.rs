@@ -378,11 +378,11 @@ async fn an_interrupted_reconcile_exits_130() {
     let f = Fixture::new(&[(Status::Created, Some("c1"))]);
     customer(&server, "c1", ok(remote(1, "c1"))).await;
     let stop = Stop::new();
-    stop.trigger(StopReason::Interrupted);
+    stop.trigger(StopReason::Signal(crate::exit::Signal::Interrupt));
     let code = reconcile(&f.settings(), client(&server), stop)
         .await
         .unwrap();
-    assert_eq!(code, Exit::Interrupted);
+    assert_eq!(code, Exit::Stopped(crate::exit::Signal::Interrupt));
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
