@@ -868,3 +868,28 @@ async fn status_survives_a_closed_pipe() {
         );
     }
 }
+
+/// `run` with --report-dir on the folder holding its own input (a rejects.csv sent back):
+/// refused before anything is sent, the input untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_refuses_a_report_over_its_own_input() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    std::fs::create_dir_all(case.dir.path().join("back")).unwrap();
+    let file = case.csv("back/rejects.csv", (1..=2).map(row));
+    let before = std::fs::read(&file).unwrap();
+    let out = case.run(&url, &file, "back", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("would be written over the input"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    assert!(emails_sent(&server).await.is_empty());
+}

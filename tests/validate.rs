@@ -783,3 +783,36 @@ fn blank_spreadsheet_lines_are_skipped_and_a_ragged_row_names_its_line_and_row()
         out.stderr
     );
 }
+
+/// The README's own workflow gone wrong: a partner's rejects.csv, fixed and sent back, run
+/// with --report-dir pointing at the folder that holds it. The report would be written over
+/// its own input: refused before anything is read, naming both, the file untouched.
+#[test]
+fn a_report_is_never_written_over_its_own_input() {
+    let work = Work::new();
+    let rows = [url_row(1), url_row(2)];
+    let input = work.write("back/rejects.csv", &csv_text(URL_HEADER, &rows));
+    let before = std::fs::read(&input).unwrap();
+    for args in [vec![], vec!["--strict"]] {
+        let out = work.validate_into(&input, "back", &args);
+        out.expect_code(1);
+        assert!(
+            out.stderr.contains("would be written over the input")
+                && out.stderr.contains("rejects.csv"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(std::fs::read(&input).unwrap(), before);
+    }
+    // Through a symbolic link to the input, under a report file's name, too.
+    std::fs::create_dir_all(work.path("out")).unwrap();
+    std::os::unix::fs::symlink(&input, work.path("out/results.csv")).unwrap();
+    let out = work.validate_into(&input, "out", &[]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("would be written over the input"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}

@@ -25,6 +25,11 @@ pub fn report(settings: ReportSettings) -> Result<Exit> {
         )
     })?;
     let dir = ReportDirs::new(report_dir.as_deref(), std::slice::from_ref(&file)).next(&file);
+    crate::report::refuse_overwriting_inputs(
+        std::slice::from_ref(&file),
+        &[&dir],
+        &crate::report::REPORT_FILES,
+    )?;
     // The figures are those of the file's runs, as the journal recorded them.
     let figures = match journal.run_totals(&entry)? {
         Some(t) => Figures::recorded(

@@ -20,6 +20,14 @@ use crate::report::{Figures, ReportDirs, Summary, SummaryCommand, SummaryInput};
 use crate::validate::Validator;
 
 pub async fn run(settings: RunSettings) -> Result<Exit> {
+    if let Some(given) = &settings.input.report_dir {
+        let dirs = crate::report::per_file_dirs(given, &settings.files);
+        crate::report::refuse_overwriting_inputs(
+            &settings.files,
+            &dirs,
+            &crate::report::REPORT_FILES,
+        )?;
+    }
     let stop = Stop::new();
     super::watch_signals(stop.clone());
     let client = Client::new(settings.api.clone())?;

@@ -11,12 +11,16 @@ use crate::exit::Exit;
 use crate::input::{CsvInput, Field};
 use crate::plan::{Decision, Planner};
 use crate::report::{
-    Figures, Report, ReportDirs, ReportRow, Summary, SummaryCommand, SummaryInput,
+    Figures, REPORT_FILES, Report, ReportDirs, ReportRow, Summary, SummaryCommand, SummaryInput,
 };
 use crate::status::Status;
 use crate::validate::Validator;
 
 pub fn validate(settings: ValidateSettings) -> Result<Exit> {
+    if let Some(given) = &settings.input.report_dir {
+        let dirs = crate::report::per_file_dirs(given, &settings.files);
+        crate::report::refuse_overwriting_inputs(&settings.files, &dirs, &REPORT_FILES)?;
+    }
     let mut exit = Exit::Done;
     let mut dirs = ReportDirs::new(settings.input.report_dir.as_deref(), &settings.files);
     for file in &settings.files {

@@ -98,6 +98,11 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         .unwrap_or_else(|| default_dir(Utc::now()));
     let paths: Vec<&Path> = targets.iter().map(|t| t.path.as_path()).collect();
     let dirs = crate::report::per_file_dirs(&base, &paths);
+    crate::report::refuse_overwriting_inputs(
+        &paths,
+        &dirs,
+        &["reconcile.csv", "reconcile-summary.json"],
+    )?;
 
     let resolved = if settings.resolve_duplicates {
         // It records customer ids: a writer, under the run lock.

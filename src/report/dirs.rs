@@ -112,3 +112,40 @@ mod tests {
         assert!(first.starts_with("reports"), "{first:?}");
     }
 }
+
+/// The files a report folder receives.
+pub const REPORT_FILES: [&str; 3] = ["results.csv", "rejects.csv", "summary.json"];
+
+/// Refuses, before anything is read or sent, a report that would be written on a file the
+/// command reads: a partner's rejects.csv, fixed and sent back, run with `--report-dir`
+/// pointing at its own folder, would otherwise be truncated by its own report. Compares
+/// files (device and inode), so a symbolic or hard link to an input is caught too.
+pub fn refuse_overwriting_inputs(
+    inputs: &[impl AsRef<Path>],
+    dirs: &[impl AsRef<Path>],
+    names: &[&str],
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let read: Vec<(&Path, (u64, u64))> = inputs
+        .iter()
+        .filter_map(|p| Some((p.as_ref(), identity(p.as_ref())?)))
+        .collect();
+    for dir in dirs {
+        for name in names {
+            let target = dir.as_ref().join(name);
+            let Some(id) = identity(&target) else {
+                continue;
+            };
+            if let Some((input, _)) = read.iter().find(|(_, i)| *i == id) {
+                anyhow::bail!(
+                    "the report file '{}' would be written over the input '{}': give \
+                     --report-dir another folder",
+                    target.display(),
+                    input.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}

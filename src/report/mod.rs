@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use dirs::{ReportDirs, per_file_dirs, stamped};
+pub use dirs::{REPORT_FILES, ReportDirs, per_file_dirs, refuse_overwriting_inputs, stamped};
 pub use from_journal::from_journal;
 pub use summary::{Figures, Summary, SummaryCommand, SummaryInput, stamp, write_json};
 
