@@ -361,3 +361,17 @@ pub fn csv_text(header: &str, rows: &[Vec<String>]) -> Vec<u8> {
     }
     out.into_inner().unwrap()
 }
+
+/// A cell of a CSV the tool wrote, as a spreadsheet shows it: the `'` that keeps a formula
+/// trigger (`=`, `+`, `-`, `@`, tab, CR) or a leading `'` from running is not part of it.
+pub fn unguard(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) => rest,
+        _ => cell,
+    }
+}
+
+/// `row`'s cells, unguarded.
+pub fn unguarded(row: &[String]) -> Vec<&str> {
+    row.iter().map(|c| unguard(c)).collect()
+}

@@ -5,7 +5,7 @@
 
 use crate::util::{
     FILE_HEADER, JPEG, PDF, PNG, Table, URL_HEADER, Work, csv_text, file_row, fixture, repo_file,
-    url_row,
+    unguarded, url_row,
 };
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -73,7 +73,13 @@ fn quoted_fields_reach_rejects_exactly_as_read_with_unknown_columns() {
         let n = original.headers.len();
         // Every original cell, unknown columns included, byte for byte (" Al " keeps its
         // spaces; quotes, commas and newlines survive the round trip).
-        assert_eq!(reject[..n], original.rows[row - 1][..], "row {row}");
+        assert_eq!(
+            unguarded(&reject[..n]),
+            unguarded(&original.rows[row - 1]),
+            "row {row}"
+        );
+        // A dial code is written so that a spreadsheet shows it as text.
+        assert!(reject[original.column("country_phone_code")].starts_with("'+"));
         assert_eq!(reject[n], row.to_string());
         assert_eq!(reject[n + 1], out.result(row as u64).message);
     }
@@ -540,7 +546,10 @@ fn a_semicolon_delimited_file_with_delimiter_flag() {
     // rejects.csv is written with commas, the original cells intact.
     let rejects = out.rejects();
     let original = Table::read(&input, b';');
-    assert_eq!(rejects.rows[0][..17], original.rows[2][..]);
+    assert_eq!(
+        unguarded(&rejects.rows[0][..17]),
+        unguarded(&original.rows[2])
+    );
     assert_eq!(out.summary()["counts"]["valid"], 2);
 
     // Read with the default comma, the header is one unknown column: fatal.
@@ -815,4 +824,42 @@ fn a_report_is_never_written_over_its_own_input() {
         out.stderr
     );
     assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+/// Formulas in a partner's cells never run when our CSVs are opened in a spreadsheet, and a
+/// rejects.csv sent back reads as the original values (the dial code `+237` included).
+#[test]
+fn no_cell_we_write_runs_as_a_formula_and_rejects_read_back_as_written() {
+    let work = Work::new();
+    let mut bad = url_row(1);
+    bad[0] = "@SUM(A1)".into(); // reference
+    bad[1] = "=HYPERLINK(\"http://evil.example\",\"Jean\")".into(); // first_name
+    bad[3] = "not-an-email".into();
+    bad[5] = "+cmd|' /C calc'!A0".into(); // street
+    let input = work.write("in.csv", &csv_text(URL_HEADER, &[bad.clone(), url_row(2)]));
+    let out = work.validate(&input, &[]);
+    out.expect_code(2);
+    let raw = std::fs::read_to_string(out.report_dir.join("rejects.csv")).unwrap();
+    for guarded in ["'@SUM(A1)", "'=HYPERLINK(", "'+cmd|", "'+237"] {
+        assert!(raw.contains(guarded), "{guarded} in {raw}");
+    }
+    let results = std::fs::read_to_string(out.report_dir.join("results.csv")).unwrap();
+    assert!(results.contains("'@SUM(A1)"), "{results}");
+    for line in raw.lines().chain(results.lines()) {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(
+                !cell.starts_with(['=', '+', '@']),
+                "a cell starts a formula: {cell:?} in {line:?}"
+            );
+        }
+    }
+    // Sent back with the email fixed: read as the original values, so the row is valid
+    // (a dial code read as "'+237" would not be).
+    let fixed = raw.replace("not-an-email", "jean.fixed@example.cm");
+    let back = work.write("back/rejects.csv", fixed.as_bytes());
+    let out = work.validate_into(&back, "round2", &[]);
+    out.expect_code(0);
+    // Read as "@SUM(A1)" and guarded once more; read as "'@SUM(A1)" it would be "''@SUM(A1)".
+    assert_eq!(out.result(1).reference, "'@SUM(A1)");
 }

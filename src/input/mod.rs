@@ -218,6 +218,8 @@ pub struct CsvInput {
     skip: u64,
     /// The file's size when opened.
     file_len: u64,
+    /// Cells are read through [`unguard_cell`]: the file is a rejects.csv we wrote.
+    unguard: bool,
 }
 
 impl CsvInput {
@@ -266,6 +268,15 @@ impl CsvInput {
         if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
             return Err(InputError::Empty { path: shown });
         }
+        // A rejects.csv of ours sent back (it has our `row` and `error` columns): its cells
+        // read as the values they guard (see `report::guard_cell`).
+        let has = |name: &str| headers.iter().any(|h| h.trim().eq_ignore_ascii_case(name));
+        let unguard = has("row") && has("error");
+        let headers = if unguard {
+            unguarded(&headers)
+        } else {
+            headers
+        };
         let columns = map_columns(&shown, &headers)?;
         Ok(CsvInput {
             path: shown,
@@ -276,6 +287,7 @@ impl CsvInput {
             rows: 0,
             skip,
             file_len,
+            unguard,
         })
     }
 
@@ -331,6 +343,9 @@ impl CsvInput {
                     return Err(self.unequal_lengths());
                 }
             }
+            if self.unguard && self.record.iter().any(|f| f.starts_with('\'')) {
+                self.record = unguarded(&self.record);
+            }
             self.rows += 1;
             return Ok(Some((self.rows, &self.record)));
         }
@@ -374,6 +389,19 @@ impl CsvInput {
         let hasher = self.reader.into_inner().hasher;
         hex::encode(sha2::Digest::finalize(hasher))
     }
+}
+
+/// A cell as `report::guard_cell` wrote it, given back: a `'` before a formula trigger (`=`,
+/// `+`, `-`, `@`, tab, carriage return) or before another `'` is taken off.
+pub(crate) fn unguard_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r', '\'']) => rest,
+        _ => cell,
+    }
+}
+
+fn unguarded(record: &csv::StringRecord) -> csv::StringRecord {
+    record.iter().map(unguard_cell).collect()
 }
 
 /// Reads a whole file once: its SHA-256 and row count, and every structural problem found

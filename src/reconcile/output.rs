@@ -242,13 +242,13 @@ impl ReconcileReport {
         let transactions = c.transactions.as_ref().map(|t| t.count.to_string());
         self.csv.write_record([
             row.as_str(),
-            &c.reference,
-            &c.customer_id,
+            &crate::report::guard_cell(&c.reference),
+            &crate::report::guard_cell(&c.customer_id),
             c.verdict.as_str(),
             &c.mismatches.join(";"),
             &active,
             cards.as_deref().unwrap_or(""),
-            balance.as_deref().unwrap_or(""),
+            &crate::report::guard_cell(balance.as_deref().unwrap_or("")),
             transactions.as_deref().unwrap_or(""),
         ])?;
         Ok(())

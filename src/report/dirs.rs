@@ -81,38 +81,6 @@ impl ReportDirs {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn files_with_the_same_stem_get_their_own_report_folders() {
-        let given = PathBuf::from("out");
-        let files = ["a/x.csv", "b/x.csv", "b/y.csv", "c/x.csv"].map(PathBuf::from);
-        let mut dirs = ReportDirs::new(Some(&given), &files);
-        let handed: Vec<PathBuf> = files.iter().map(|f| dirs.next(f)).collect();
-        assert_eq!(
-            handed,
-            ["out/x", "out/x-2", "out/y", "out/x-3"].map(PathBuf::from)
-        );
-        // One file: the folder given, as is.
-        let one = [PathBuf::from("a/x.csv")];
-        assert_eq!(
-            ReportDirs::new(Some(&given), &one).next(&one[0]),
-            PathBuf::from("out")
-        );
-    }
-
-    #[test]
-    fn default_report_folders_of_one_invocation_never_coincide() {
-        let mut dirs = ReportDirs::new(None, &[]);
-        let first = dirs.next(Path::new("a/x.csv"));
-        let second = dirs.next(Path::new("b/x.csv"));
-        assert_ne!(first, second);
-        assert!(first.starts_with("reports"), "{first:?}");
-    }
-}
-
 /// The files a report folder receives.
 pub const REPORT_FILES: [&str; 3] = ["results.csv", "rejects.csv", "summary.json"];
 
@@ -148,4 +116,36 @@ pub fn refuse_overwriting_inputs(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_with_the_same_stem_get_their_own_report_folders() {
+        let given = PathBuf::from("out");
+        let files = ["a/x.csv", "b/x.csv", "b/y.csv", "c/x.csv"].map(PathBuf::from);
+        let mut dirs = ReportDirs::new(Some(&given), &files);
+        let handed: Vec<PathBuf> = files.iter().map(|f| dirs.next(f)).collect();
+        assert_eq!(
+            handed,
+            ["out/x", "out/x-2", "out/y", "out/x-3"].map(PathBuf::from)
+        );
+        // One file: the folder given, as is.
+        let one = [PathBuf::from("a/x.csv")];
+        assert_eq!(
+            ReportDirs::new(Some(&given), &one).next(&one[0]),
+            PathBuf::from("out")
+        );
+    }
+
+    #[test]
+    fn default_report_folders_of_one_invocation_never_coincide() {
+        let mut dirs = ReportDirs::new(None, &[]);
+        let first = dirs.next(Path::new("a/x.csv"));
+        let second = dirs.next(Path::new("b/x.csv"));
+        assert_ne!(first, second);
+        assert!(first.starts_with("reports"), "{first:?}");
+    }
 }

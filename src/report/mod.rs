@@ -110,6 +110,34 @@ pub fn announce(file: &Path, counts: &Counts, dir: &Path) {
     eprintln!("report: {}", dir.display());
 }
 
+/// A cell as a spreadsheet may open it without running it: a value that starts with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return (OWASP's CSV-injection triggers) gets a leading
+/// `'`, which Excel, LibreOffice and Google Sheets show as nothing and which makes the cell
+/// text (a dial code `+237` stays `+237`, not the number 237). A value that already starts
+/// with `'` gets one too, so [`crate::input::unguard_cell`] gives back every value exactly.
+pub(crate) fn guard_cell(value: &str) -> Guarded<'_> {
+    Guarded(match value.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'') => format!("'{value}").into(),
+        _ => value.into(),
+    })
+}
+
+/// A cell [`guard_cell`] made safe, as the csv writer takes it.
+pub(crate) struct Guarded<'a>(std::borrow::Cow<'a, str>);
+
+impl AsRef<[u8]> for Guarded<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::ops::Deref for Guarded<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
     let file = std::fs::File::create(path)
         .with_context(|| format!("could not create '{}'", path.display()))?;
@@ -226,5 +254,43 @@ mod tests {
 Al,1,email: not a valid email address,x
 "
         );
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use proptest::prelude::*;
+
+    use super::guard_cell;
+    use crate::input::unguard_cell;
+
+    #[test]
+    fn formula_triggers_become_text() {
+        for (value, written) in [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("-2+3", "'-2+3"),
+            ("\t=1", "'\t=1"),
+            ("+237", "'+237"),
+            ("'quoted", "''quoted"),
+            ("Ann", "Ann"),
+            ("", ""),
+        ] {
+            assert_eq!(&*guard_cell(value), written, "{value:?}");
+            assert_eq!(unguard_cell(written), value, "{written:?}");
+        }
+    }
+
+    proptest! {
+        /// Whatever a cell held, the file we wrote reads back as it.
+        #[test]
+        fn guarded_cells_read_back_as_written(value in any::<String>()) {
+            let written = guard_cell(&value);
+            prop_assert_eq!(unguard_cell(&written), value.as_str());
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{ReportRow, Writer};
+use super::{ReportRow, Writer, guard_cell};
 
 pub(super) struct Rejects {
     out: csv::Writer<std::fs::File>,
@@ -31,7 +31,12 @@ impl Rejects {
             row_column.is_none().then_some("row"),
             error_column.is_none().then_some("error"),
         ];
-        out.write_record(headers.iter().chain(appended.into_iter().flatten()))?;
+        out.write_record(
+            headers
+                .iter()
+                .chain(appended.into_iter().flatten())
+                .map(guard_cell),
+        )?;
         Ok(Rejects {
             out,
             row: itoa::Buffer::new(),
@@ -50,7 +55,7 @@ impl Writer for Rejects {
         let row = self.row.format(r.row);
         if self.row_column.is_none() && self.error_column.is_none() {
             self.out
-                .write_record(r.record.iter().chain([row, r.message]))?;
+                .write_record(r.record.iter().chain([row, r.message]).map(guard_cell))?;
             return Ok(());
         }
         self.fields.clear();
@@ -61,7 +66,8 @@ impl Writer for Rejects {
                 _ => self.fields.push(value.to_owned()),
             }
         }
-        self.out.write_record(&self.fields)?;
+        self.out
+            .write_record(self.fields.iter().map(|f| guard_cell(f)))?;
         Ok(())
     }
 

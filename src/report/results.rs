@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::{ReportRow, Writer};
+use super::{ReportRow, Writer, guard_cell};
 
 pub(super) struct Results {
     out: csv::Writer<std::fs::File>,
@@ -37,13 +37,13 @@ impl Writer for Results {
         let http = r.http_status.map(|s| b.format(s)).unwrap_or("");
         self.out.write_record([
             a.format(r.row),
-            r.reference,
+            &guard_cell(r.reference),
             r.status.as_str(),
-            r.customer_id.unwrap_or(""),
+            &guard_cell(r.customer_id.unwrap_or("")),
             http,
             c.format(r.attempts),
-            r.message,
-            r.warnings,
+            &guard_cell(r.message),
+            &guard_cell(r.warnings),
         ])?;
         Ok(())
     }
