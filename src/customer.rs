@@ -29,6 +29,43 @@ pub struct Customer {
     pub documents: Documents,
 }
 
+impl Customer {
+    /// `message` (an answer of the API's) without this customer's own personal values, each
+    /// replaced by its field's name (`<email>`), so that results.csv and the journal hold no
+    /// personal data whatever the server echoes. Values under three characters are left:
+    /// they would match ordinary words and numbers, and identify no one.
+    pub fn scrub<'a>(&self, message: &'a str) -> std::borrow::Cow<'a, str> {
+        let date = self.date_of_birth.format("%Y-%m-%d").to_string();
+        let mut values = [
+            ("<email>", self.email.as_str(), true),
+            (
+                "<identification_number>",
+                &self.identification_number,
+                false,
+            ),
+            ("<phone_number>", &self.phone_number, false),
+            ("<date_of_birth>", &date, false),
+            ("<street>", &self.street, false),
+            ("<first_name>", &self.first_name, false),
+            ("<last_name>", &self.last_name, false),
+        ];
+        // The longest first: a name inside the email is taken with the email.
+        values.sort_by_key(|(_, v, _)| std::cmp::Reverse(v.len()));
+        let mut out = std::borrow::Cow::Borrowed(message);
+        for (name, value, ignore_case) in values {
+            if value.chars().count() < 3 {
+                continue;
+            }
+            if let std::borrow::Cow::Owned(s) =
+                crate::text::replace_whole(&out, value, name, ignore_case)
+            {
+                out = std::borrow::Cow::Owned(s);
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DocumentType {
     Nin,

@@ -120,3 +120,90 @@ mod tests {
         assert_eq!(clean("\u{2000}x"), "x");
     }
 }
+
+/// `haystack` with every whole occurrence of `needle` replaced by `with`: an occurrence that
+/// is not part of a longer run of letters, digits or token characters (`-_.~+/=%`). A
+/// one-letter needle replaces that letter standing alone, never every letter of a message.
+/// `ignore_case` folds ASCII letters (for email addresses).
+pub(crate) fn replace_whole<'a>(
+    haystack: &'a str,
+    needle: &str,
+    with: &str,
+    ignore_case: bool,
+) -> Cow<'a, str> {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return Cow::Borrowed(haystack);
+    }
+    let lowered;
+    let (hay, pin) = if ignore_case {
+        lowered = (haystack.to_ascii_lowercase(), needle.to_ascii_lowercase());
+        (lowered.0.as_str(), lowered.1.as_str())
+    } else {
+        (haystack, needle)
+    };
+    let part_of_token =
+        |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || "-_.~+/=%".contains(c));
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = hay[from..].find(pin) {
+        let start = from + found;
+        let end = start + pin.len();
+        let before = hay[..start].chars().next_back();
+        let after = hay[end..].chars().next();
+        if !part_of_token(before) && !part_of_token(after) {
+            out.push_str(&haystack[copied..start]);
+            out.push_str(with);
+            copied = end;
+        }
+        from = start + hay[start..].chars().next().map_or(1, char::len_utf8);
+    }
+    if copied == 0 {
+        return Cow::Borrowed(haystack);
+    }
+    out.push_str(&haystack[copied..]);
+    Cow::Owned(out)
+}
+
+/// At most `max` characters of `text`, cut on a character boundary and marked with "…".
+pub(crate) fn cut(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod replace_tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_forms_are_replaced() {
+        assert_eq!(
+            replace_whole("email Ann@X.com exists", "ann@x.com", "<email>", true),
+            "email <email> exists"
+        );
+        assert_eq!(
+            replace_whole("Annual Ann", "Ann", "<n>", false),
+            "Annual <n>"
+        );
+        // A one-letter secret: the letter alone, not every letter.
+        assert_eq!(
+            replace_whole("a bad token: a", "a", "[redacted]", false),
+            "[redacted] bad token: [redacted]"
+        );
+        assert!(matches!(
+            replace_whole("nothing here", "zzz", "x", false),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(replace_whole("é Ann é", "Ann", "<n>", false), "é <n> é");
+    }
+
+    #[test]
+    fn cutting_keeps_whole_characters() {
+        assert_eq!(cut("abcdef".into(), 3), "abc…");
+        assert_eq!(cut("ééé".into(), 2), "éé…");
+        assert_eq!(cut("abc".into(), 3), "abc");
+    }
+}

@@ -893,3 +893,52 @@ async fn run_refuses_a_report_over_its_own_input() {
     assert_eq!(std::fs::read(&file).unwrap(), before);
     assert!(emails_sent(&server).await.is_empty());
 }
+
+/// A 400 whose message echoes the whole request (as some validation layers do): results.csv
+/// and the journal keep the message without the row's names, email, ID number, phone and
+/// birth date, and at most 500 characters of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_echoing_answer_leaves_no_personal_data_in_the_report_or_journal() {
+    struct Echo;
+    impl Respond for Echo {
+        fn respond(&self, req: &Request) -> ResponseTemplate {
+            let body = String::from_utf8_lossy(&req.body).repeat(20);
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "success": false, "statusCode": 400, "message": format!("invalid: {body}")
+            }))
+        }
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(Echo)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    let file = case.csv("in.csv", [row(1)]);
+    let out = case.run(&url, &file, "r1", &[]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let rows = case.results("r1");
+    let message = &rows[0][6];
+    assert_eq!(&rows[0][2], "rejected");
+    assert!(
+        message.contains("<email>") && message.contains("<last_name>"),
+        "{message}"
+    );
+    assert!(message.chars().count() <= 501, "{}", message.len());
+    let journal = std::fs::read(case.dir.path().join("journal.db")).unwrap();
+    let journal = String::from_utf8_lossy(&journal).to_lowercase();
+    for personal in [
+        "customer1@example.com",
+        "okafor",
+        "id00000001",
+        "8031234567",
+        "1991-04-12",
+    ] {
+        assert!(
+            !message.to_lowercase().contains(personal),
+            "{personal} in {message}"
+        );
+        assert!(!journal.contains(personal), "{personal} in the journal");
+    }
+}

@@ -88,10 +88,36 @@ impl ApiError {
 
     /// The same error with every occurrence of each secret in its message replaced, in case
     /// an answer echoed what we sent.
+    /// Each secret is scrubbed in every form an answer may echo it in: as sent, URL-encoded,
+    /// and base64 (standard and URL-safe, with and without padding); only whole forms, so a
+    /// short secret never blanks the letters of the message around it.
     pub(crate) fn redacted(self, secrets: &[&str]) -> Self {
+        use base64::Engine;
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        let forms: Vec<String> = secrets
+            .iter()
+            .filter(|s| !s.is_empty())
+            .flat_map(|s| {
+                [
+                    s.to_string(),
+                    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string(),
+                    STANDARD.encode(s),
+                    STANDARD_NO_PAD.encode(s),
+                    URL_SAFE.encode(s),
+                    URL_SAFE_NO_PAD.encode(s),
+                ]
+            })
+            .collect();
         let scrub = |mut m: String| {
-            for s in secrets.iter().filter(|s| !s.is_empty()) {
-                m = m.replace(s, "[redacted]");
+            for form in &forms {
+                if let std::borrow::Cow::Owned(scrubbed) =
+                    crate::text::replace_whole(&m, form, "[redacted]", false)
+                {
+                    m = scrubbed;
+                }
             }
             m
         };

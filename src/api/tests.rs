@@ -793,6 +793,29 @@ async fn an_echoed_token_is_scrubbed_from_any_message() {
     );
 }
 
+/// An answer may echo the token URL-encoded or in base64 (a decoded header, a signed URL):
+/// each whole form is scrubbed, and nothing else of the message.
+#[tokio::test]
+async fn an_echoed_token_is_scrubbed_in_every_form() {
+    use base64::Engine;
+    let forms = [
+        percent_encoding::utf8_percent_encode(TOKEN, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+        base64::engine::general_purpose::STANDARD.encode(TOKEN),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(TOKEN),
+    ];
+    for form in forms {
+        let err = create_answer(envelope(400, &format!("saw {form} here"), Value::Null))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rejected by the API (HTTP 400): saw [redacted] here",
+            "{form}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn token_endpoint_refusal_is_fatal() {
     for status in [400, 401, 403] {

@@ -270,6 +270,9 @@ pub async fn execute(
     writer.flush().await
 }
 
+/// The longest message kept of an answer, in characters.
+const MAX_MESSAGE: usize = 500;
+
 /// Rows in one hand-over to a shard at most, and how many hand-overs a shard queues.
 const SHARE: usize = 64;
 const QUEUED_SHARES: usize = 4;
@@ -525,6 +528,9 @@ async fn send_row(ctx: &Ctx, job: Job) {
         }
     };
     let keys = (status == Status::Created).then_some(job.keys).flatten();
+    // What the API said goes to results.csv and the journal: without the row's own
+    // personal values, and never at any length.
+    let message = crate::text::cut(job.customer.scrub(&message).into_owned(), MAX_MESSAGE);
     let _ = ctx
         .writer
         .send(Command::Outcome {
