@@ -8,15 +8,16 @@
 //! here, and at tens of thousands of rows a second it is most of what a run spends.
 //! Everything else (document uploads, tokens, reads) stays on reqwest.
 //!
-//! What it keeps from reqwest: its TLS settings (the very `ClientConfig` that `tls` builds for
-//! reqwest, offering HTTP/1.1 only in ALPN), its TCP (hyper-util's connector: happy eyeballs between IPv6 and IPv4,
-//! `TCP_NODELAY`, keepalive probes), its headers, one timeout for connect, send and answer
-//! together, and its 90 s limit on reusing an idle connection (one dropped silently by a NAT
-//! or a load balancer would otherwise cost a whole timeout and a false "may have been sent").
-//! What differs: HTTP/1.1 only, where reqwest (built with `http2`) would offer HTTP/2 over
-//! TLS; with a handful of requests in flight that means a few more connections. What it
-//! leaves to reqwest: proxies. When the environment names a proxy for the API's scheme, the
-//! client does not build this path at all, and reqwest applies the proxy and `NO_PROXY`.
+//! What it keeps from reqwest: its TLS settings (the `ClientConfig` that `tls` builds for
+//! both, the same roots, offering only HTTP/1.1 in ALPN), its TCP (hyper-util's connector:
+//! happy eyeballs between IPv6 and IPv4, `TCP_NODELAY`, keepalive probes), its headers, one
+//! timeout for connect, send and answer together, and its 90 s limit on reusing an idle
+//! connection (one dropped silently by a NAT or a load balancer would otherwise cost a whole
+//! timeout and a false "may have been sent"). What differs: HTTP/1.1 only, where reqwest
+//! (built with `http2`) would offer HTTP/2 over TLS; with a handful of requests in flight that
+//! means a few more connections. What it leaves to reqwest: proxies. When the environment
+//! names a proxy for the API's scheme, the client does not build this path at all, and
+//! reqwest applies the proxy and `NO_PROXY`.
 //!
 //! A connection is reused only after its answer was read whole and only while hyper says it is
 //! open; one the server closed while idle is dropped before anything is written to it, and a
