@@ -155,6 +155,12 @@ pub struct ApiArgs {
     /// is otherwise sent with document files).
     #[arg(long)]
     pub no_provider_enroll: bool,
+    /// Also trust the certificate authorities in this PEM file (a company CA, or the CA of a
+    /// TLS-inspecting proxy). May be given more than once; a file may hold several
+    /// certificates. The operating system's store (or SSL_CERT_FILE / SSL_CERT_DIR) is
+    /// trusted as well.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

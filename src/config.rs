@@ -211,8 +211,10 @@ pub fn policy(send: &SendArgs) -> Result<Policy> {
     })
 }
 
-/// The client's settings: the base URL and the credentials the environment or
-/// `--token-file` give. Fails when there are none, before anything starts.
+/// The client's settings: the base URL, the credentials the environment or `--token-file`
+/// give, and the `--ca-cert` files. Fails when there are no credentials, before anything
+/// starts; the client reads the `--ca-cert` files when it is built (`api::tls`), before it
+/// sends anything.
 pub fn api(api: &ApiArgs, send: &SendArgs) -> Result<ApiConfig> {
     if !(send.timeout > 0.0 && send.timeout.is_finite()) {
         bail!("--timeout must be a positive number of seconds");
@@ -237,6 +239,7 @@ pub fn api(api: &ApiArgs, send: &SendArgs) -> Result<ApiConfig> {
         credentials,
         timeout: Duration::from_secs_f64(send.timeout),
         provider_enroll: !api.no_provider_enroll,
+        ca_certs: api.ca_cert.clone(),
     })
 }
 

@@ -12,3 +12,9 @@ mod run;
 
 /// The binary against the sandbox process: failure rehearsal and SIGKILL then resume.
 mod e2e;
+
+/// `run` and `reconcile` over HTTPS: `--ca-cert`, `SSL_CERT_FILE`, refused certificates.
+mod tls;
+
+/// A local HTTPS front with a CA of its own (shared with the unit tests of `api::tls`).
+mod tls_front;

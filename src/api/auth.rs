@@ -257,6 +257,14 @@ async fn fetch(
             retry_after,
             maybe_sent: false,
         },
+        // A refused server certificate: stops the command, and says which request met it.
+        ApiError::Fatal {
+            status: None,
+            message,
+        } => ApiError::Fatal {
+            status: None,
+            message: format!("could not obtain an access token: {message}"),
+        },
         other => other,
     };
     let resp = http

@@ -8,15 +8,16 @@
 //! here, and at tens of thousands of rows a second it is most of what a run spends.
 //! Everything else (document uploads, tokens, reads) stays on reqwest.
 //!
-//! What it keeps from reqwest: its TLS settings (rustls with the webpki roots, TLS 1.2 and
-//! 1.3), its TCP (hyper-util's connector: happy eyeballs between IPv6 and IPv4,
-//! `TCP_NODELAY`, keepalive probes), its headers, one timeout for connect, send and answer
-//! together, and its 90 s limit on reusing an idle connection (one dropped silently by a NAT
-//! or a load balancer would otherwise cost a whole timeout and a false "may have been sent").
-//! What differs: HTTP/1.1 only, where reqwest (built with `http2`) would offer HTTP/2 over
-//! TLS; with a handful of requests in flight that means a few more connections. What it
-//! leaves to reqwest: proxies. When the environment names a proxy for the API's scheme, the
-//! client does not build this path at all, and reqwest applies the proxy and `NO_PROXY`.
+//! What it keeps from reqwest: its TLS settings (the `ClientConfig` that `tls` builds for
+//! both, the same roots, offering only HTTP/1.1 in ALPN), its TCP (hyper-util's connector:
+//! happy eyeballs between IPv6 and IPv4, `TCP_NODELAY`, keepalive probes), its headers, one
+//! timeout for connect, send and answer together, and its 90 s limit on reusing an idle
+//! connection (one dropped silently by a NAT or a load balancer would otherwise cost a whole
+//! timeout and a false "may have been sent"). What differs: HTTP/1.1 only, where reqwest
+//! (built with `http2`) would offer HTTP/2 over TLS; with a handful of requests in flight that
+//! means a few more connections. What it leaves to reqwest: proxies. When the environment
+//! names a proxy for the API's scheme, the client does not build this path at all, and
+//! reqwest applies the proxy and `NO_PROXY`.
 //!
 //! A connection is reused only after its answer was read whole and only while hyper says it is
 //! open; one the server closed while idle is dropped before anything is written to it, and a
@@ -24,7 +25,7 @@
 //! is sent again on a new connection. Any other failure after the request was handed over may
 //! have reached the server and is reported as such.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,11 +37,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::ServerName;
 
-use super::ApiError;
-use super::error::{Transport, chain, unreadable_body};
+use super::error::{Transport, certificate_refused, chain, unreadable_body};
+use super::{ApiError, tls};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -87,15 +87,21 @@ impl Direct {
         url: &Url,
         user_agent: &str,
         timeout: Duration,
+        tls: &tls::Tls,
     ) -> anyhow::Result<Option<Direct>> {
         if proxy_configured(url.scheme(), |k| std::env::var(k).ok()) {
             return Ok(None);
         }
-        Direct::new(url, user_agent, timeout)
+        Direct::new(url, user_agent, timeout, tls)
     }
 
     /// The pool for `url`'s origin, whatever the environment says about proxies.
-    fn new(url: &Url, user_agent: &str, timeout: Duration) -> anyhow::Result<Option<Direct>> {
+    fn new(
+        url: &Url,
+        user_agent: &str,
+        timeout: Duration,
+        tls: &tls::Tls,
+    ) -> anyhow::Result<Option<Direct>> {
         let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
             return Ok(None);
         };
@@ -105,7 +111,7 @@ impl Direct {
         };
         let tls = match url.scheme() {
             "https" => Some((
-                TlsConnector::from(tls_config()?),
+                TlsConnector::from(tls.for_http1()),
                 // `host_str` keeps an IPv6 address's brackets; a server name has none.
                 ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))?
                     .to_owned(),
@@ -255,10 +261,13 @@ impl Direct {
         let sender = match &self.tls {
             None => handshake(tcp).await,
             Some((tls, name)) => {
-                let stream = tls
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|e| refused(format!("TLS handshake failed: {e}")))?;
+                let stream =
+                    tls.connect(name.clone(), tcp).await.map_err(
+                        |e| match tls::refused_certificate(&e) {
+                            Some(why) => certificate_refused(&why),
+                            None => refused(format!("TLS handshake failed: {e}")),
+                        },
+                    )?;
                 handshake(stream).await
             }
         };
@@ -278,21 +287,6 @@ where
         }
     });
     Ok(sender)
-}
-
-/// rustls as reqwest configures it (ring, webpki roots, TLS 1.2 and 1.3), HTTP/1.1 only.
-fn tls_config() -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
 }
 
 /// Whether the environment gives reqwest a proxy for `scheme` (its system-proxy variables,
@@ -345,18 +339,24 @@ mod tests {
     fn the_host_header_keeps_a_non_default_port_and_ipv6_brackets() {
         let ua = "cartevo-enroll/test";
         let t = Duration::from_secs(1);
-        let d = Direct::new(&"http://127.0.0.1:8080/api".parse().unwrap(), ua, t)
+        let tls = tls::Tls::new(&[]).unwrap();
+        let d = Direct::new(&"http://127.0.0.1:8080/api".parse().unwrap(), ua, t, &tls)
             .unwrap()
             .unwrap();
         assert_eq!(d.authority, "127.0.0.1:8080");
         assert_eq!(d.origin, "http://127.0.0.1:8080/");
-        let d = Direct::new(&"https://api.cartevo.co/api/v1".parse().unwrap(), ua, t)
-            .unwrap()
-            .unwrap();
+        let d = Direct::new(
+            &"https://api.cartevo.co/api/v1".parse().unwrap(),
+            ua,
+            t,
+            &tls,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(d.authority, "api.cartevo.co");
         assert_eq!(d.origin, "http://api.cartevo.co:443/");
         assert!(d.tls.is_some());
-        let d = Direct::new(&"http://[::1]:9000/".parse().unwrap(), ua, t)
+        let d = Direct::new(&"http://[::1]:9000/".parse().unwrap(), ua, t, &tls)
             .unwrap()
             .unwrap();
         assert_eq!(d.authority, "[::1]:9000");

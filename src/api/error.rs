@@ -40,7 +40,8 @@ pub enum ApiError {
     },
 
     /// The run cannot go on: credentials refused (401 after renewal, token endpoint 400/401/
-    /// 403), or 403 (e.g. preproduction's "Cannot create more than 3 customers").
+    /// 403), 403 (e.g. preproduction's "Cannot create more than 3 customers"), or a server
+    /// certificate this client refuses (`status` is `None`: nothing was sent).
     #[error("{message}")]
     Fatal {
         status: Option<u16>,
@@ -168,6 +169,8 @@ pub(crate) fn from_transport(err: &reqwest::Error) -> ApiError {
         ApiError::Local {
             message: format!("could not build the request (not sent): {detail}"),
         }
+    } else if let Some(refused) = super::tls::refused_certificate(err) {
+        certificate_refused(&refused)
     } else if err.is_connect() {
         Transport::Connect.error(&detail)
     } else if err.is_timeout() {
@@ -207,6 +210,16 @@ impl Transport {
             Transport::Network => ("network error (may have been received)", true),
         };
         ApiError::retryable(None, format!("{what}: {detail}"), maybe_sent)
+    }
+}
+
+/// The server's certificate was refused during the handshake (`tls::refused_certificate`
+/// says why): nothing was sent, and every later attempt would be refused the same way, so the
+/// command stops rather than retrying each row.
+pub(crate) fn certificate_refused(why: &str) -> ApiError {
+    ApiError::Fatal {
+        status: None,
+        message: format!("could not connect (not sent): {why}"),
     }
 }
 

@@ -2,7 +2,8 @@
 //! every answer into a typed outcome.
 //!
 //! Owns: the wire format (`wire`), authentication and token renewal (`auth`), the bulk
-//! enroll's own HTTP/1.1 connections (`direct`), and the classification of answers and
+//! enroll's own HTTP/1.1 connections (`direct`), the one TLS trust setting both ways of
+//! sending use (`tls`), and the classification of answers and
 //! transport failures into `ApiError` classes (`error`, for both ways of sending). Does not
 //! own retries, pacing or backoff: one call here is one attempt (plus, after a 401, one retry
 //! with a renewed token); the executor decides what to do with a `Retryable`.
@@ -17,6 +18,7 @@ mod direct;
 mod error;
 #[cfg(test)]
 mod tests;
+mod tls;
 pub(crate) mod wire;
 
 use std::fmt;
@@ -52,6 +54,9 @@ pub struct ApiConfig {
     pub timeout: Duration,
     /// Adds `?enroll=true` to multipart creates (`--no-provider-enroll` turns it off).
     pub provider_enroll: bool,
+    /// PEM files of certificate authorities to trust beside the operating system's store
+    /// (`--ca-cert`); read when the client is built.
+    pub ca_certs: Vec<PathBuf>,
 }
 
 /// How to authenticate. `Debug` never shows a token or key.
@@ -97,6 +102,8 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
+    /// What both `http` and `direct` trust, kept for the pools of `with_own_connections`.
+    tls: tls::Tls,
     /// Checked at construction; its path is extended segment by segment.
     base: Url,
     /// Shared by every connection pool made with `with_own_connections`, so there is one
@@ -161,13 +168,14 @@ impl Client {
                 TokenSource::client(id.trim().to_owned(), Secret::new(key.trim()), url)
             }
         };
-        let http = http_client(cfg.timeout)?;
+        let tls = tls::Tls::new(&cfg.ca_certs)?;
+        let http = http_client(cfg.timeout, &tls)?;
         let enroll_url = join(&base, &["customers", "enroll"]);
         let mut create_url = join(&base, &["customers"]);
         if cfg.provider_enroll {
             create_url.query_pairs_mut().append_pair("enroll", "true");
         }
-        let direct = direct::Direct::for_url(&enroll_url, USER_AGENT, cfg.timeout)
+        let direct = direct::Direct::for_url(&enroll_url, USER_AGENT, cfg.timeout, &tls)
             .context("could not set up the connections to the API")?;
         let enroll_path = enroll_url[url::Position::BeforePath..]
             .parse()
@@ -175,6 +183,7 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                tls,
                 base,
                 auth: Arc::new(auth),
                 timeout: cfg.timeout,
@@ -192,7 +201,8 @@ impl Client {
         let inner = &*self.inner;
         Ok(Client {
             inner: Arc::new(Inner {
-                http: http_client(inner.timeout)?,
+                http: http_client(inner.timeout, &inner.tls)?,
+                tls: inner.tls.clone(),
                 base: inner.base.clone(),
                 auth: inner.auth.clone(),
                 timeout: inner.timeout,
@@ -453,8 +463,9 @@ fn bearer(token: &Secret) -> &reqwest::header::HeaderValue {
         .expect("tokens are made by Secret::bearer")
 }
 
-fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+fn http_client(timeout: Duration, tls: &tls::Tls) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .use_preconfigured_tls(tls.for_reqwest())
         .user_agent(USER_AGENT)
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())

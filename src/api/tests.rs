@@ -14,10 +14,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::*;
 use crate::customer::{Customer, DocumentFile, DocumentType, Documents};
 
-const TOKEN: &str = "tok-static-1234567890";
+pub(super) const TOKEN: &str = "tok-static-1234567890";
 const KEY: &str = "client-key-abcdefghij";
 
-fn customer(documents: Documents) -> Customer {
+pub(super) fn customer(documents: Documents) -> Customer {
     Customer {
         first_name: "John".into(),
         last_name: "Doe".into(),
@@ -37,7 +37,7 @@ fn customer(documents: Documents) -> Customer {
     }
 }
 
-fn url_customer() -> Customer {
+pub(super) fn url_customer() -> Customer {
     customer(Documents::Urls {
         front: "https://cdn.your-app.com/kyc/abc123/front.jpg".into(),
         back: "https://cdn.your-app.com/kyc/abc123/back.jpg".into(),
@@ -66,12 +66,13 @@ fn page_example_body() -> Value {
     })
 }
 
-fn config(base: &str, credentials: Credentials) -> ApiConfig {
+pub(super) fn config(base: &str, credentials: Credentials) -> ApiConfig {
     ApiConfig {
         base_url: base.to_owned(),
         credentials,
         timeout: Duration::from_secs(5),
         provider_enroll: true,
+        ca_certs: Vec::new(),
     }
 }
 
@@ -103,7 +104,7 @@ fn envelope(status: u16, message: &str, data: Value) -> ResponseTemplate {
     }))
 }
 
-fn created(status: u16, id: &str) -> ResponseTemplate {
+pub(super) fn created(status: u16, id: &str) -> ResponseTemplate {
     envelope(
         status,
         "Customer enrolled successfully",
@@ -111,7 +112,7 @@ fn created(status: u16, id: &str) -> ResponseTemplate {
     )
 }
 
-fn token_answer(token: &str, expires_in: u64) -> ResponseTemplate {
+pub(super) fn token_answer(token: &str, expires_in: u64) -> ResponseTemplate {
     envelope(
         200,
         "ok",
@@ -523,7 +524,7 @@ async fn an_answer_whose_body_stalls_keeps_its_status() {
     );
 }
 
-fn document(dir: &Path, name: &str, mime: &'static str, content: &[u8]) -> DocumentFile {
+pub(super) fn document(dir: &Path, name: &str, mime: &'static str, content: &[u8]) -> DocumentFile {
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
     DocumentFile {

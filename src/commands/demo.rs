@@ -92,6 +92,7 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
         },
         timeout: Duration::from_secs(10),
         provider_enroll: true,
+        ca_certs: Vec::new(),
     })?;
     let input = InputSettings {
         report_dir: None,

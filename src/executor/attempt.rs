@@ -147,10 +147,12 @@ fn refusal(error: &ApiError) -> String {
             status: Some(code),
             message,
         } => format!("the API refuses our requests: HTTP {code}: {message}"),
+        // No answer behind it (a token file gone bad, a refused server certificate): the
+        // message says what stopped the command on its own.
         ApiError::Fatal {
             status: None,
             message,
-        } => format!("the API refuses our requests: {message}"),
+        } => message.clone(),
         other => other.to_string(),
     }
 }

@@ -508,11 +508,18 @@ async fn send_row(ctx: &Ctx, job: Job) {
                     (Status::Duplicate, Some(409), message)
                 }
                 ApiError::Rejected { status, message } => (Status::Rejected, Some(status), message),
-                ApiError::Fatal { status, message } => (
+                ApiError::Fatal {
+                    status: Some(code),
+                    message,
+                } => (
                     Status::Failed,
-                    status,
+                    Some(code),
                     format!("{message} (run stopped: the API refuses our requests)"),
                 ),
+                ApiError::Fatal {
+                    status: None,
+                    message,
+                } => (Status::Failed, None, format!("{message} (run stopped)")),
                 // A document that vanished since validation: not sent; the next run
                 // validates the row again and says what is wrong with it.
                 ApiError::Local { message } => (Status::Failed, None, message),

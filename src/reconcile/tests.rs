@@ -167,6 +167,7 @@ fn client(server: &MockServer) -> Client {
         credentials: Credentials::Token("test-token".into()),
         timeout: Duration::from_secs(5),
         provider_enroll: true,
+        ca_certs: Vec::new(),
     })
     .unwrap()
 }
@@ -521,6 +522,7 @@ async fn end_to_end_against_the_sandbox() {
         credentials: Credentials::Token("sandbox".into()),
         timeout: Duration::from_secs(10),
         provider_enroll: true,
+        ca_certs: Vec::new(),
     })
     .unwrap();
     let input = crate::config::InputSettings {
@@ -599,6 +601,7 @@ async fn throughput() {
         credentials: Credentials::Token("sandbox".into()),
         timeout: Duration::from_secs(10),
         provider_enroll: true,
+        ca_certs: Vec::new(),
     })
     .unwrap();
     let input = crate::config::InputSettings {
