@@ -111,7 +111,9 @@ pub enum Documents {
 }
 
 /// A local document file that validation has checked: inside the documents folder, a regular
-/// file of at most 10 MB whose content is JPEG, PNG or PDF.
+/// file with one link, of at most 10 MB, whose content is JPEG, PNG or PDF. What identifies it
+/// (device, inode, size, first bytes) is kept, so that the file uploaded is the file
+/// validated (`DocumentFile::open`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentFile {
     /// Canonical absolute path.
@@ -121,4 +123,68 @@ pub struct DocumentFile {
     /// "image/jpeg", "image/png" or "application/pdf", from the content's magic bytes.
     pub mime: &'static str,
     pub size: u64,
+    pub device: u64,
+    pub inode: u64,
+    /// The first bytes (up to `HEAD`), as validation read them.
+    pub head: Vec<u8>,
+}
+
+/// Why a document cannot be uploaded now.
+#[derive(Debug)]
+pub enum DocumentProblem {
+    /// It cannot be read now (gone, unreadable): the next run validates the row again.
+    Unreadable(std::io::Error),
+    /// It is not the file validation checked (swapped for a link, a FIFO, another file,
+    /// changed): never sent.
+    NotTheValidatedFile(&'static str),
+}
+
+impl DocumentFile {
+    /// Leading bytes kept and compared.
+    pub const HEAD: usize = 16;
+
+    /// Opens the file without following a symbolic link at its name and without blocking
+    /// (a FIFO or a device answers at once), and checks on the opened descriptor that it is
+    /// the file validation saw: a regular file with one link, the same device and inode,
+    /// the same size and the same first bytes. The file is read from this descriptor only,
+    /// positioned at its start.
+    pub fn open(&self) -> Result<std::fs::File, DocumentProblem> {
+        use std::io::{Read, Seek};
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&self.path)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => DocumentProblem::NotTheValidatedFile(
+                    "it was replaced by a symbolic link since it was validated",
+                ),
+                _ => DocumentProblem::Unreadable(e),
+            })?;
+        let meta = file.metadata().map_err(DocumentProblem::Unreadable)?;
+        let problem = if !meta.is_file() {
+            Some("it is no longer a regular file")
+        } else if (meta.dev(), meta.ino()) != (self.device, self.inode) {
+            Some("it is another file than the one validated")
+        } else if meta.nlink() != 1 {
+            Some("it has more than one hard link")
+        } else if meta.len() != self.size {
+            Some("its size changed since it was validated")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(DocumentProblem::NotTheValidatedFile(problem));
+        }
+        let mut head = vec![0u8; self.head.len()];
+        file.read_exact(&mut head)
+            .map_err(DocumentProblem::Unreadable)?;
+        if head != self.head {
+            return Err(DocumentProblem::NotTheValidatedFile(
+                "its content changed since it was validated",
+            ));
+        }
+        file.rewind().map_err(DocumentProblem::Unreadable)?;
+        Ok(file)
+    }
 }

@@ -49,9 +49,14 @@ pub enum ApiError {
     },
 
     /// The request could not be built from local data (a document file vanished or became
-    /// unreadable since validation). Nothing was sent; retrying will not help.
+    /// unreadable since validation). Nothing was sent; the next run validates the row again.
     #[error("{message}")]
     Local { message: String },
+
+    /// The request must not be built: a document is not the file validation checked (it was
+    /// swapped for a link, a FIFO or another file, or changed). Nothing was sent, for good.
+    #[error("{message}")]
+    Refused { message: String },
 }
 
 fn retryable_display(status: Option<u16>, message: &str, retry_after: Option<Duration>) -> String {
@@ -73,7 +78,8 @@ impl ApiError {
             | ApiError::Rejected { message, .. }
             | ApiError::Retryable { message, .. }
             | ApiError::Fatal { message, .. }
-            | ApiError::Local { message } => message,
+            | ApiError::Local { message }
+            | ApiError::Refused { message } => message,
         }
     }
 
@@ -83,7 +89,7 @@ impl ApiError {
             ApiError::Duplicate { .. } => Some(409),
             ApiError::Rejected { status, .. } => Some(*status),
             ApiError::Retryable { status, .. } | ApiError::Fatal { status, .. } => *status,
-            ApiError::Local { .. } => None,
+            ApiError::Local { .. } | ApiError::Refused { .. } => None,
         }
     }
 
@@ -146,6 +152,9 @@ impl ApiError {
                 message: scrub(message),
             },
             ApiError::Local { message } => ApiError::Local {
+                message: scrub(message),
+            },
+            ApiError::Refused { message } => ApiError::Refused {
                 message: scrub(message),
             },
         }

@@ -34,7 +34,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::io::ReaderStream;
 
-use crate::customer::{Customer, DocumentFile, Documents};
+use crate::customer::{Customer, DocumentFile, DocumentProblem, Documents};
 use answer::{Answer, created, data_as, read, unexpected};
 use auth::{Secret, TokenSource};
 pub use error::ApiError;
@@ -475,29 +475,30 @@ fn http_client(timeout: Duration, tls: &tls::Tls) -> anyhow::Result<reqwest::Cli
 
 /// A document as a multipart part streamed from disk, never read whole into memory.
 async fn file_part(doc: &DocumentFile) -> Result<Part, ApiError> {
-    let local = |what: &str, e: std::io::Error| ApiError::Local {
-        message: format!("could not {what} document '{}': {e}", doc.path.display()),
+    // The file validation checked (in the folder, one link, its type, at most 10 MB) is the
+    // file that leaves, read from the descriptor that proved it, never more than its bytes.
+    let checked = doc.clone();
+    let opened = tokio::task::spawn_blocking(move || checked.open())
+        .await
+        .map_err(|e| ApiError::Local {
+            message: format!("could not open document '{}': {e}", doc.path.display()),
+        })?;
+    let file = match opened {
+        Ok(file) => tokio::fs::File::from_std(file),
+        Err(DocumentProblem::Unreadable(e)) => {
+            return Err(ApiError::Local {
+                message: format!(
+                    "could not read document '{}': {e}; run again to check it anew",
+                    doc.path.display()
+                ),
+            });
+        }
+        Err(DocumentProblem::NotTheValidatedFile(why)) => {
+            return Err(ApiError::Refused {
+                message: format!("document '{}' not sent: {why}", doc.path.display()),
+            });
+        }
     };
-    let file = tokio::fs::File::open(&doc.path)
-        .await
-        .map_err(|e| local("open", e))?;
-    let len = file
-        .metadata()
-        .await
-        .map_err(|e| local("read the size of", e))?
-        .len();
-    // What validation checked (type, at most 10 MB) is what leaves: a file that changed since
-    // is not sent, and never more than the validated bytes are read.
-    if len != doc.size {
-        return Err(ApiError::Local {
-            message: format!(
-                "document '{}' changed since it was validated ({} bytes then, {len} now); \
-                 run again to check it anew",
-                doc.path.display(),
-                doc.size
-            ),
-        });
-    }
     let body = ReaderStream::new(tokio::io::AsyncReadExt::take(file, doc.size));
     Part::stream_with_length(Body::wrap_stream(body), doc.size)
         .file_name(doc.file_name.clone())

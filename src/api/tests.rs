@@ -524,14 +524,20 @@ async fn an_answer_whose_body_stalls_keeps_its_status() {
     );
 }
 
+/// A document as validation describes it (its identity read from the file just written).
 pub(super) fn document(dir: &Path, name: &str, mime: &'static str, content: &[u8]) -> DocumentFile {
+    use std::os::unix::fs::MetadataExt;
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
+    let meta = std::fs::metadata(&path).unwrap();
     DocumentFile {
         path,
         file_name: name.into(),
         mime,
         size: content.len() as u64,
+        device: meta.dev(),
+        inode: meta.ino(),
+        head: content[..content.len().min(DocumentFile::HEAD)].to_vec(),
     }
 }
 
@@ -628,18 +634,75 @@ async fn a_vanished_document_is_a_local_error() {
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
+/// Between validation and upload the file at the validated path is swapped: for a
+/// same-size symbolic link to a file outside the folder, a FIFO (which must not hang the
+/// upload), a hard link to another file, another file of the same size, or the same file
+/// with other content. None is sent; each is refused for good, saying why.
 #[tokio::test]
-async fn a_document_changed_since_validation_is_not_sent() {
+async fn a_document_swapped_since_validation_is_never_sent() {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let front = document(dir.path(), "front.jpg", "image/jpeg", b"x");
-    std::fs::write(&front.path, vec![0u8; 4096]).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let content: &[u8] = b"\xFF\xD8\xFFvalidated-bytes!";
+    let secret = outside.path().join("secret.jpg");
+    std::fs::write(&secret, b"\xFF\xD8\xFFsecret-bytes-xx!").unwrap();
+    type Swap = Box<dyn Fn(&Path)>;
+    let secret_for_link = secret.clone();
+    let secret_for_hard = secret.clone();
+    let swaps: Vec<(&str, Swap, &str)> = vec![
+        (
+            "symlink",
+            Box::new(move |p: &Path| std::os::unix::fs::symlink(&secret_for_link, p).unwrap()),
+            "symbolic link",
+        ),
+        (
+            "fifo",
+            Box::new(|p: &Path| {
+                let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }),
+            "no longer a regular file",
+        ),
+        (
+            "hard link",
+            Box::new(move |p: &Path| std::fs::hard_link(&secret_for_hard, p).unwrap()),
+            "another file",
+        ),
+        // A new file may get the freed inode number back: then its content tells.
+        (
+            "other file",
+            Box::new(|p: &Path| std::fs::write(p, b"\xFF\xD8\xFFother---bytes!!!").unwrap()),
+            "another file|content changed",
+        ),
+    ];
+    for (what, swap, says) in swaps {
+        let front = document(dir.path(), "front.jpg", "image/jpeg", content);
+        std::fs::remove_file(&front.path).unwrap();
+        swap(&front.path);
+        let created = tokio::time::timeout(
+            Duration::from_secs(10),
+            client(&server).create_customer(&customer(Documents::Files { front, back: None })),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the upload hung"));
+        match created {
+            Err(ApiError::Refused { message }) => assert!(
+                says.split('|').any(|s| message.contains(s)),
+                "{what}: {message}"
+            ),
+            other => panic!("{what}: {other:?}"),
+        }
+        std::fs::remove_file(dir.path().join("front.jpg")).unwrap();
+    }
+    // The same file, its content changed in place.
+    let front = document(dir.path(), "front.jpg", "image/jpeg", content);
+    std::fs::write(&front.path, b"\xFF\xD8\xFFchanged-bytes-x!").unwrap();
     let err = client(&server)
         .create_customer(&customer(Documents::Files { front, back: None }))
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ApiError::Local { message } if message.contains("changed since")),
+        matches!(&err, ApiError::Refused { message } if message.contains("content changed")),
         "{err:?}"
     );
     assert!(server.received_requests().await.unwrap().is_empty());

@@ -523,6 +523,8 @@ async fn send_row(ctx: &Ctx, job: Job) {
                 // A document that vanished since validation: not sent; the next run
                 // validates the row again and says what is wrong with it.
                 ApiError::Local { message } => (Status::Failed, None, message),
+                // A document that is not the one validated: never sent.
+                ApiError::Refused { message } => (Status::Rejected, None, message),
                 ApiError::Retryable {
                     status, message, ..
                 } => (

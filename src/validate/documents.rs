@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::customer::{DocumentFile, DocumentType, Documents};
@@ -209,10 +210,21 @@ fn inspect_file(documents_dir: &Path, value: &str) -> Result<DocumentFile, &'sta
     if !path.starts_with(documents_dir) {
         return Err(OUTSIDE);
     }
-    // Checked before opening: opening a FIFO or device could block or read forever.
-    let meta = path.metadata().map_err(|_| "file cannot be read")?;
+    // The canonical path has no link in it: opened without following one at its name and
+    // without blocking (a FIFO or a device answers at once), what is checked below is the
+    // file itself, on its descriptor.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|_| "file cannot be read")?;
+    let meta = file.metadata().map_err(|_| "file cannot be read")?;
     if !meta.is_file() {
         return Err("not a regular file");
+    }
+    if meta.nlink() != 1 {
+        // A hard link makes a file outside the folder readable from inside it.
+        return Err("file has more than one hard link");
     }
     let size = meta.len();
     if size > MAX_FILE_BYTES {
@@ -221,8 +233,8 @@ fn inspect_file(documents_dir: &Path, value: &str) -> Result<DocumentFile, &'sta
     if size == 0 {
         return Err("file is empty");
     }
-    let mime = sniff(&path).map_err(|_| "file cannot be read")?;
-    let mime = mime.ok_or("content is not JPEG, PNG or PDF")?;
+    let head = read_head(&mut file).map_err(|_| "file cannot be read")?;
+    let mime = sniff(&head).ok_or("content is not JPEG, PNG or PDF")?;
     let file_name = given
         .file_name()
         .or_else(|| path.file_name())
@@ -233,6 +245,9 @@ fn inspect_file(documents_dir: &Path, value: &str) -> Result<DocumentFile, &'sta
         file_name,
         mime,
         size,
+        device: meta.dev(),
+        inode: meta.ino(),
+        head,
     })
 }
 
@@ -256,13 +271,10 @@ const JPEG_MAGIC: &[u8] = &[0xFF, 0xD8, 0xFF];
 const PNG_MAGIC: &[u8] = &[0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1A, b'\n'];
 const PDF_MAGIC: &[u8] = b"%PDF-";
 
-/// The MIME type from the file's first bytes, `None` if it is none of the accepted formats.
-/// Full signatures at offset 0 (infer accepts a 4-byte PNG prefix and "%PDF" anywhere in
-/// the first KiB; the upload endpoint should not receive anything that loose).
-fn sniff(path: &Path) -> std::io::Result<Option<&'static str>> {
-    let mut head = [0u8; 8];
+/// The first `DocumentFile::HEAD` bytes of the file (fewer if it is shorter).
+fn read_head(file: &mut File) -> std::io::Result<Vec<u8>> {
+    let mut head = vec![0u8; DocumentFile::HEAD];
     let mut len = 0;
-    let mut file = File::open(path)?;
     while len < head.len() {
         match file.read(&mut head[len..]) {
             Ok(0) => break,
@@ -271,8 +283,15 @@ fn sniff(path: &Path) -> std::io::Result<Option<&'static str>> {
             Err(e) => return Err(e),
         }
     }
-    let head = &head[..len];
-    Ok(if head.starts_with(JPEG_MAGIC) {
+    head.truncate(len);
+    Ok(head)
+}
+
+/// The MIME type from the file's first bytes, `None` if it is none of the accepted formats.
+/// Full signatures at offset 0 (infer accepts a 4-byte PNG prefix and "%PDF" anywhere in
+/// the first KiB; the upload endpoint should not receive anything that loose).
+fn sniff(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(JPEG_MAGIC) {
         Some("image/jpeg")
     } else if head.starts_with(PNG_MAGIC) {
         Some("image/png")
@@ -280,7 +299,7 @@ fn sniff(path: &Path) -> std::io::Result<Option<&'static str>> {
         Some("application/pdf")
     } else {
         None
-    })
+    }
 }
 
 #[cfg(test)]

@@ -865,7 +865,7 @@ fn files_must_exist_and_be_regular() {
         f.check(&files("dir.jpg", "back.png")),
         "id_document_front: not a regular file",
     );
-    // A FIFO would block a reader forever: refused from its metadata, never opened.
+    // A FIFO would block a reader forever: opened without blocking, refused at once.
     let fifo = f.docs().join("pipe.jpg");
     if std::process::Command::new("mkfifo")
         .arg(&fifo)
@@ -882,6 +882,23 @@ fn files_must_exist_and_be_regular() {
         f.check(&files("empty.jpg", "back.png")),
         "id_document_front: file is empty",
     );
+    // A hard link makes a file outside the folder readable from inside it.
+    fs::hard_link(
+        f.root.path().join("secret.jpg"),
+        f.docs().join("linked.jpg"),
+    )
+    .unwrap();
+    assert_error(
+        f.check(&files("linked.jpg", "back.png")),
+        "id_document_front: file has more than one hard link",
+    );
+    // What validation saw of the file is what the upload will check again.
+    let (c, _) = valid(f.check(&files("front.jpg", "back.png")));
+    let Documents::Files { front, .. } = c.documents else {
+        panic!("files")
+    };
+    assert_eq!(front.head, JPEG);
+    assert!(front.open().is_ok());
 }
 
 #[test]
