@@ -293,17 +293,18 @@ pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) 
     }
 }
 
-/// `Retry-After` as delay-seconds or an HTTP date; a date in the past is no wait at all.
+/// `Retry-After` as delay-seconds or an HTTP date. A date that has already passed (a server
+/// clock behind ours, a stale cached answer) says nothing usable: it is no `Retry-After`, so
+/// the usual backoff applies rather than no wait at all.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    when.duration_since(SystemTime::now())
+        .ok()
+        .filter(|wait| !wait.is_zero())
 }
 
 #[cfg(test)]
@@ -326,9 +327,12 @@ mod tests {
             d > Duration::from_secs(100) && d <= Duration::from_secs(120),
             "{d:?}"
         );
+        // A date gone by is no Retry-After at all: the usual backoff applies.
+        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        let earlier = SystemTime::now() - Duration::from_secs(5);
         assert_eq!(
-            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
-            Some(Duration::ZERO)
+            retry_after(&headers(&httpdate::fmt_http_date(earlier))),
+            None
         );
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);
