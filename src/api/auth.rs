@@ -82,6 +82,10 @@ impl fmt::Debug for Secret {
 /// Used when the token endpoint does not say how long its token lives.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// The longest life taken from the token endpoint: a token is renewed at least daily, and an
+/// absurd `expires_in` cannot overflow the time of its renewal.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// How long after it was requested a token is replaced: five minutes before it expires, or
 /// at half its life when it lives less than ten minutes (five minutes of margin would leave
 /// nothing of a short token).
@@ -317,7 +321,8 @@ async fn fetch(
         })?;
     let lifetime = expires_in
         .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_LIFETIME);
+        .unwrap_or(DEFAULT_LIFETIME)
+        .min(MAX_LIFETIME);
     tracing::debug!(expires_in = lifetime.as_secs(), "obtained an access token");
     Ok(Cached {
         token,

@@ -859,6 +859,41 @@ async fn token_is_renewed_before_it_expires() {
     }
 }
 
+/// A JavaScript backend may write `expires_in` as a float: it is read all the same (0.0 makes
+/// every request ask for a token; ignored, it would be the default hour and one request),
+/// and an absurd lifetime does not overflow the renewal time.
+#[tokio::test]
+async fn token_lifetime_as_a_float_or_absurd() {
+    let lifetimes = [
+        (json!(0.0), 3),
+        (json!(3600.0), 1),
+        (json!(1e300), 1),
+        (json!(u64::MAX), 1),
+    ];
+    for (expires_in, token_requests) in lifetimes {
+        let server = MockServer::start().await;
+        Mock::given(path("/api/v1/auth/token"))
+            .respond_with(envelope(
+                200,
+                "ok",
+                json!({"access_token": "access", "token_type": "Bearer", "expires_in": expires_in}),
+            ))
+            .expect(token_requests)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v1/customers/enroll"))
+            .respond_with(created(201, "c"))
+            .expect(3)
+            .mount(&server)
+            .await;
+        let client = client_creds(&server);
+        for _ in 0..3 {
+            client.create_customer(&url_customer()).await.unwrap();
+        }
+        server.verify().await;
+    }
+}
+
 #[tokio::test]
 async fn token_expiry_by_real_time() {
     // expires_in 1 s: renewed at half its life.

@@ -56,10 +56,19 @@ pub(crate) struct PageBlock {
     pub total_pages: Option<u64>,
 }
 
+/// A count or a number of seconds however a JavaScript backend wrote it: `3600`, `3600.0`,
+/// `"3600"`. A fraction is dropped (a token's life rounded down is the safe side); a negative
+/// or absurd number is no number.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let whole = |f: f64| (f.is_finite() && (0.0..=u64::MAX as f64).contains(&f)).then(|| f as u64);
     Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().and_then(whole)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(whole))
+        }
         _ => None,
     })
 }
