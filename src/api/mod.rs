@@ -489,7 +489,7 @@ async fn file_part(doc: &DocumentFile) -> Result<Part, ApiError> {
     }
     let body = ReaderStream::new(tokio::io::AsyncReadExt::take(file, doc.size));
     Part::stream_with_length(Body::wrap_stream(body), doc.size)
-        .file_name(doc.file_name.clone())
+        .file_name(wire::part_file_name(&doc.file_name, doc.mime))
         .mime_str(doc.mime)
         .map_err(|e| ApiError::Local {
             message: format!(

@@ -583,6 +583,55 @@ async fn multipart_parts_have_names_file_names_and_types() {
     assert!(body.contains("name=\"id_document_type\"\r\n\r\nNIN\r\n"));
 }
 
+/// A document whose name carries CR LF, quotes and a path: the raw multipart body gets one
+/// clean `filename` and no extra header in the part.
+#[tokio::test]
+async fn a_hostile_document_name_adds_no_header_to_its_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let front = document(
+        dir.path(),
+        "x.png\r\nX-Injected: 1",
+        "image/png",
+        b"\x89PNG front",
+    );
+    let mut back = document(dir.path(), "back.png", "image/png", b"\x89PNG back");
+    back.file_name = "..\\..\\b\"ack\".png\r\nContent-Disposition: inline".into();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(created(201, "c-3"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = customer(Documents::Files {
+        front,
+        back: Some(back),
+    });
+    client(&server).create_customer(&c).await.unwrap();
+
+    let request = &server.received_requests().await.unwrap()[0];
+    let body = String::from_utf8_lossy(&request.body);
+    assert!(
+        body.contains(
+            "Content-Disposition: form-data; name=\"id_document_front\"; \
+             filename=\"x.pngX-Injected: 1\"\r\nContent-Type: image/png\r\n\r\n\u{FFFD}PNG front"
+        ),
+        "{body:?}"
+    );
+    assert!(
+        body.contains(
+            "name=\"id_document_back\"; filename=\"back.pngContent-Disposition: inline\"\r\n\
+             Content-Type: image/png\r\n\r\n"
+        ),
+        "{body:?}"
+    );
+    for line in body.split("\r\n") {
+        assert!(
+            !line.starts_with("X-Injected") && !line.starts_with("Content-Disposition: inline"),
+            "an injected header line: {line:?} in {body:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn multipart_without_back_and_without_provider_enroll() {
     let dir = tempfile::tempdir().unwrap();
