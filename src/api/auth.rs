@@ -271,10 +271,7 @@ async fn fetch(
         .map_err(|e| not_sent(error::from_transport(&e)))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| not_sent(error::from_transport(&e)))?;
+    let bytes = super::body::from_reqwest(resp).await.map_err(not_sent)?;
 
     if !status.is_success() {
         let code = status.as_u16();

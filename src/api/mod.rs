@@ -2,7 +2,8 @@
 //! every answer into a typed outcome.
 //!
 //! Owns: the wire format (`wire`), authentication and token renewal (`auth`), the bulk
-//! enroll's own HTTP/1.1 connections (`direct`), and the classification of answers and
+//! enroll's own HTTP/1.1 connections (`direct`), reading answers at most 1 MiB long (`body`,
+//! for every request), and the classification of answers and
 //! transport failures into `ApiError` classes (`error`, for both ways of sending). Does not
 //! own retries, pacing or backoff: one call here is one attempt (plus, after a 401, one retry
 //! with a renewed token); the executor decides what to do with a `Retryable`.
@@ -13,8 +14,11 @@
 
 mod answer;
 mod auth;
+mod body;
 mod direct;
 mod error;
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;
 pub(crate) mod wire;
@@ -400,15 +404,7 @@ impl Client {
         tracing::debug!(url = %resp.url().path(), status = status.as_u16(), "cartevo answer");
         let mut resp = resp;
         let headers = std::mem::take(resp.headers_mut());
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| match error::from_transport(&e) {
-                ApiError::Retryable { message, .. } => {
-                    error::unreadable_body(status.as_u16(), &message)
-                }
-                other => other,
-            })?;
+        let body = body::from_reqwest(resp).await?;
         Ok(Answer {
             status,
             headers,

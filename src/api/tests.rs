@@ -14,10 +14,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use super::*;
 use crate::customer::{Customer, DocumentFile, DocumentType, Documents};
 
-const TOKEN: &str = "tok-static-1234567890";
-const KEY: &str = "client-key-abcdefghij";
+pub(super) const TOKEN: &str = "tok-static-1234567890";
+pub(super) const KEY: &str = "client-key-abcdefghij";
 
-fn customer(documents: Documents) -> Customer {
+pub(super) fn customer(documents: Documents) -> Customer {
     Customer {
         first_name: "John".into(),
         last_name: "Doe".into(),
@@ -37,7 +37,7 @@ fn customer(documents: Documents) -> Customer {
     }
 }
 
-fn url_customer() -> Customer {
+pub(super) fn url_customer() -> Customer {
     customer(Documents::Urls {
         front: "https://cdn.your-app.com/kyc/abc123/front.jpg".into(),
         back: "https://cdn.your-app.com/kyc/abc123/back.jpg".into(),
@@ -66,7 +66,7 @@ fn page_example_body() -> Value {
     })
 }
 
-fn config(base: &str, credentials: Credentials) -> ApiConfig {
+pub(super) fn config(base: &str, credentials: Credentials) -> ApiConfig {
     ApiConfig {
         base_url: base.to_owned(),
         credentials,
@@ -523,7 +523,7 @@ async fn an_answer_whose_body_stalls_keeps_its_status() {
     );
 }
 
-fn document(dir: &Path, name: &str, mime: &'static str, content: &[u8]) -> DocumentFile {
+pub(super) fn document(dir: &Path, name: &str, mime: &'static str, content: &[u8]) -> DocumentFile {
     let path = dir.join(name);
     std::fs::write(&path, content).unwrap();
     DocumentFile {
