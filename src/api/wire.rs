@@ -60,7 +60,8 @@ pub(crate) struct PageBlock {
 /// `"3600"`. A fraction is dropped (a token's life rounded down is the safe side); a negative
 /// or absurd number is no number.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let whole = |f: f64| (f.is_finite() && (0.0..=u64::MAX as f64).contains(&f)).then(|| f as u64);
+    // NaN and the infinities fall outside the range too.
+    let whole = |f: f64| (0.0..=u64::MAX as f64).contains(&f).then_some(f as u64);
     Ok(match Value::deserialize(d)? {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().and_then(whole)),
         Value::String(s) => {
