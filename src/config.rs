@@ -223,8 +223,8 @@ fn timeout(send: &SendArgs) -> Result<Duration> {
     }
     if secs > MAX_TIMEOUT_SECS {
         bail!(
-            "--timeout {secs} is more than an hour ({MAX_TIMEOUT_SECS} seconds), the longest \
-             a request may take: give a number of seconds up to {MAX_TIMEOUT_SECS}"
+            "--timeout is more than an hour, the longest a request may take: give a number of \
+             seconds up to {MAX_TIMEOUT_SECS}"
         );
     }
     Ok(Duration::from_secs_f64(secs))
