@@ -261,6 +261,9 @@ async fn fetch(
             retry_after,
             maybe_sent: false,
         },
+        ApiError::Unreachable { message } => ApiError::Unreachable {
+            message: format!("could not obtain an access token: {message}"),
+        },
         other => other,
     };
     let resp = http

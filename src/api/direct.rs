@@ -40,7 +40,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::ApiError;
-use super::error::{Transport, chain, unreadable_body};
+use super::error::{Transport, chain, unreadable_body, untrusted_certificate};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -252,10 +252,10 @@ impl Direct {
         let sender = match &self.tls {
             None => handshake(tcp).await,
             Some((tls, name)) => {
-                let stream = tls
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|e| refused(format!("TLS handshake failed: {e}")))?;
+                let stream = tls.connect(name.clone(), tcp).await.map_err(|e| {
+                    untrusted_certificate(&e)
+                        .unwrap_or_else(|| refused(format!("TLS handshake failed: {e}")))
+                })?;
                 handshake(stream).await
             }
         };

@@ -34,13 +34,22 @@ pub enum ApiError {
         /// What the server asked for in `Retry-After` (429 and 503 only).
         retry_after: Option<Duration>,
         /// `false` only when the customer certainly was not created by this attempt (the
-        /// connection never opened, the token could not be obtained, or a 408/429 answer);
+        /// connection closed before the request was written, the token could not be
+        /// obtained, or a 408/429 answer);
         /// `true` when a later 409 may be our own earlier attempt.
         maybe_sent: bool,
     },
 
+    /// No connection to the API could be made: refused, a host name that does not resolve, a
+    /// connect that timed out, a TLS handshake that failed. Nothing was sent. Transient like
+    /// `Retryable`; the attempt loop also counts these in a row, and an API that stays
+    /// unreachable stops the command.
+    #[error("{message}")]
+    Unreachable { message: String },
+
     /// The run cannot go on: credentials refused (401 after renewal, token endpoint 400/401/
-    /// 403), or 403 (e.g. preproduction's "Cannot create more than 3 customers").
+    /// 403), 403 (e.g. preproduction's "Cannot create more than 3 customers"), or a TLS
+    /// certificate this machine does not trust.
     #[error("{message}")]
     Fatal {
         status: Option<u16>,
@@ -71,6 +80,7 @@ impl ApiError {
             ApiError::Duplicate { message }
             | ApiError::Rejected { message, .. }
             | ApiError::Retryable { message, .. }
+            | ApiError::Unreachable { message }
             | ApiError::Fatal { message, .. }
             | ApiError::Local { message } => message,
         }
@@ -82,7 +92,7 @@ impl ApiError {
             ApiError::Duplicate { .. } => Some(409),
             ApiError::Rejected { status, .. } => Some(*status),
             ApiError::Retryable { status, .. } | ApiError::Fatal { status, .. } => *status,
-            ApiError::Local { .. } => None,
+            ApiError::Unreachable { .. } | ApiError::Local { .. } => None,
         }
     }
 
@@ -114,6 +124,9 @@ impl ApiError {
                 retry_after,
                 maybe_sent,
             },
+            ApiError::Unreachable { message } => ApiError::Unreachable {
+                message: scrub(message),
+            },
             ApiError::Fatal { status, message } => ApiError::Fatal {
                 status,
                 message: scrub(message),
@@ -142,6 +155,8 @@ pub(crate) fn from_transport(err: &reqwest::Error) -> ApiError {
         ApiError::Local {
             message: format!("could not build the request (not sent): {detail}"),
         }
+    } else if let Some(fatal) = untrusted_certificate(err) {
+        fatal
     } else if err.is_connect() {
         Transport::Connect.error(&detail)
     } else if err.is_timeout() {
@@ -156,7 +171,7 @@ pub(crate) fn from_transport(err: &reqwest::Error) -> ApiError {
 /// server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
-    /// No connection: nothing left this machine.
+    /// No connection (`ApiError::Unreachable`): nothing left this machine.
     Connect,
     /// The connection closed before the request was written on it.
     ClosedBeforeWritten,
@@ -169,7 +184,11 @@ pub(crate) enum Transport {
 impl Transport {
     pub(crate) fn error(self, detail: &str) -> ApiError {
         let (what, maybe_sent) = match self {
-            Transport::Connect => ("could not connect (not sent)", false),
+            Transport::Connect => {
+                return ApiError::Unreachable {
+                    message: format!("could not connect (not sent): {detail}"),
+                };
+            }
             Transport::ClosedBeforeWritten => (
                 "the connection closed before the request was written (not sent)",
                 false,
@@ -182,6 +201,49 @@ impl Transport {
         };
         ApiError::retryable(None, format!("{what}: {detail}"), maybe_sent)
     }
+}
+
+/// A TLS certificate problem anywhere in `err`'s chain (an unknown issuer, an expired
+/// certificate, one for another host), as the fatal error it is: every request would meet it,
+/// and only the operator can fix it. `None` for any other failure.
+pub(crate) fn untrusted_certificate(err: &(dyn std::error::Error + 'static)) -> Option<ApiError> {
+    use tokio_rustls::rustls::{CertificateError, Error as TlsError};
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(tls @ TlsError::InvalidCertificate(problem)) = e.downcast_ref::<TlsError>() {
+            let what = match problem {
+                CertificateError::UnknownIssuer => {
+                    "it is signed by an authority this machine does not trust"
+                }
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "it has expired"
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
+                    "it is not valid for the host of --base-url"
+                }
+                _ => "it is not valid",
+            };
+            return Some(ApiError::Fatal {
+                status: None,
+                message: format!(
+                    "the API's TLS certificate was refused: {what} ({tls}). If the API, or a \
+                     proxy on the way, uses a certificate from a private authority, trust that \
+                     authority with --ca-cert PEM or SSL_CERT_FILE; otherwise check --base-url \
+                     and the server's certificate"
+                ),
+            });
+        }
+        // rustls's error reaches us inside an io::Error (reqwest's, inside another), whose
+        // `source` skips the error it holds.
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// An answer whose head arrived (`status`) but whose body could not be read: the request

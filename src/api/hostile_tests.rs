@@ -1,5 +1,6 @@
-//! The client against raw TCP servers that misbehave on purpose, on every way of sending: the
-//! JSON enroll (the direct path), a multipart create, a token request and a read (reqwest).
+//! The client against servers that misbehave on purpose, on every way of sending: the JSON
+//! enroll (the direct path), a multipart create, a token request and a read (reqwest).
+//! Answers that never end, and a certificate no one trusts.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -242,4 +243,70 @@ async fn an_answer_of_one_mib_is_read() {
         client.create_customer(&url_customer()).await.unwrap().id,
         "c-1"
     );
+}
+
+/// A TLS server on 127.0.0.1:0 whose certificate is self-signed (a committed test fixture,
+/// valid for `localhost` and 127.0.0.1 until 2126): no client trusts it. It shakes hands with
+/// every connection and answers nothing.
+fn untrusted_tls_server() -> String {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let fixture = |name: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name)
+    };
+    let cert = CertificateDer::from_pem_file(fixture("self-signed.crt.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixture("self-signed.key.pem")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("https://{}/api/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            // The client refuses the certificate: the handshake fails on this side too.
+            tokio::spawn(async move { acceptor.accept(stream).await.map(drop) });
+        }
+    });
+    url
+}
+
+/// A certificate no one trusts is fatal at once, on both ways of sending, with the way out.
+#[tokio::test]
+async fn an_untrusted_certificate_is_fatal_and_names_the_way_out() {
+    let url = untrusted_tls_server();
+    let client = Client::new(config(&url, Credentials::Token(TOKEN.into()))).unwrap();
+    for (what, err) in [
+        (
+            "enroll",
+            client.create_customer(&url_customer()).await.map(drop),
+        ),
+        ("read", client.get_customer("c-1").await.map(drop)),
+    ] {
+        let err = err.unwrap_err();
+        assert!(
+            matches!(err, ApiError::Fatal { status: None, .. }),
+            "{what}: {err:?}"
+        );
+        let message = err.to_string();
+        for needle in [
+            "TLS certificate was refused",
+            "not trust",
+            "--ca-cert",
+            "SSL_CERT_FILE",
+        ] {
+            assert!(message.contains(needle), "{what}: {needle:?} in {message}");
+        }
+    }
 }

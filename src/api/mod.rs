@@ -453,6 +453,10 @@ fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .timeout(timeout)
+        // Shorter than the whole request's, so that a connect (or TLS handshake) that never
+        // completes is reported as such, nothing sent and the API unreachable, rather than
+        // as a request that timed out and may have been received.
+        .connect_timeout(timeout.mul_f64(0.9))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("could not build the HTTP client")

@@ -326,15 +326,22 @@ async fn connection_refused_was_not_sent() {
     ))
     .unwrap();
     let err = client.create_customer(&url_customer()).await.unwrap_err();
+    assert!(matches!(err, ApiError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("(not sent)"), "{err}");
+    // The same on reqwest's way (a read), and for a token request.
+    let err = client.get_customer("c-1").await.unwrap_err();
+    assert!(matches!(err, ApiError::Unreachable { .. }), "{err:?}");
+    let client = Client::new(config(
+        &format!("http://127.0.0.1:{port}/api/v1"),
+        Credentials::Client {
+            id: "company-1".into(),
+            key: KEY.into(),
+        },
+    ))
+    .unwrap();
+    let err = client.create_customer(&url_customer()).await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            ApiError::Retryable {
-                status: None,
-                maybe_sent: false,
-                ..
-            }
-        ),
+        matches!(&err, ApiError::Unreachable { message } if message.starts_with("could not obtain an access token")),
         "{err:?}"
     );
 }

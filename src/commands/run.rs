@@ -210,6 +210,8 @@ pub async fn run_file(
                     summary.stopped(Exit::Interrupted, "interrupted".to_string())
                 }
                 Some(StopReason::Fatal(m)) => summary.stopped(Exit::Fatal, m.clone()),
+                // Nothing is wrong with the rows: they stay pending or failed for the next run.
+                Some(StopReason::Unreachable(m)) => summary.stopped(Exit::Resume, m.clone()),
                 None => summary,
             }
         });
@@ -239,8 +241,12 @@ pub async fn run_file(
         "report written"
     );
     crate::report::announce(file, &counts, dir);
-    if let Some(StopReason::Fatal(m)) = &stopped {
-        eprintln!("error: run stopped, {m}");
+    match &stopped {
+        Some(StopReason::Fatal(m)) => eprintln!("error: run stopped, {m}"),
+        Some(StopReason::Unreachable(m)) => {
+            eprintln!("error: run stopped, {m}; run again to resume once it answers")
+        }
+        _ => {}
     }
     Ok(summary.exit())
 }

@@ -42,8 +42,12 @@ pub use pacer::{Backoff, Pacer, Rate};
 pub enum StopReason {
     Interrupted,
     /// The run cannot go on: the API refuses our requests (a 401 that survived renewal, or a
-    /// 403), or an internal error. Says which, with the API's message if any.
+    /// 403), its TLS certificate is not trusted, or an internal error. Says which, with the
+    /// API's message if any.
     Fatal(String),
+    /// No attempt could connect to the API for a while ("the API is unreachable: <the last
+    /// error>"). Nothing is wrong with the rows: the run can resume once the API answers.
+    Unreachable(String),
 }
 
 /// The run's stop switch, shared by the signal handler, the planner, the dispatcher and every
@@ -141,6 +145,7 @@ impl Policy {
             stats: stats.clone(),
             max_attempts: self.max_attempts,
             backoff: self.backoff,
+            unanswered: Arc::default(),
         }
     }
 
@@ -486,11 +491,18 @@ async fn send_row(ctx: &Ctx, job: Job) {
                     (Status::Duplicate, Some(409), message)
                 }
                 ApiError::Rejected { status, message } => (Status::Rejected, Some(status), message),
-                ApiError::Fatal { status, message } => (
+                ApiError::Fatal {
+                    status: Some(code),
+                    message,
+                } => (
                     Status::Failed,
-                    status,
+                    Some(code),
                     format!("{message} (run stopped: the API refuses our requests)"),
                 ),
+                ApiError::Fatal {
+                    status: None,
+                    message,
+                } => (Status::Failed, None, format!("{message} (run stopped)")),
                 // A document that vanished since validation: not sent; the next run
                 // validates the row again and says what is wrong with it.
                 ApiError::Local { message } => (Status::Failed, None, message),
@@ -499,6 +511,11 @@ async fn send_row(ctx: &Ctx, job: Job) {
                 } => (
                     Status::Failed,
                     status,
+                    format!("{message} (gave up after {attempts} attempts)"),
+                ),
+                ApiError::Unreachable { message } => (
+                    Status::Failed,
+                    None,
                     format!("{message} (gave up after {attempts} attempts)"),
                 ),
             };
