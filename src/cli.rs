@@ -174,7 +174,7 @@ pub struct SendArgs {
     /// Attempts per row per run at most.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
-    /// Per-request timeout in seconds.
+    /// Per-request timeout in seconds (at most 3600).
     #[arg(long, default_value_t = 30.0)]
     pub timeout: f64,
     /// First retry backoff in milliseconds (doubles per attempt, full jitter, capped at 30 s).

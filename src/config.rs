@@ -207,8 +207,27 @@ pub fn policy(send: &SendArgs) -> Result<Policy> {
             base: Duration::from_millis(send.backoff_ms),
             cap: Duration::from_secs(30),
         },
-        grace: Duration::from_secs_f64(send.timeout.clamp(1.0, 30.0)),
+        grace: timeout(send)?.clamp(Duration::from_secs(1), Duration::from_secs(30)),
     })
+}
+
+/// The longest `--timeout` taken: a request that may take longer than an hour is a typo (or
+/// `1e30`, which no `Duration` holds), and a row would hold its place in flight that long.
+const MAX_TIMEOUT_SECS: f64 = 3600.0;
+
+/// `--timeout`, checked: a positive number of seconds, at most an hour.
+fn timeout(send: &SendArgs) -> Result<Duration> {
+    let secs = send.timeout;
+    if !(secs > 0.0 && secs.is_finite()) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    if secs > MAX_TIMEOUT_SECS {
+        bail!(
+            "--timeout is more than an hour, the longest a request may take: give a number of \
+             seconds up to {MAX_TIMEOUT_SECS}"
+        );
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The client's settings: the base URL, the credentials the environment or `--token-file`
@@ -216,9 +235,7 @@ pub fn policy(send: &SendArgs) -> Result<Policy> {
 /// starts; the client reads the `--ca-cert` files when it is built (`api::tls`), before it
 /// sends anything.
 pub fn api(api: &ApiArgs, send: &SendArgs) -> Result<ApiConfig> {
-    if !(send.timeout > 0.0 && send.timeout.is_finite()) {
-        bail!("--timeout must be a positive number of seconds");
-    }
+    let timeout = timeout(send)?;
     let credentials = if let Some(path) = &api.token_file {
         Credentials::TokenFile(path.clone())
     } else if let Some(token) = non_empty_env("CARTEVO_API_TOKEN") {
@@ -237,7 +254,7 @@ pub fn api(api: &ApiArgs, send: &SendArgs) -> Result<ApiConfig> {
     Ok(ApiConfig {
         base_url: api.base_url.clone(),
         credentials,
-        timeout: Duration::from_secs_f64(send.timeout),
+        timeout,
         provider_enroll: !api.no_provider_enroll,
         ca_certs: api.ca_cert.clone(),
     })
@@ -271,6 +288,38 @@ mod tests {
             let err = policy(&send(bad)).expect_err("refused");
             assert!(err.to_string().contains("--rate"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_timeout_is_positive_and_at_most_an_hour() {
+        let with = |timeout| SendArgs {
+            timeout,
+            ..send(5.0)
+        };
+        let api_args = ApiArgs {
+            base_url: "http://127.0.0.1:1/api/v1".into(),
+            token_file: Some("token".into()),
+            no_provider_enroll: false,
+            ca_cert: Vec::new(),
+        };
+        for ok in [0.001, 30.0, 3600.0] {
+            assert_eq!(
+                api(&api_args, &with(ok)).unwrap().timeout,
+                Duration::from_secs_f64(ok)
+            );
+            assert!(policy(&with(ok)).is_ok());
+        }
+        // 1e30 seconds is more than a `Duration` holds: it must be refused, not panic.
+        for bad in [0.0, -1.0, 3600.5, 1e30, f64::NAN, f64::INFINITY] {
+            for err in [
+                api(&api_args, &with(bad)).expect_err("refused"),
+                policy(&with(bad)).expect_err("refused"),
+            ] {
+                assert!(err.to_string().contains("--timeout"), "{bad}: {err}");
+            }
+        }
+        let err = api(&api_args, &with(1e30)).unwrap_err().to_string();
+        assert!(err.contains("more than an hour"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `run` through the binary against wiremock: every class of answer, retries with
 //! Retry-After, token renewal mid-run, the 401 and 403 stops, a lost answer resolved by a 409,
-//! resume without sending a row twice, already_enrolled across files, and Ctrl-C.
+//! resume without sending a row twice, already_enrolled across files, Ctrl-C, and an API that
+//! cannot be reached or whose certificate is not trusted.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -814,6 +815,112 @@ async fn wait_for_requests(server: &MockServer, n: usize) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// An address nothing listens on: every connection is refused.
+fn nothing_listens() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+/// Connection refused on every request: the run stops after ten attempts in a row instead of
+/// trying every row five times, exits 3, and a later run sends every row.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_api_stops_the_run_and_the_rows_wait_for_the_next() {
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=40).map(row));
+    let out = case.run(&nothing_listens(), &file, "r", &["--concurrency", "2"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the API is unreachable: could not connect (not sent)"),
+        "{}",
+        stderr(&out)
+    );
+    let summary = case.summary("r");
+    assert_eq!(summary["exit_code"], 3);
+    let stopped = summary["stopped"].as_str().unwrap();
+    assert!(
+        stopped.starts_with("the API is unreachable: could not connect"),
+        "{stopped}"
+    );
+    // Ten in a row, and what the other worker had in flight: not 40 rows × 5 attempts.
+    let sent = summary["requests_sent"].as_u64().unwrap();
+    assert!((10..=12).contains(&sent), "{sent} requests");
+    assert_eq!(summary["counts"]["created"], 0);
+    let (failed, pending) = (
+        summary["counts"]["failed"].as_u64().unwrap(),
+        summary["counts"]["pending"].as_u64().unwrap(),
+    );
+    assert_eq!(failed + pending, 40, "{summary}");
+    assert!(pending >= 36, "{summary}");
+
+    // Once the API answers, the next run sends every row.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let out = case.run(&format!("{}/api/v1", server.uri()), &file, "r2", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(emails_sent(&server).await.len(), 40);
+}
+
+/// A TLS server on 127.0.0.1:0 with a self-signed certificate (a committed test fixture, for
+/// `localhost` and 127.0.0.1 until 2126) that no client trusts.
+fn untrusted_tls_server() -> String {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let fixture = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name)
+    };
+    let cert = CertificateDer::from_pem_file(fixture("self-signed.crt.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(fixture("self-signed.key.pem")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("https://{}/api/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move { acceptor.accept(stream).await.map(drop) });
+        }
+    });
+    url
+}
+
+/// A certificate this machine does not trust fails every request the same way: the run stops
+/// at the first, exit 1, saying how to trust a private authority.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_certificate_is_fatal_and_says_how_to_trust_it() {
+    let case = Case::new();
+    let file = case.csv("in.csv", (1..=5).map(row));
+    let out = case.run(&untrusted_tls_server(), &file, "r", &["--concurrency", "1"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in ["TLS certificate was refused", "--ca-cert", "SSL_CERT_FILE"] {
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    }
+    let summary = case.summary("r");
+    assert_eq!(summary["exit_code"], 1);
+    assert_eq!(summary["requests_sent"], 1);
+    assert!(
+        summary["stopped"].as_str().unwrap().contains("--ca-cert"),
+        "{summary}"
+    );
 }
 
 #[test]

@@ -82,6 +82,10 @@ impl fmt::Debug for Secret {
 /// Used when the token endpoint does not say how long its token lives.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// The longest life taken from the token endpoint: a token is renewed at least daily, and an
+/// absurd `expires_in` cannot overflow the time of its renewal.
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// How long after it was requested a token is replaced: five minutes before it expires, or
 /// at half its life when it lives less than ten minutes (five minutes of margin would leave
 /// nothing of a short token).
@@ -265,6 +269,9 @@ async fn fetch(
             status: None,
             message: format!("could not obtain an access token: {message}"),
         },
+        ApiError::Unreachable { message } => ApiError::Unreachable {
+            message: format!("could not obtain an access token: {message}"),
+        },
         other => other,
     };
     let resp = http
@@ -275,10 +282,7 @@ async fn fetch(
         .map_err(|e| not_sent(error::from_transport(&e)))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| not_sent(error::from_transport(&e)))?;
+    let bytes = super::body::from_reqwest(resp).await.map_err(not_sent)?;
 
     if !status.is_success() {
         let code = status.as_u16();
@@ -325,7 +329,8 @@ async fn fetch(
         })?;
     let lifetime = expires_in
         .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_LIFETIME);
+        .unwrap_or(DEFAULT_LIFETIME)
+        .min(MAX_LIFETIME);
     tracing::debug!(expires_in = lifetime.as_secs(), "obtained an access token");
     Ok(Cached {
         token,

@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{StatusCode, Uri};
@@ -64,7 +64,7 @@ pub(super) struct Direct {
     idle: Mutex<Vec<(Sender, Instant)>>,
 }
 
-/// An answer, read whole.
+/// An answer, read whole (at most `body::MAX_ANSWER_BYTES`).
 pub(super) struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -149,8 +149,8 @@ impl Direct {
         }
     }
 
-    /// One POST of a JSON body to `path` (origin form), answer read whole, all within the
-    /// timeout.
+    /// One POST of a JSON body to `path` (origin form), answer read whole (up to the limit of
+    /// `body`), all within the timeout.
     pub async fn post_json(
         &self,
         path: &Uri,
@@ -222,11 +222,8 @@ impl Direct {
         let status = response.status();
         *stage = Stage::Answered(status);
         let (parts, incoming) = response.into_parts();
-        let body = incoming
-            .collect()
-            .await
-            .map_err(|e| unreadable_body(status.as_u16(), &chain(&e)))?
-            .to_bytes();
+        // Over the limit, the connection goes with the answer: it is not put back idle.
+        let body = super::body::from_hyper(status, incoming).await?;
         // Whole answer read: the connection can carry the next request, unless it is closing.
         // Not awaited here (the answer is in hand, and the timeout must not take it away):
         // `checkout` waits until hyper is done with this exchange.

@@ -34,10 +34,18 @@ pub enum ApiError {
         /// What the server asked for in `Retry-After` (429 and 503 only).
         retry_after: Option<Duration>,
         /// `false` only when the customer certainly was not created by this attempt (the
-        /// connection never opened, the token could not be obtained, or a 408/429 answer);
+        /// connection closed before the request was written, the token could not be
+        /// obtained, or a 408/429 answer);
         /// `true` when a later 409 may be our own earlier attempt.
         maybe_sent: bool,
     },
+
+    /// No connection to the API could be made: refused, a host name that does not resolve, a
+    /// connect that timed out, a TLS handshake that failed. Nothing was sent. Transient like
+    /// `Retryable`; the attempt loop also counts these in a row, and an API that stays
+    /// unreachable stops the command.
+    #[error("{message}")]
+    Unreachable { message: String },
 
     /// The run cannot go on: credentials refused (401 after renewal, token endpoint 400/401/
     /// 403), 403 (e.g. preproduction's "Cannot create more than 3 customers"), or a server
@@ -77,6 +85,7 @@ impl ApiError {
             ApiError::Duplicate { message }
             | ApiError::Rejected { message, .. }
             | ApiError::Retryable { message, .. }
+            | ApiError::Unreachable { message }
             | ApiError::Fatal { message, .. }
             | ApiError::Local { message }
             | ApiError::Refused { message } => message,
@@ -89,7 +98,9 @@ impl ApiError {
             ApiError::Duplicate { .. } => Some(409),
             ApiError::Rejected { status, .. } => Some(*status),
             ApiError::Retryable { status, .. } | ApiError::Fatal { status, .. } => *status,
-            ApiError::Local { .. } | ApiError::Refused { .. } => None,
+            ApiError::Unreachable { .. } | ApiError::Local { .. } | ApiError::Refused { .. } => {
+                None
+            }
         }
     }
 
@@ -147,6 +158,9 @@ impl ApiError {
                 retry_after,
                 maybe_sent,
             },
+            ApiError::Unreachable { message } => ApiError::Unreachable {
+                message: scrub(message),
+            },
             ApiError::Fatal { status, message } => ApiError::Fatal {
                 status,
                 message: scrub(message),
@@ -194,7 +208,7 @@ pub(crate) fn from_transport(err: &reqwest::Error) -> ApiError {
 /// server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
-    /// No connection: nothing left this machine.
+    /// No connection (`ApiError::Unreachable`): nothing left this machine.
     Connect,
     /// The connection closed before the request was written on it.
     ClosedBeforeWritten,
@@ -207,7 +221,11 @@ pub(crate) enum Transport {
 impl Transport {
     pub(crate) fn error(self, detail: &str) -> ApiError {
         let (what, maybe_sent) = match self {
-            Transport::Connect => ("could not connect (not sent)", false),
+            Transport::Connect => {
+                return ApiError::Unreachable {
+                    message: format!("could not connect (not sent): {detail}"),
+                };
+            }
             Transport::ClosedBeforeWritten => (
                 "the connection closed before the request was written (not sent)",
                 false,
@@ -341,17 +359,18 @@ pub(crate) fn from_status(status: StatusCode, headers: &HeaderMap, body: &[u8]) 
     }
 }
 
-/// `Retry-After` as delay-seconds or an HTTP date; a date in the past is no wait at all.
+/// `Retry-After` as delay-seconds or an HTTP date. A date that has already passed (a server
+/// clock behind ours, a stale cached answer) says nothing usable: it is no `Retry-After`, so
+/// the usual backoff applies rather than no wait at all.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    when.duration_since(SystemTime::now())
+        .ok()
+        .filter(|wait| !wait.is_zero())
 }
 
 #[cfg(test)]
@@ -374,9 +393,12 @@ mod tests {
             d > Duration::from_secs(100) && d <= Duration::from_secs(120),
             "{d:?}"
         );
+        // A date gone by is no Retry-After at all: the usual backoff applies.
+        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        let earlier = SystemTime::now() - Duration::from_secs(5);
         assert_eq!(
-            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
-            Some(Duration::ZERO)
+            retry_after(&headers(&httpdate::fmt_http_date(earlier))),
+            None
         );
         assert_eq!(retry_after(&headers("soon")), None);
         assert_eq!(retry_after(&HeaderMap::new()), None);

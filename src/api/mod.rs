@@ -3,7 +3,8 @@
 //!
 //! Owns: the wire format (`wire`), authentication and token renewal (`auth`), the bulk
 //! enroll's own HTTP/1.1 connections (`direct`), the one TLS trust setting both ways of
-//! sending use (`tls`), and the classification of answers and
+//! sending use (`tls`), reading answers at most 1 MiB long (`body`, for every request), and
+//! the classification of answers and
 //! transport failures into `ApiError` classes (`error`, for both ways of sending). Does not
 //! own retries, pacing or backoff: one call here is one attempt (plus, after a 401, one retry
 //! with a renewed token); the executor decides what to do with a `Retryable`.
@@ -14,8 +15,11 @@
 
 mod answer;
 mod auth;
+mod body;
 mod direct;
 mod error;
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -410,15 +414,7 @@ impl Client {
         tracing::debug!(url = %resp.url().path(), status = status.as_u16(), "cartevo answer");
         let mut resp = resp;
         let headers = std::mem::take(resp.headers_mut());
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| match error::from_transport(&e) {
-                ApiError::Retryable { message, .. } => {
-                    error::unreadable_body(status.as_u16(), &message)
-                }
-                other => other,
-            })?;
+        let body = body::from_reqwest(resp).await?;
         Ok(Answer {
             status,
             headers,
@@ -468,6 +464,10 @@ fn http_client(timeout: Duration, tls: &tls::Tls) -> anyhow::Result<reqwest::Cli
         .use_preconfigured_tls(tls.for_reqwest())
         .user_agent(USER_AGENT)
         .timeout(timeout)
+        // Shorter than the whole request's, so that a connect (or TLS handshake) that never
+        // completes is reported as such, nothing sent and the API unreachable, rather than
+        // as a request that timed out and may have been received.
+        .connect_timeout(timeout.mul_f64(0.9))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("could not build the HTTP client")
@@ -501,7 +501,7 @@ async fn file_part(doc: &DocumentFile) -> Result<Part, ApiError> {
     };
     let body = ReaderStream::new(tokio::io::AsyncReadExt::take(file, doc.size));
     Part::stream_with_length(Body::wrap_stream(body), doc.size)
-        .file_name(doc.file_name.clone())
+        .file_name(wire::part_file_name(&doc.file_name, doc.mime))
         .mime_str(doc.mime)
         .map_err(|e| ApiError::Local {
             message: format!(

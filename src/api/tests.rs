@@ -15,7 +15,7 @@ use super::*;
 use crate::customer::{Customer, DocumentFile, DocumentType, Documents};
 
 pub(super) const TOKEN: &str = "tok-static-1234567890";
-const KEY: &str = "client-key-abcdefghij";
+pub(super) const KEY: &str = "client-key-abcdefghij";
 
 pub(super) fn customer(documents: Documents) -> Customer {
     Customer {
@@ -327,15 +327,22 @@ async fn connection_refused_was_not_sent() {
     ))
     .unwrap();
     let err = client.create_customer(&url_customer()).await.unwrap_err();
+    assert!(matches!(err, ApiError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("(not sent)"), "{err}");
+    // The same on reqwest's way (a read), and for a token request.
+    let err = client.get_customer("c-1").await.unwrap_err();
+    assert!(matches!(err, ApiError::Unreachable { .. }), "{err:?}");
+    let client = Client::new(config(
+        &format!("http://127.0.0.1:{port}/api/v1"),
+        Credentials::Client {
+            id: "company-1".into(),
+            key: KEY.into(),
+        },
+    ))
+    .unwrap();
+    let err = client.create_customer(&url_customer()).await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            ApiError::Retryable {
-                status: None,
-                maybe_sent: false,
-                ..
-            }
-        ),
+        matches!(&err, ApiError::Unreachable { message } if message.starts_with("could not obtain an access token")),
         "{err:?}"
     );
 }
@@ -588,6 +595,55 @@ async fn multipart_parts_have_names_file_names_and_types() {
     ), "{body}");
     assert!(body.contains("name=\"date_of_birth\"\r\n\r\n1990-01-15\r\n"));
     assert!(body.contains("name=\"id_document_type\"\r\n\r\nNIN\r\n"));
+}
+
+/// A document whose name carries CR LF, quotes and a path: the raw multipart body gets one
+/// clean `filename` and no extra header in the part.
+#[tokio::test]
+async fn a_hostile_document_name_adds_no_header_to_its_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let front = document(
+        dir.path(),
+        "x.png\r\nX-Injected: 1",
+        "image/png",
+        b"\x89PNG front",
+    );
+    let mut back = document(dir.path(), "back.png", "image/png", b"\x89PNG back");
+    back.file_name = "..\\..\\b\"ack\".png\r\nContent-Disposition: inline".into();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(created(201, "c-3"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = customer(Documents::Files {
+        front,
+        back: Some(back),
+    });
+    client(&server).create_customer(&c).await.unwrap();
+
+    let request = &server.received_requests().await.unwrap()[0];
+    let body = String::from_utf8_lossy(&request.body);
+    assert!(
+        body.contains(
+            "Content-Disposition: form-data; name=\"id_document_front\"; \
+             filename=\"x.pngX-Injected: 1\"\r\nContent-Type: image/png\r\n\r\n\u{FFFD}PNG front"
+        ),
+        "{body:?}"
+    );
+    assert!(
+        body.contains(
+            "name=\"id_document_back\"; filename=\"back.pngContent-Disposition: inline\"\r\n\
+             Content-Type: image/png\r\n\r\n"
+        ),
+        "{body:?}"
+    );
+    for line in body.split("\r\n") {
+        assert!(
+            !line.starts_with("X-Injected") && !line.starts_with("Content-Disposition: inline"),
+            "an injected header line: {line:?} in {body:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -930,6 +986,41 @@ async fn token_is_renewed_before_it_expires() {
         let server = MockServer::start().await;
         Mock::given(path("/api/v1/auth/token"))
             .respond_with(token_answer("access", expires_in))
+            .expect(token_requests)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v1/customers/enroll"))
+            .respond_with(created(201, "c"))
+            .expect(3)
+            .mount(&server)
+            .await;
+        let client = client_creds(&server);
+        for _ in 0..3 {
+            client.create_customer(&url_customer()).await.unwrap();
+        }
+        server.verify().await;
+    }
+}
+
+/// A JavaScript backend may write `expires_in` as a float: it is read all the same (0.0 makes
+/// every request ask for a token; ignored, it would be the default hour and one request),
+/// and an absurd lifetime does not overflow the renewal time.
+#[tokio::test]
+async fn token_lifetime_as_a_float_or_absurd() {
+    let lifetimes = [
+        (json!(0.0), 3),
+        (json!(3600.0), 1),
+        (json!(1e300), 1),
+        (json!(u64::MAX), 1),
+    ];
+    for (expires_in, token_requests) in lifetimes {
+        let server = MockServer::start().await;
+        Mock::given(path("/api/v1/auth/token"))
+            .respond_with(envelope(
+                200,
+                "ok",
+                json!({"access_token": "access", "token_type": "Bearer", "expires_in": expires_in}),
+            ))
             .expect(token_requests)
             .mount(&server)
             .await;

@@ -165,14 +165,20 @@ pub(super) fn refused_certificate(err: &(dyn StdError + 'static)) -> Option<Stri
     let rustls::Error::InvalidCertificate(why) = found else {
         return None;
     };
-    Some(match why {
-        CertificateError::UnknownIssuer => format!(
-            "the server's certificate is not trusted: no certificate authority this machine \
-             trusts issued it ({found}). If a TLS-inspecting proxy or a private CA signs it, \
-             give that CA with --ca-cert PEM (or SSL_CERT_FILE)"
-        ),
-        _ => format!("the server's certificate was refused: {found}"),
-    })
+    let what = match why {
+        CertificateError::UnknownIssuer => "no certificate authority this machine trusts issued it",
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "it has expired",
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            "it is not valid for the host of --base-url"
+        }
+        _ => "this machine does not trust it",
+    };
+    Some(format!(
+        "the API's TLS certificate was refused, the server's certificate is not trusted: \
+         {what} ({found}). If a TLS-inspecting proxy or a private CA signs it, give that CA \
+         with --ca-cert PEM (or SSL_CERT_FILE); otherwise check --base-url and the server's \
+         certificate"
+    ))
 }
 
 /// The rustls error in `err`'s chain. tokio-rustls hands it over inside an `io::Error`, and

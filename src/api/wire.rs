@@ -56,10 +56,20 @@ pub(crate) struct PageBlock {
     pub total_pages: Option<u64>,
 }
 
+/// A count or a number of seconds however a JavaScript backend wrote it: `3600`, `3600.0`,
+/// `"3600"`. A fraction is dropped (a token's life rounded down is the safe side); a negative
+/// or absurd number is no number.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    // NaN and the infinities fall outside the range too.
+    let whole = |f: f64| (0.0..=u64::MAX as f64).contains(&f).then_some(f as u64);
     Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().and_then(whole)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(whole))
+        }
         _ => None,
     })
 }
@@ -294,6 +304,37 @@ pub(crate) fn text_fields(c: &Customer) -> [(&'static str, Cow<'_, str>); 14] {
     ]
 }
 
+/// The `filename` of a document part: the file's own name, made safe to put in the part's
+/// `Content-Disposition` header. reqwest writes a CR or LF there as it is (behind a
+/// backslash), so `x.png\r\nX-Injected: 1` would add a header to the part. What goes out is
+/// the last path component (after any `/` or `\`), without control characters (CR, LF,
+/// tabs and the rest), double quotes (which end the header's quoted value), and the
+/// invisible marks that reorder text (which make `gpj.exe` read as `exe.jpg`). Letters of any
+/// script stay, and so do apostrophes ("Carte d'identité.jpg"), harmless inside the quotes.
+/// A name left empty (or only dots) becomes `document` with the extension of its type.
+pub(crate) fn part_file_name(name: &str, mime: &str) -> String {
+    let last = name
+        .rsplit(['/', '\\'])
+        .find(|part| !part.trim().is_empty())
+        .unwrap_or_default();
+    let bidi = |c: char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let clean: String = last
+        .chars()
+        .filter(|&c| !c.is_control() && c != '"' && !bidi(c))
+        .collect();
+    let clean = clean.trim();
+    if clean.trim_matches('.').trim().is_empty() {
+        let extension = match mime {
+            "image/jpeg" => "jpg",
+            "image/png" => "png",
+            "application/pdf" => "pdf",
+            _ => "bin",
+        };
+        return format!("document.{extension}");
+    }
+    clean.to_owned()
+}
+
 /// `YYYY-MM-DD`, as the API takes it. (chrono's `format` parses its pattern on every call.)
 fn iso_date(d: chrono::NaiveDate) -> String {
     use chrono::Datelike;
@@ -344,6 +385,31 @@ pub(crate) struct TokenData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_file_name_holds_no_header_break_quote_or_path() {
+        for (given, sent) in [
+            ("front.jpg", "front.jpg"),
+            (
+                "Carte d'identité (recto).jpg",
+                "Carte d'identité (recto).jpg",
+            ),
+            ("x.png\r\nX-Injected: 1", "x.pngX-Injected: 1"),
+            ("a\"; name=\"evil.png", "a; name=evil.png"),
+            ("..\\..\\windows\\scan.pdf", "scan.pdf"),
+            ("dir/sub/scan.pdf", "scan.pdf"),
+            ("tab\there\u{7f}.png", "tabhere.png"),
+            ("photo\u{202E}gpj.exe", "photogpj.exe"),
+            ("  spaced.png  ", "spaced.png"),
+            ("\r\n", "document.png"),
+            ("..", "document.png"),
+            ("scan\\", "scan"),
+            ("\\", "document.png"),
+        ] {
+            assert_eq!(part_file_name(given, "image/png"), sent, "{given:?}");
+        }
+        assert_eq!(part_file_name("", "application/pdf"), "document.pdf");
+    }
 
     #[test]
     fn page_block_named_meta_or_pagination() {

@@ -244,8 +244,12 @@ pub async fn run_file(
         "report written"
     );
     crate::report::announce(file, &counts, dir);
-    if let Some(StopReason::Fatal(m)) = &stopped {
-        eprintln!("error: run stopped, {m}");
+    match &stopped {
+        Some(StopReason::Fatal(m)) => eprintln!("error: run stopped, {m}"),
+        Some(StopReason::Unreachable(m)) => {
+            eprintln!("error: run stopped, {m}; run again to resume once it answers")
+        }
+        _ => {}
     }
     Ok(summary.exit())
 }

@@ -3,7 +3,8 @@
 //! The policy lives here: a turn from the pacer before every attempt, the counts for
 //! summary.json, a `Retry-After` turned into a pause of every worker, full-jitter backoff
 //! after a transient failure, giving up after `max_attempts`, and a stop of the whole command
-//! on an answer that says our requests will never be accepted. What an answer *means* (a
+//! on an answer that says our requests will never be accepted, or when the API stays
+//! unreachable (see [`Unanswered`]). What an answer *means* (a
 //! created customer, a duplicate, a transient failure) is each endpoint's classification,
 //! done by the API client into [`ApiError`]; callers turn the [`Attempted`] they get back into
 //! their own outcome. As vector's `sinks/util/retries.rs` keeps one retry policy for many
@@ -11,10 +12,19 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::{Backoff, Pacer, Stats, Stop, StopReason};
 use crate::api::ApiError;
+
+/// Attempts in a row without a connection that stop the command.
+const UNREACHABLE_ATTEMPTS: u32 = 10;
+/// How long attempts in a row (two at least) may go without a connection before the command
+/// stops: with slow connect timeouts, ten attempts would take too long to add up.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(30);
 
 /// What every attempt needs; shared by all the requests of one command.
 #[derive(Clone)]
@@ -24,6 +34,66 @@ pub struct Attempts {
     pub stats: Arc<Stats>,
     pub max_attempts: u32,
     pub backoff: Backoff,
+    /// The attempts in a row that reached no one, across every worker of the command.
+    pub unanswered: Arc<Unanswered>,
+}
+
+/// The attempts in a row, across all workers, that could not connect to the API (refused,
+/// DNS, connect timeout): when the API stays unreachable for [`UNREACHABLE_ATTEMPTS`] of them
+/// or [`UNREACHABLE_FOR`], rows would only churn through their attempts at the paced rate for
+/// hours, so the command stops instead. Any attempt that reached the API, answered or not, and
+/// whatever the answer (a 5xx too), ends the run of them.
+///
+/// Atomics, not a lock: every attempt of every worker thread touches this, and it needs no
+/// consistency between the two fields beyond what the stop decision tolerates. A reset racing
+/// with a failure may leave the count at one and the start unset, or the reverse; either only
+/// delays the stop by an attempt or so.
+#[derive(Debug)]
+pub struct Unanswered {
+    /// Attempts in a row without a connection; any attempt that connected sets it to zero.
+    count: AtomicU32,
+    /// When the first of them started: milliseconds since `origin`, plus one; zero when there
+    /// are none.
+    since: AtomicU64,
+    origin: Instant,
+}
+
+impl Default for Unanswered {
+    fn default() -> Unanswered {
+        Unanswered {
+            count: AtomicU32::new(0),
+            since: AtomicU64::new(0),
+            origin: Instant::now(),
+        }
+    }
+}
+
+impl Unanswered {
+    /// An attempt that started at `started` could not connect: whether the API has now been
+    /// unreachable long enough to stop.
+    fn failed(&self, started: Instant) -> bool {
+        let count = self.count.fetch_add(1, Ordering::AcqRel) + 1;
+        let mark = started.duration_since(self.origin).as_millis() as u64 + 1;
+        // The first failure of a run of them marks its start; later ones keep it.
+        let since = match self
+            .since
+            .compare_exchange(0, mark, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => mark,
+            Err(earlier) => earlier,
+        };
+        let lasted = self
+            .origin
+            .elapsed()
+            .saturating_sub(Duration::from_millis(since - 1));
+        count >= UNREACHABLE_ATTEMPTS || (count >= 2 && lasted >= UNREACHABLE_FOR)
+    }
+
+    /// An attempt reached the API.
+    fn reached(&self) {
+        self.count.store(0, Ordering::Release);
+        self.since.store(0, Ordering::Release);
+    }
 }
 
 /// How a request ended after its attempts.
@@ -41,8 +111,9 @@ pub enum Attempted<T> {
         /// Some attempt may have reached the server without its answer reaching us.
         maybe_sent: bool,
     },
-    /// The command stopped first: before the first attempt (`attempts == 0`: never sent), or
-    /// while waiting to retry after `last`.
+    /// The command stopped first: before the first attempt (`attempts == 0`: never sent),
+    /// while waiting to retry after `last`, or because `last` found the API unreachable once
+    /// too often.
     Stopped {
         attempts: u32,
         last: Option<ApiError>,
@@ -70,10 +141,30 @@ impl Attempts {
             if attempts > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
+            let started = Instant::now();
             let error = match op().await {
-                Ok(value) => return Attempted::Done { value, attempts },
+                Ok(value) => {
+                    self.unanswered.reached();
+                    return Attempted::Done { value, attempts };
+                }
                 Err(e) => e,
             };
+            match &error {
+                ApiError::Unreachable { message } => {
+                    if self.unanswered.failed(started) {
+                        self.stop.trigger(StopReason::Unreachable(format!(
+                            "the API is unreachable: {message}"
+                        )));
+                        return Attempted::Stopped {
+                            attempts,
+                            last: Some(error),
+                        };
+                    }
+                }
+                // Built from local data, nothing sent: it says nothing about the API.
+                ApiError::Local { .. } => {}
+                _ => self.unanswered.reached(),
+            }
             let (status, retry_after) = match &error {
                 ApiError::Retryable {
                     status,
@@ -84,6 +175,7 @@ impl Attempts {
                     maybe_sent |= sent;
                     (*status, *retry_after)
                 }
+                ApiError::Unreachable { .. } => (None, None),
                 ApiError::Fatal { .. } => {
                     self.stop.trigger(StopReason::Fatal(refusal(&error)));
                     return Attempted::Failed {
@@ -125,12 +217,17 @@ impl Attempts {
         }
     }
 
-    /// "run interrupted after N attempts; run again to resume", or the fatal reason.
+    /// "run interrupted after N attempts; run again to resume", or why the run stopped.
     pub fn stopped_message(&self, attempts: u32) -> String {
         match self.stop.reason() {
             Some(StopReason::Signal(signal)) => format!(
                 "run {} after {attempts} attempts; run again to resume",
                 signal.describe()
+            ),
+            // The row's own message is already the last error: not twice.
+            Some(StopReason::Unreachable(_)) => format!(
+                "run stopped after {attempts} attempts: the API is unreachable; run again to \
+                 resume"
             ),
             Some(StopReason::Fatal(why)) => {
                 format!("run stopped ({why}) after {attempts} attempts; run again to resume")
@@ -160,7 +257,6 @@ fn refusal(error: &ApiError) -> String {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::time::Duration;
 
     use super::*;
     use crate::executor::Rate;
@@ -175,6 +271,7 @@ mod tests {
                 base: Duration::from_millis(100),
                 cap: Duration::from_secs(1),
             },
+            unanswered: Arc::default(),
         }
     }
 
@@ -284,6 +381,103 @@ mod tests {
             ),
             "{got:?}"
         );
+    }
+
+    fn unreachable() -> ApiError {
+        ApiError::Unreachable {
+            message: "could not connect (not sent): Connection refused".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ten_attempts_in_a_row_without_a_connection_stop_the_command() {
+        let a = attempts(5);
+        // The first row gives up after its five, as any transient failure does.
+        let got = a.call(script(vec![Err(unreachable()); 5])).await;
+        assert!(
+            matches!(
+                got,
+                Attempted::Failed {
+                    error: ApiError::Unreachable { .. },
+                    attempts: 5,
+                    maybe_sent: false
+                }
+            ),
+            "{got:?}"
+        );
+        assert!(!a.stop.is_stopped());
+        // The next row's five make ten in a row: everyone stops.
+        let got = a.call(script(vec![Err(unreachable()); 5])).await;
+        assert!(
+            matches!(
+                got,
+                Attempted::Stopped {
+                    attempts: 5,
+                    last: Some(ApiError::Unreachable { .. })
+                }
+            ),
+            "{got:?}"
+        );
+        let why = "the API is unreachable: could not connect (not sent): Connection refused";
+        assert_eq!(a.stop.reason(), Some(StopReason::Unreachable(why.into())));
+        assert_eq!(
+            a.stopped_message(5),
+            "run stopped after 5 attempts: the API is unreachable; run again to resume"
+        );
+        assert!(matches!(
+            a.call(script(vec![])).await,
+            Attempted::Stopped { attempts: 0, .. }
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn any_answer_ends_a_run_of_attempts_without_a_connection() {
+        let a = attempts(20);
+        // Nine, an answer (a 503 is one), nine, a success, nine: never ten in a row.
+        let mut answers = vec![Err(unreachable()); 9];
+        answers.push(Err(retryable(503, None, true)));
+        answers.extend(vec![Err(unreachable()); 9]);
+        answers.push(Ok(1));
+        let got = a.call(script(answers)).await;
+        assert!(
+            matches!(got, Attempted::Done { attempts: 20, .. }),
+            "{got:?}"
+        );
+        let mut answers = vec![Err(unreachable()); 9];
+        answers.push(Ok(2));
+        let got = a.call(script(answers)).await;
+        assert!(
+            matches!(got, Attempted::Done { attempts: 10, .. }),
+            "{got:?}"
+        );
+        assert!(!a.stop.is_stopped());
+    }
+
+    /// Connects that each time out after 20 s: the second ends 40 s after the first began,
+    /// past the thirty seconds. One such attempt alone does not stop anything.
+    #[tokio::test(start_paused = true)]
+    async fn thirty_seconds_without_a_connection_stop_the_command() {
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            Err::<u32, _>(unreachable())
+        };
+        let a = attempts(1);
+        let got = a.call(slow).await;
+        assert!(
+            matches!(got, Attempted::Failed { attempts: 1, .. }),
+            "{got:?}"
+        );
+        assert!(!a.stop.is_stopped());
+
+        let a = attempts(5);
+        let started = Instant::now();
+        let got = a.call(slow).await;
+        assert!(
+            matches!(got, Attempted::Stopped { attempts: 2, .. }),
+            "{got:?}"
+        );
+        assert!(matches!(a.stop.reason(), Some(StopReason::Unreachable(_))));
+        assert!(started.elapsed() < Duration::from_secs(45));
     }
 
     #[tokio::test(start_paused = true)]

@@ -43,8 +43,12 @@ pub enum StopReason {
     /// A signal (Ctrl-C, SIGTERM, SIGHUP): finish what is in flight, write the report.
     Signal(crate::exit::Signal),
     /// The run cannot go on: the API refuses our requests (a 401 that survived renewal, or a
-    /// 403), or an internal error. Says which, with the API's message if any.
+    /// 403), its TLS certificate is not trusted, or an internal error. Says which, with the
+    /// API's message if any.
     Fatal(String),
+    /// No attempt could connect to the API for a while ("the API is unreachable: <the last
+    /// error>"). Nothing is wrong with the rows: the run can resume once the API answers.
+    Unreachable(String),
 }
 
 impl StopReason {
@@ -53,6 +57,8 @@ impl StopReason {
         match self {
             StopReason::Signal(signal) => crate::exit::Exit::Stopped(*signal),
             StopReason::Fatal(_) => crate::exit::Exit::Fatal,
+            // Nothing is wrong with the rows: they wait for the next run.
+            StopReason::Unreachable(_) => crate::exit::Exit::Resume,
         }
     }
 
@@ -60,7 +66,7 @@ impl StopReason {
     pub fn describe(&self) -> &str {
         match self {
             StopReason::Signal(signal) => signal.describe(),
-            StopReason::Fatal(why) => why,
+            StopReason::Fatal(why) | StopReason::Unreachable(why) => why,
         }
     }
 }
@@ -160,6 +166,7 @@ impl Policy {
             stats: stats.clone(),
             max_attempts: self.max_attempts,
             backoff: self.backoff,
+            unanswered: Arc::default(),
         }
     }
 
@@ -530,6 +537,11 @@ async fn send_row(ctx: &Ctx, job: Job) {
                 } => (
                     Status::Failed,
                     status,
+                    format!("{message} (gave up after {attempts} attempts)"),
+                ),
+                ApiError::Unreachable { message } => (
+                    Status::Failed,
+                    None,
                     format!("{message} (gave up after {attempts} attempts)"),
                 ),
             };

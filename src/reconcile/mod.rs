@@ -133,18 +133,23 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
     Ok(exit.max(stopped(&stop)))
 }
 
-/// What a stop means for the exit code (`Done` when nothing stopped).
+/// What a stop means for the exit code (`Done` when nothing stopped): an API that stayed
+/// unreachable leaves the rest to read on another run.
 fn stopped(stop: &Stop) -> Exit {
     stop.reason().map_or(Exit::Done, |r| r.exit())
 }
 
-/// Prints an error and gives its outcome: interrupted when the operator stopped us, else
-/// fatal.
+/// Prints an error and gives its outcome: interrupted when the operator stopped us, to be
+/// run again when the API was unreachable, else fatal.
 fn fail(ctx: &Ctx, e: anyhow::Error) -> Exit {
     match ctx.attempts.stop.reason() {
         Some(StopReason::Signal(signal)) => {
             eprintln!("reconcile {}: {e:#}", signal.describe());
             Exit::Stopped(signal)
+        }
+        Some(StopReason::Unreachable(why)) => {
+            eprintln!("error: reconcile stopped, {why}; run it again once the API answers");
+            Exit::Resume
         }
         _ => {
             eprintln!("error: {e:#}");
@@ -228,7 +233,7 @@ impl Ctx {
                 bail!("{what}: {e} (stopped while waiting to retry)")
             }
             Attempted::Failed {
-                error: error @ ApiError::Retryable { .. },
+                error: error @ (ApiError::Retryable { .. } | ApiError::Unreachable { .. }),
                 attempts,
                 ..
             } => bail!("{what}: {error} (gave up after {attempts} attempts)"),
@@ -305,12 +310,11 @@ async fn reconcile_file(
     let failure = failure.or(produced.err());
 
     let totals = report.totals().clone();
-    let exit = match &failure {
-        None => totals.exit(),
-        Some(_) if matches!(ctx.attempts.stop.reason(), Some(StopReason::Signal(_))) => {
-            ctx.attempts.stop.reason().map_or(Exit::Fatal, |r| r.exit())
-        }
-        Some(_) => Exit::Fatal,
+    let stop = ctx.attempts.stop.reason();
+    let exit = match (&failure, stopped(&ctx.attempts.stop)) {
+        (None, _) => totals.exit(),
+        (Some(_), Exit::Done) => Exit::Fatal,
+        (Some(_), by_stop) => by_stop,
     };
     let ended = Utc::now();
     let summary = Summary {
@@ -328,7 +332,10 @@ async fn reconcile_file(
             .then(|| Summary::transactions(&totals.transactions)),
         duplicates_resolved: resolved,
         figures: Figures::new(started, ended, ctx.attempts.stats.snapshot() - before),
-        stopped: failure.as_ref().map(|e| format!("{e:#}")),
+        stopped: failure.as_ref().map(|e| match &stop {
+            Some(StopReason::Unreachable(why)) => why.clone(),
+            _ => format!("{e:#}"),
+        }),
         exit_code: exit.code(),
     };
     let dir = report.dir().to_path_buf();

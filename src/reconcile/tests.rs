@@ -262,6 +262,36 @@ async fn a_fatal_answer_exits_1() {
     assert!(f.summary()["stopped"].as_str().unwrap().contains("403"));
 }
 
+/// Nothing listens where the API should be: ten attempts in a row stop the command, which
+/// exits 3 (run it again), not 1.
+#[tokio::test]
+async fn an_unreachable_api_stops_reconcile_to_be_run_again() {
+    let f = Fixture::new(&[(Status::Created, Some("c1")), (Status::Created, Some("c2"))]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    drop(listener);
+    let client = Client::new(ApiConfig {
+        base_url,
+        credentials: Credentials::Token("test-token".into()),
+        timeout: Duration::from_secs(5),
+        provider_enroll: true,
+        ca_certs: Vec::new(),
+    })
+    .unwrap();
+    let mut settings = f.settings();
+    // More attempts per read than the ten in a row that stop the command.
+    settings.send.max_attempts = 20;
+    let code = reconcile(&settings, client, Stop::new()).await.unwrap();
+    assert_eq!(code, Exit::Resume);
+    let summary = f.summary();
+    assert_eq!(summary["exit_code"], 3);
+    let stopped = summary["stopped"].as_str().unwrap();
+    assert!(
+        stopped.starts_with("the API is unreachable: could not connect"),
+        "{stopped}"
+    );
+}
+
 #[tokio::test]
 async fn cards_404_means_no_cards_for_a_customer_that_exists_and_missing_otherwise() {
     let server = MockServer::start().await;
