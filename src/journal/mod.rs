@@ -3,7 +3,8 @@
 //!
 //! It keeps no personal data. Customers are indexed by HMAC-SHA-256 of their lower-cased email
 //! and of their identification number, under a random key created with the journal, so the
-//! index answers "have we enrolled this person?" without holding who they are.
+//! index answers "have we enrolled this person?" without holding who they are. The journal
+//! and its files are readable by their owner only.
 //!
 //! Three kinds of connection, each with one job, which WAL mode lets run side by side:
 //! - [`Journal`]: the command's handle. It holds the run lock (one `run` per journal),
@@ -185,12 +186,9 @@ impl Journal {
     /// Opens (creating if needed) the journal for writing, holding its lock: for `run`, and
     /// for `reconcile --resolve-duplicates`, which records customer ids.
     pub fn open(path: &Path) -> Result<Journal> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
+        // Created 0600 here, before SQLite opens it: SQLite gives the -wal and -shm files it
+        // creates the database file's mode.
+        let file = crate::files::open_private(path)
             .with_context(|| format!("could not open journal '{}'", path.display()))?;
         match file.try_lock() {
             Ok(()) => {}
@@ -204,6 +202,14 @@ impl Journal {
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(e)
                     .with_context(|| format!("could not lock journal '{}'", path.display()));
+            }
+        }
+        // Left by a killed run of an older version, readable by others: SQLite reuses them.
+        for side in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(side);
+            if let Ok(f) = File::open(&name) {
+                crate::files::narrow(&f, Path::new(&name));
             }
         }
         let unusable = || format!("journal '{}' is unusable", path.display());

@@ -5,12 +5,13 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{ReportRow, Writer};
+use crate::files::{Ready, Staged};
 
 pub(super) struct Rejects {
-    out: csv::Writer<std::fs::File>,
+    out: csv::Writer<Staged>,
     row: itoa::Buffer,
     /// Where the file already has a `row` / an `error` column; `None`: appended.
     row_column: Option<usize>,
@@ -31,7 +32,8 @@ impl Rejects {
             row_column.is_none().then_some("row"),
             error_column.is_none().then_some("error"),
         ];
-        out.write_record(headers.iter().chain(appended.into_iter().flatten()))?;
+        out.write_record(headers.iter().chain(appended.into_iter().flatten()))
+            .with_context(|| super::could_not_write(&out))?;
         Ok(Rejects {
             out,
             row: itoa::Buffer::new(),
@@ -49,9 +51,10 @@ impl Writer for Rejects {
         }
         let row = self.row.format(r.row);
         if self.row_column.is_none() && self.error_column.is_none() {
-            self.out
-                .write_record(r.record.iter().chain([row, r.message]))?;
-            return Ok(());
+            return self
+                .out
+                .write_record(r.record.iter().chain([row, r.message]))
+                .with_context(|| super::could_not_write(&self.out));
         }
         self.fields.clear();
         self.fields.extend(r.record.iter().map(str::to_owned));
@@ -61,12 +64,12 @@ impl Writer for Rejects {
                 _ => self.fields.push(value.to_owned()),
             }
         }
-        self.out.write_record(&self.fields)?;
-        Ok(())
+        self.out
+            .write_record(&self.fields)
+            .with_context(|| super::could_not_write(&self.out))
     }
 
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        self.out.flush()?;
-        Ok(())
+    fn finish(self: Box<Self>) -> Result<Ready> {
+        super::finish_csv(self.out)
     }
 }

@@ -1,0 +1,242 @@
+//! What the tool leaves on disk, through the binary: every file and folder its owner's only
+//! whatever the umask.
+//!
+//! The umask is the child's own: it is spawned with `umask` set (and, where a test asks, a
+//! limit on the size of the files it writes), so the test process itself is untouched.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::util::{URL_HEADER, csv_text, url_row};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cartevo-enroll");
+
+/// Answers 201 with `id-<email's local part>`, after `0`.
+struct CreateById(Duration);
+
+impl Respond for CreateById {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        let email = body["email"].as_str().unwrap();
+        ResponseTemplate::new(201)
+            .set_body_json(serde_json::json!({
+                "success": true, "statusCode": 201, "message": "Customer enrolled",
+                "data": {"id": id_of(email), "is_active": true}
+            }))
+            .set_delay(self.0)
+    }
+}
+
+fn id_of(email: &str) -> String {
+    format!("id-{}", email.split('@').next().unwrap())
+}
+
+async fn server(delay: Duration) -> (MockServer, String) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById(delay))
+        .mount(&server)
+        .await;
+    let url = format!("{}/api/v1", server.uri());
+    (server, url)
+}
+
+/// Emails of the create requests the server received.
+async fn emails_sent(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/customers/enroll"))
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).unwrap();
+            v["email"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// What the child process gets: its umask, and a limit on the size of any file it writes.
+#[derive(Clone, Copy, Default)]
+struct Limits {
+    umask: Option<u32>,
+    file_size: Option<u64>,
+}
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        Case {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn command(&self, args: &[&str], limits: Limits) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(self.dir.path())
+            .env_remove("CARTEVO_CLIENT_ID")
+            .env_remove("CARTEVO_CLIENT_KEY")
+            .env_remove("RUST_LOG")
+            .env("CARTEVO_API_TOKEN", "test-token")
+            .env("NO_COLOR", "1")
+            .args(args);
+        // SAFETY: between fork and exec the closure calls only umask, signal and setrlimit,
+        // which are async-signal-safe, and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(mask) = limits.umask {
+                    libc::umask(mask as libc::mode_t);
+                }
+                if let Some(bytes) = limits.file_size {
+                    // Ignored, SIGXFSZ would kill the process; ignored signals stay ignored
+                    // across exec, so the write fails with EFBIG instead.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let limit = libc::rlimit {
+                        rlim_cur: bytes as libc::rlim_t,
+                        rlim_max: bytes as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        cmd
+    }
+
+    /// `run FILE` against `url` with the journal `journal.db` and the report in `report`.
+    fn run_args<'a>(url: &'a str, file: &'a str, report: &'a str) -> Vec<&'a str> {
+        vec![
+            "run",
+            file,
+            "--base-url",
+            url,
+            "--report-dir",
+            report,
+            "--as-of",
+            "2026-11-21",
+            "--journal",
+            "journal.db",
+            "--rate",
+            "0",
+            "--backoff-ms",
+            "10",
+        ]
+    }
+
+    fn output(&self, args: &[&str], limits: Limits) -> Output {
+        self.command(args, limits).output().unwrap()
+    }
+
+    fn spawn(&self, args: &[&str], limits: Limits) -> Child {
+        self.command(args, limits)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+async fn wait_for_requests(server: &MockServer, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while emails_sent(server).await.len() < n {
+        assert!(Instant::now() < deadline, "server never saw {n} requests");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The journal, its -wal and -shm (stat'ed while a run holds them open: they go when the
+/// last connection closes), the report folders created and every report file:
+/// 0600 and 0700 under a umask of 022 and of 000.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_file_and_folder_is_the_owners_only_whatever_the_umask() {
+    for umask in [0o022, 0o000] {
+        let (server, url) = server(Duration::from_millis(300)).await;
+        let case = Case::new();
+        let mut rows = csv_text(URL_HEADER, &[url_row(1), url_row(2)]);
+        rows.extend_from_slice(b"R-9,Al,,not-an-email,,,,,,,,,,,,,\n");
+        std::fs::write(case.path("in.csv"), rows).unwrap();
+        let limits = Limits {
+            umask: Some(umask),
+            file_size: None,
+        };
+        let args = Case::run_args(&url, "in.csv", "out/nested/report");
+        let args: Vec<&str> = args.into_iter().chain(["--concurrency", "1"]).collect();
+        let child = case.spawn(&args, limits);
+        wait_for_requests(&server, 1).await;
+        for name in ["journal.db", "journal.db-wal", "journal.db-shm"] {
+            assert_eq!(
+                mode(&case.path(name)),
+                0o600,
+                "{name} under umask {umask:03o}"
+            );
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        for dir in ["out", "out/nested", "out/nested/report"] {
+            assert_eq!(
+                mode(&case.path(dir)),
+                0o700,
+                "{dir} under umask {umask:03o}"
+            );
+        }
+        let report = case.path("out/nested/report");
+        let mut names: Vec<String> = std::fs::read_dir(&report)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["rejects.csv", "results.csv", "summary.json"]);
+        for name in names {
+            assert_eq!(
+                mode(&report.join(&name)),
+                0o600,
+                "{name} under umask {umask:03o}"
+            );
+        }
+        assert_eq!(mode(&case.path("journal.db")), 0o600);
+
+        // validate's report, in a default folder (reports/<stem>-<time>/).
+        let out = case.output(&["validate", "in.csv", "--as-of", "2026-11-21"], limits);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let reports = case.path("reports");
+        assert_eq!(mode(&reports), 0o700);
+        let folder = std::fs::read_dir(&reports)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert_eq!(mode(&folder), 0o700);
+        for name in ["rejects.csv", "results.csv", "summary.json"] {
+            assert_eq!(mode(&folder.join(name)), 0o600, "validate's {name}");
+        }
+    }
+}
