@@ -165,6 +165,19 @@ impl Ready {
     }
 }
 
+impl Ready {
+    /// As [`Ready::put_in_place`], but never replacing a file already there (a key).
+    pub fn put_in_place_new(self) -> Result<()> {
+        let target = self.target;
+        self.path
+            .persist_noclobber(&target)
+            .map_err(|e| e.error)
+            .with_context(|| format!("could not create '{}'", target.display()))?;
+        sync_dir(parent_of(&target))
+            .with_context(|| format!("could not create '{}'", target.display()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! What the tool leaves on disk, through the binary: every file and folder its owner's only
-//! whatever the umask.
+//! whatever the umask, and the journal's key beside the journal, not in it (an older
+//! journal's moved out, a missing one refused, one given by `CARTEVO_JOURNAL_KEY`).
 //!
 //! The umask is the child's own: it is spawned with `umask` set (and, where a test asks, a
 //! limit on the size of the files it writes), so the test process itself is untouched.
@@ -85,11 +86,20 @@ impl Case {
         self.dir.path().join(rel)
     }
 
+    /// A file of valid rows `rows` (numbered as `url_row` numbers them).
+    fn csv(&self, name: &str, rows: impl IntoIterator<Item = u32>) -> PathBuf {
+        let rows: Vec<Vec<String>> = rows.into_iter().map(url_row).collect();
+        let path = self.path(name);
+        std::fs::write(&path, csv_text(URL_HEADER, &rows)).unwrap();
+        path
+    }
+
     fn command(&self, args: &[&str], limits: Limits) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(self.dir.path())
             .env_remove("CARTEVO_CLIENT_ID")
             .env_remove("CARTEVO_CLIENT_KEY")
+            .env_remove("CARTEVO_JOURNAL_KEY")
             .env_remove("RUST_LOG")
             .env("CARTEVO_API_TOKEN", "test-token")
             .env("NO_COLOR", "1")
@@ -150,6 +160,11 @@ impl Case {
             .spawn()
             .unwrap()
     }
+
+    fn results(&self, report: &str) -> Vec<csv::StringRecord> {
+        let mut r = csv::Reader::from_path(self.path(report).join("results.csv")).unwrap();
+        r.records().map(Result::unwrap).collect()
+    }
 }
 
 fn stderr(out: &Output) -> String {
@@ -164,6 +179,10 @@ fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 async fn wait_for_requests(server: &MockServer, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while emails_sent(server).await.len() < n {
@@ -173,7 +192,7 @@ async fn wait_for_requests(server: &MockServer, n: usize) {
 }
 
 /// The journal, its -wal and -shm (stat'ed while a run holds them open: they go when the
-/// last connection closes), the report folders created and every report file:
+/// last connection closes), its key, the report folders created and every report file:
 /// 0600 and 0700 under a umask of 022 and of 000.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_file_and_folder_is_the_owners_only_whatever_the_umask() {
@@ -191,7 +210,12 @@ async fn every_file_and_folder_is_the_owners_only_whatever_the_umask() {
         let args: Vec<&str> = args.into_iter().chain(["--concurrency", "1"]).collect();
         let child = case.spawn(&args, limits);
         wait_for_requests(&server, 1).await;
-        for name in ["journal.db", "journal.db-wal", "journal.db-shm"] {
+        for name in [
+            "journal.db",
+            "journal.db-wal",
+            "journal.db-shm",
+            "journal.db.key",
+        ] {
             assert_eq!(
                 mode(&case.path(name)),
                 0o600,
@@ -221,7 +245,13 @@ async fn every_file_and_folder_is_the_owners_only_whatever_the_umask() {
                 "{name} under umask {umask:03o}"
             );
         }
-        assert_eq!(mode(&case.path("journal.db")), 0o600);
+        for name in ["journal.db", "journal.db.key"] {
+            assert_eq!(
+                mode(&case.path(name)),
+                0o600,
+                "{name} under umask {umask:03o}"
+            );
+        }
 
         // validate's report, in a default folder (reports/<stem>-<time>/).
         let out = case.output(&["validate", "in.csv", "--as-of", "2026-11-21"], limits);
@@ -239,4 +269,101 @@ async fn every_file_and_folder_is_the_owners_only_whatever_the_umask() {
             assert_eq!(mode(&folder.join(name)), 0o600, "validate's {name}");
         }
     }
+}
+
+/// A journal of the previous layout (its key in `meta`, schema 2), made here from one this
+/// version wrote: the next run moves the key to `journal.db.key`, removes it from the
+/// database's bytes, and still knows the customers of earlier files. Without the key file the
+/// journal is refused; `CARTEVO_JOURNAL_KEY` stands in for it, checked for form.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_leaves_an_old_journal_and_a_missing_key_is_refused() {
+    let (server, url) = server(Duration::ZERO).await;
+    let case = Case::new();
+    case.csv("monday.csv", [1, 2]);
+    let out = case.output(&Case::run_args(&url, "monday.csv", "r1"), Limits::default());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let key_file = case.path("journal.db.key");
+    let hex_key = std::fs::read_to_string(&key_file).unwrap();
+    let key = hex::decode(hex_key.trim()).unwrap();
+    assert!(!contains(
+        &std::fs::read(case.path("journal.db")).unwrap(),
+        &key
+    ));
+
+    // Back to the old layout.
+    let conn = rusqlite::Connection::open(case.path("journal.db")).unwrap();
+    conn.execute_batch("DELETE FROM meta; PRAGMA user_version = 2;")
+        .unwrap();
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('hmac_key', ?1)",
+        [&key[..]],
+    )
+    .unwrap();
+    drop(conn);
+    std::fs::remove_file(&key_file).unwrap();
+    assert!(contains(
+        &std::fs::read(case.path("journal.db")).unwrap(),
+        &key
+    ));
+
+    // Row 2 of monday again: already enrolled, found with the key that moved out.
+    case.csv("tuesday.csv", [2, 3]);
+    let out = case.output(
+        &Case::run_args(&url, "tuesday.csv", "r2"),
+        Limits::default(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = case.results("r2");
+    assert_eq!(
+        (&rows[0][2], &rows[0][3]),
+        ("already_enrolled", "id-person.2")
+    );
+    assert_eq!(&rows[1][2], "created");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), hex_key);
+    assert_eq!(mode(&key_file), 0o600);
+    for name in ["journal.db", "journal.db-wal"] {
+        let bytes = std::fs::read(case.path(name)).unwrap_or_default();
+        assert!(!contains(&bytes, &key), "the key is still in {name}");
+    }
+    assert_eq!(emails_sent(&server).await.len(), 3);
+
+    // The key file gone: refused before anything is sent, and no new key made.
+    std::fs::remove_file(&key_file).unwrap();
+    case.csv("wednesday.csv", [2, 4]);
+    let wednesday = Case::run_args(&url, "wednesday.csv", "r3");
+    let out = case.output(&wednesday, Limits::default());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("key of journal 'journal.db' is missing")
+            && err.contains("journal.db.key")
+            && err.contains("CARTEVO_JOURNAL_KEY"),
+        "{err}"
+    );
+    assert!(!key_file.exists());
+    assert_eq!(emails_sent(&server).await.len(), 3);
+    // status needs no key.
+    let status = case.output(&["status", "--journal", "journal.db"], Limits::default());
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+
+    // The key in the environment instead: badly formed, then the journal's own.
+    let mut bad = case.command(&wednesday, Limits::default());
+    let out = bad.env("CARTEVO_JOURNAL_KEY", "0123abc").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("CARTEVO_JOURNAL_KEY must be 64 hexadecimal digits"),
+        "{}",
+        stderr(&out)
+    );
+    let mut good = case.command(&wednesday, Limits::default());
+    let out = good
+        .env("CARTEVO_JOURNAL_KEY", hex_key.trim())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows = case.results("r3");
+    assert_eq!(&rows[0][2], "already_enrolled");
+    assert_eq!(&rows[1][2], "created");
+    assert!(!key_file.exists(), "a key given stays where it was given");
+    assert_eq!(emails_sent(&server).await.len(), 4);
 }

@@ -13,5 +13,6 @@ mod run;
 /// The binary against the sandbox process: failure rehearsal and SIGKILL then resume.
 mod e2e;
 
-/// What the tool leaves on disk: owner-only files whatever the umask.
+/// What the tool leaves on disk: owner-only files whatever the umask, the journal's key kept
+/// out of it.
 mod safety;

@@ -78,7 +78,7 @@ pub async fn run_file(
         } else {
             None
         },
-        keyer: journal.keyer(),
+        keyer: journal.keyer()?,
         file_id: entry.id,
         file_paths: journal
             .files()?

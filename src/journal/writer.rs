@@ -265,7 +265,7 @@ mod tests {
         let mut journal = Journal::open(&path).unwrap();
         let file = journal.file(&"a".repeat(64), "in.csv", 3).unwrap();
         let run = journal.start_run(&file, "run").unwrap();
-        let keyer = journal.keyer();
+        let keyer = journal.keyer().unwrap();
         let (handle, thread) = spawn(&path, file.clone(), run).unwrap();
 
         handle
@@ -353,7 +353,7 @@ mod tests {
         let mut journal = Journal::open(&path).unwrap();
         let first = journal.file(&"a".repeat(64), "first.csv", 1).unwrap();
         let run = journal.start_run(&first, "run").unwrap();
-        let keyer = journal.keyer();
+        let keyer = journal.keyer().unwrap();
         let (handle, thread) = spawn(&path, first.clone(), run).unwrap();
         handle.claim(vec![(1, String::new())]).await.unwrap();
         handle

@@ -445,7 +445,7 @@ async fn a_duplicate_is_resolved_through_the_second_page_of_the_customer_list() 
     assert_eq!(row.customer_id.as_deref(), Some("dup-2"));
     assert_eq!(row.status, JournalStatus::Row(Status::Duplicate));
     // Later runs know the customer through the index.
-    let keys = journal.keyer().keys("ada3@example.com", "ID00003");
+    let keys = journal.keyer().unwrap().keys("ada3@example.com", "ID00003");
     let known = journal.lookup().unwrap().known(&keys).unwrap().unwrap();
     assert_eq!(known.customer_id.as_deref(), Some("dup-3"));
 }
