@@ -14,5 +14,5 @@ mod run;
 mod e2e;
 
 /// What the tool leaves on disk: owner-only files whatever the umask, the journal's key kept
-/// out of it.
+/// out of it, and a full disk.
 mod safety;

@@ -92,7 +92,13 @@ impl Fixture {
         let mut journal = Journal::open(&self.journal).unwrap();
         let entry = journal.file(&sha, &csv.display().to_string(), n).unwrap();
         let run = journal.start_run(&entry, "run").unwrap();
-        let (handle, thread) = writer::spawn(&self.journal, entry, run).unwrap();
+        let (handle, thread) = writer::spawn(
+            &self.journal,
+            entry,
+            run,
+            writer::OnFailure::new(|_| {}, std::io::stderr()),
+        )
+        .unwrap();
         for (i, (status, id)) in rows.iter().enumerate() {
             handle
                 .blocking_send(JournalCommand::Local {
