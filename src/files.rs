@@ -165,6 +165,15 @@ impl Ready {
     }
 }
 
+/// Writes a whole file through [`Staged`]: 0600, in place only once complete.
+pub fn write_whole(target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut staged = Staged::create(target)?;
+    staged
+        .write_all(bytes)
+        .with_context(|| format!("could not write '{}'", target.display()))?;
+    staged.finish()?.put_in_place()
+}
+
 impl Ready {
     /// As [`Ready::put_in_place`], but never replacing a file already there (a key).
     pub fn put_in_place_new(self) -> Result<()> {
@@ -208,9 +217,7 @@ mod tests {
         assert_eq!(mode(&journal), 0o600);
 
         let summary = deep.join("summary.json");
-        let mut staged = Staged::create(&summary).unwrap();
-        staged.write_all(b"{}\n").unwrap();
-        staged.finish().unwrap().put_in_place().unwrap();
+        write_whole(&summary, b"{}\n").unwrap();
         assert_eq!(mode(&summary), 0o600);
         assert_eq!(std::fs::read(&summary).unwrap(), b"{}\n");
     }

@@ -69,8 +69,7 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
             crate::files::create_dir_all(parent)
                 .with_context(|| format!("could not create '{}'", parent.display()))?;
         }
-        std::fs::write(&target, bytes)
-            .with_context(|| format!("could not write '{}'", target.display()))?;
+        crate::files::write_whole(&target, bytes)?;
     }
 
     let sandbox = Sandbox::new(SandboxConfig {

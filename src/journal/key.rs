@@ -181,8 +181,9 @@ pub(super) fn move_out_of_journal(
     match find(journal, source)? {
         Some(found) if found == held => Ok(()),
         Some(_) => bail!(
-            "{} holds another key than the one this journal keeps: move it away, and the \
-             journal's own key is written to '{}'",
+            "journal '{}' holds its own key, and {} gives another: move that away and run \
+             again, and the journal's key is written to '{}'",
+            journal.display(),
             origin(journal),
             key_path(journal).display()
         ),
@@ -350,7 +351,7 @@ mod tests {
         let err = Journal::open_with(&path, &KeySource::default())
             .err()
             .unwrap();
-        assert!(format!("{err:#}").contains("another key"), "{err:#}");
+        assert!(format!("{err:#}").contains("gives another"), "{err:#}");
         let conn = Connection::open(&path).unwrap();
         assert_eq!(crate::sqlite::version(&conn).unwrap(), 2);
         drop(conn);
