@@ -134,7 +134,8 @@ pub struct CommonArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct JournalArgs {
-    /// The SQLite journal.
+    /// The SQLite journal. Its key is kept in <journal>.key beside it, or given by
+    /// CARTEVO_JOURNAL_KEY (64 hex digits).
     #[arg(long, env = "CARTEVO_JOURNAL", default_value = "cartevo-enroll.db")]
     pub journal: PathBuf,
 }

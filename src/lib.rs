@@ -14,7 +14,7 @@
 //!   (reads back what runs created) and `sandbox` (the local API double).
 //! - Leaves used by all: [`exit`], `status` (row statuses), `customer`, `text` (cleaning of
 //!   cell values), `validatorjs` (the server's validation rules), `sqlite` (migrations),
-//!   `progress`, [`logging`].
+//!   `files` (owner-only files and folders, written whole), `progress`, [`logging`].
 //!
 //! Only what `main` needs is public; `internals` serves the benchmarks and fuzz targets.
 
@@ -28,6 +28,7 @@ pub(crate) mod commands;
 pub(crate) mod config;
 pub(crate) mod customer;
 pub(crate) mod executor;
+pub(crate) mod files;
 pub(crate) mod input;
 pub(crate) mod journal;
 pub(crate) mod plan;

@@ -16,5 +16,8 @@ mod e2e;
 /// `run` and `reconcile` over HTTPS: `--ca-cert`, `SSL_CERT_FILE`, refused certificates.
 mod tls;
 
+/// What the tool leaves on disk: owner-only files whatever the umask, the journal's key kept
+/// out of it, and a full disk.
+mod safety;
 /// A local HTTPS front with a CA of its own (shared with the unit tests of `api::tls`).
 mod tls_front;

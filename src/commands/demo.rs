@@ -66,11 +66,10 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
     for (path, bytes) in FILES {
         let target = workdir.join(path);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
+            crate::files::create_dir_all(parent)
                 .with_context(|| format!("could not create '{}'", parent.display()))?;
         }
-        std::fs::write(&target, bytes)
-            .with_context(|| format!("could not write '{}'", target.display()))?;
+        crate::files::write_whole(&target, bytes)?;
     }
 
     let sandbox = Sandbox::new(SandboxConfig {

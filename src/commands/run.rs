@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
 
 use crate::api::Client;
@@ -86,7 +86,7 @@ pub async fn run_file(
         } else {
             None
         },
-        keyer: journal.keyer(),
+        keyer: journal.keyer()?,
         file_id: entry.id,
         file_paths: journal
             .files()?
@@ -99,7 +99,15 @@ pub async fn run_file(
     tracing::info!(file = %path_text, rows, sha256 = %sha, "run started");
 
     // From here the writer thread, on its own connection, is the only one to write rows.
-    let (writer, writer_thread) = writer::spawn(journal.path(), entry.clone(), run_id)?;
+    // A journal that cannot commit stops the run at once: see `writer`.
+    let on_failure = {
+        let stop = stop.clone();
+        writer::OnFailure::new(
+            move |why| stop.trigger(StopReason::Fatal(why)),
+            std::io::stderr(),
+        )
+    };
+    let (writer, writer_thread) = writer::spawn(journal.path(), entry.clone(), run_id, on_failure)?;
     let sending_started = std::time::Instant::now();
     let progress = RowProgress::new(rows);
     let stats = Arc::new(Stats::default());
@@ -227,7 +235,12 @@ pub async fn run_file(
         (merged, reported)
     });
     merged?;
-    let (counts, summary) = reported?;
+    let (counts, summary) = reported.with_context(|| {
+        format!(
+            "the report of '{path_text}' was not written (the journal holds every outcome: \
+             `cartevo-enroll report` writes it again)"
+        )
+    })?;
     journal.finish_run(
         run_id,
         &RunEnd {

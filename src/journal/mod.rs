@@ -2,8 +2,10 @@
 //! are already enrolled.
 //!
 //! It keeps no personal data. Customers are indexed by HMAC-SHA-256 of their lower-cased email
-//! and of their identification number, under a random key created with the journal, so the
-//! index answers "have we enrolled this person?" without holding who they are.
+//! and of their identification number, under a random key created with the journal and kept
+//! out of it (`key`: in `<journal>.key` or `CARTEVO_JOURNAL_KEY`), so the index answers "have
+//! we enrolled this person?" without holding who they are, and the journal alone cannot be
+//! searched for a person. The journal and its files are readable by their owner only.
 //!
 //! Three kinds of connection, each with one job, which WAL mode lets run side by side:
 //! - [`Journal`]: the command's handle. It holds the run lock (one `run` per journal),
@@ -14,6 +16,7 @@
 //! - [`JournalRead`]: read-only, never migrates or writes (`status`, `report`, `reconcile`,
 //!   the report written beside the merge), and the planner's [`Lookup`].
 
+mod key;
 mod read;
 mod schema;
 pub mod writer;
@@ -25,6 +28,7 @@ use anyhow::{Context, Result, anyhow};
 use hmac::{KeyInit, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use key::KeySource;
 pub use read::{JournalRead, Lookup};
 
 use crate::status::Status;
@@ -185,12 +189,14 @@ impl Journal {
     /// Opens (creating if needed) the journal for writing, holding its lock: for `run`, and
     /// for `reconcile --resolve-duplicates`, which records customer ids.
     pub fn open(path: &Path) -> Result<Journal> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)
+        Journal::open_with(path, &KeySource::from_env())
+    }
+
+    /// As [`Journal::open`], the key given by `source` rather than the environment.
+    pub fn open_with(path: &Path, source: &KeySource) -> Result<Journal> {
+        // Created 0600 here, before SQLite opens it: SQLite gives the -wal and -shm files it
+        // creates the database file's mode.
+        let file = crate::files::open_private(path)
             .with_context(|| format!("could not open journal '{}'", path.display()))?;
         match file.try_lock() {
             Ok(()) => {}
@@ -206,12 +212,20 @@ impl Journal {
                     .with_context(|| format!("could not lock journal '{}'", path.display()));
             }
         }
+        // Left by a killed run of an older version, readable by others: SQLite reuses them.
+        for side in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(side);
+            if let Ok(f) = File::open(&name) {
+                crate::files::narrow(&f, Path::new(&name));
+            }
+        }
         let unusable = || format!("journal '{}' is unusable", path.display());
         let mut conn = open_conn(path).with_context(unusable)?;
-        schema::migrate(&mut conn).with_context(unusable)?;
-        let key = load_or_create_key(&conn).with_context(unusable)?;
+        upgrade(&mut conn, path, source).with_context(unusable)?;
+        let key = key::load_or_create(&conn, path, source)?;
         Ok(Journal {
-            read: JournalRead::from_parts(conn, path, key),
+            read: JournalRead::from_parts(conn, path, Some(key)),
             _lock: file,
         })
     }
@@ -389,17 +403,23 @@ fn index_customer(
     Ok(())
 }
 
-fn load_or_create_key(conn: &Connection) -> Result<[u8; 32]> {
-    if let Some(key) = read::read_key(conn)? {
-        return Ok(key);
+/// Brings the journal to this program's schema. A journal that still holds its key has it
+/// written to `<journal>.key` first, and then deleted by the migration: a crash in between
+/// leaves the key in both places, never in neither.
+fn upgrade(conn: &mut Connection, path: &Path, source: &KeySource) -> Result<()> {
+    let before = crate::sqlite::version(conn)?;
+    key::move_out_of_journal(conn, path, source)?;
+    // A deleted row's bytes otherwise stay in the page's free space: the old key would still
+    // be in the file. (This connection deletes little else, so it keeps the setting.)
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    schema::migrate(conn)?;
+    if before > 0 && before < schema::VERSION {
+        // Copies the pages the migration overwrote into the file and empties the WAL, which
+        // may hold earlier copies of them. A reader at that moment only delays it to the
+        // last connection's close, which checkpoints too.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     }
-    let key: [u8; 32] = rand::random();
-    conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('hmac_key', ?1)",
-        [&key[..]],
-    )?;
-    // Another process may have raced us to it: read back the one that won.
-    read::read_key(conn)?.ok_or_else(|| anyhow!("the journal's customer-index key vanished"))
+    Ok(())
 }
 
 pub(crate) fn now() -> String {

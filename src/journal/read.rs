@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{
-    CustomerKeys, FileEntry, FileStatus, JournalStatus, KeyKind, Keyer, RowState, RunTotals, schema,
+    CustomerKeys, FileEntry, FileStatus, JournalStatus, KeyKind, KeySource, Keyer, RowState,
+    RunTotals, key, schema,
 };
 use crate::input::CsvInput;
 use crate::status::Status;
@@ -16,12 +17,19 @@ use crate::status::Status;
 pub struct JournalRead {
     pub(super) conn: Connection,
     path: PathBuf,
-    keyer: Keyer,
+    /// `None` when the key is neither kept nor given: `status` and `report` need none.
+    keyer: Option<Keyer>,
 }
 
 impl JournalRead {
-    /// Opens an existing journal for reading.
+    /// Opens an existing journal for reading, its key (if any) from `<journal>.key` or
+    /// `CARTEVO_JOURNAL_KEY`.
     pub fn open(path: &Path) -> Result<JournalRead> {
+        JournalRead::open_with(path, &KeySource::from_env())
+    }
+
+    /// As [`JournalRead::open`], the key given by `source` rather than the environment.
+    pub fn open_with(path: &Path, source: &KeySource) -> Result<JournalRead> {
         if !path.exists() {
             bail!("no journal at '{}'", path.display());
         }
@@ -42,17 +50,15 @@ impl JournalRead {
                 }
             );
         }
-        let key = read_key(&conn)
-            .and_then(|key| key.ok_or_else(|| anyhow!("it has no customer-index key")))
-            .with_context(|| format!("journal '{}' is unusable", path.display()))?;
+        let key = key::load(&conn, path, source)?;
         Ok(JournalRead::from_parts(conn, path, key))
     }
 
-    pub(super) fn from_parts(conn: Connection, path: &Path, key: [u8; 32]) -> JournalRead {
+    pub(super) fn from_parts(conn: Connection, path: &Path, key: Option<[u8; 32]>) -> JournalRead {
         JournalRead {
             conn,
             path: path.to_path_buf(),
-            keyer: Keyer { key },
+            keyer: key.map(|key| Keyer { key }),
         }
     }
 
@@ -60,8 +66,10 @@ impl JournalRead {
         &self.path
     }
 
-    pub fn keyer(&self) -> Keyer {
-        self.keyer.clone()
+    /// The keyed hashes of this journal's customer index; an error when its key is missing
+    /// (never for a [`super::Journal`], which has its key or does not open).
+    pub fn keyer(&self) -> Result<Keyer> {
+        self.keyer.clone().ok_or_else(|| key::missing(&self.path))
     }
 
     pub fn find_file(&self, sha256: &str) -> Result<Option<FileEntry>> {
@@ -304,21 +312,6 @@ impl Lookup {
             })
             .optional()?)
     }
-}
-
-/// The customer-index key, which `Journal::open` creates with the journal.
-pub(super) fn read_key(conn: &Connection) -> Result<Option<[u8; 32]>> {
-    let existing: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'hmac_key'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    existing
-        .map(|v| {
-            v.try_into()
-                .map_err(|_| anyhow!("the journal's customer-index key is damaged"))
-        })
-        .transpose()
 }
 
 pub(super) fn file_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileEntry> {

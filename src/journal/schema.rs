@@ -59,11 +59,23 @@ const MIGRATIONS: &[&str] = &[
         file_id INTEGER PRIMARY KEY REFERENCES files(id),
         since_run INTEGER NOT NULL
     );",
+    // 3: the customer-index key leaves the journal, which keeps a check value instead
+    // (`key_check`, written by `key::load_or_create`). `Journal::open` has written the key to
+    // `<journal>.key` and synced it before this step runs (`key::move_out_of_journal`), and
+    // deletes with `secure_delete` so the key's bytes do not stay in the file.
+    "DELETE FROM meta WHERE key = 'hmac_key';",
 ];
 
 /// Brings a journal to the latest schema; a journal from a newer program is refused.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     crate::sqlite::migrate(conn, MIGRATIONS)
+}
+
+/// Brings a journal to an earlier version: an older program's journal, for the tests of the
+/// upgrade.
+#[cfg(test)]
+pub(super) fn migrate_to(conn: &mut Connection, version: usize) -> Result<()> {
+    crate::sqlite::migrate(conn, &MIGRATIONS[..version])
 }
 
 /// The schema version this program writes.

@@ -6,16 +6,32 @@
 //! many rows; when the run is slow, each command is committed at once. A `Claim` (a batch of
 //! rows) is acknowledged only after its transaction commits, so a row is durably "in flight"
 //! before its request leaves.
+//!
+//! When a commit fails (a full disk, an I/O error), the requests it was recording answers for
+//! have been sent, and customers may have been created: the writer stops the run at once
+//! ([`OnFailure::stop`]), refuses every claim and flush after it (so no new request leaves),
+//! and keeps the commands it could not commit. Answers still in flight keep arriving; each
+//! batch tries the journal again with everything held back. What is still not recorded when
+//! the run has stopped is written out as JSON lines ([`OnFailure::lost`], stderr): row,
+//! status and customer id, no personal data, so no created customer's id is lost.
 
-use anyhow::{Context, Result};
-use rusqlite::{Transaction, params};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{CustomerKeys, FileEntry, JournalStatus, now, open_conn};
 use crate::status::Status;
 
 const BATCH: usize = 4096;
-const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
+const GATHER: Duration = Duration::from_millis(10);
+/// Once every handle is gone, how often and how far apart the journal is tried again before
+/// what it could not take is written out.
+const LAST_TRIES: u32 = 3;
+const LAST_TRIES_PAUSE: Duration = Duration::from_millis(200);
 
 /// What the writer is asked to record.
 #[derive(Debug)]
@@ -96,20 +112,46 @@ impl WriterHandle {
     }
 }
 
+/// What the writer does when the journal cannot commit.
+pub struct OnFailure {
+    /// Stops the run, with why: called once, at the first failed commit.
+    pub stop: Box<dyn Fn(String) + Send>,
+    /// Where answers the journal could not take go, one JSON line each (stderr).
+    pub lost: Box<dyn Write + Send>,
+}
+
+impl OnFailure {
+    pub fn new(stop: impl Fn(String) + Send + 'static, lost: impl Write + Send + 'static) -> Self {
+        OnFailure {
+            stop: Box::new(stop),
+            lost: Box::new(lost),
+        }
+    }
+}
+
 /// Starts the writer thread for one file's run, on a connection of its own to the journal
 /// at `path` (which the command's `Journal` has opened, locked and migrated). The thread ends
-/// when every handle is dropped.
+/// when every handle is dropped; it ends in an error if the journal failed to commit at any
+/// point (the run was stopped then).
 pub fn spawn(
-    path: &std::path::Path,
+    path: &Path,
     file: FileEntry,
     run_id: i64,
+    on_failure: OnFailure,
 ) -> Result<(WriterHandle, std::thread::JoinHandle<Result<()>>)> {
-    let mut conn = open_conn(path)?;
+    let mut writer = Writer {
+        conn: open_conn(path)?,
+        path: path.to_path_buf(),
+        file,
+        run_id,
+        failed: None,
+        held: Vec::new(),
+        on_failure,
+    };
     let (tx, mut rx) = mpsc::channel::<Command>(BATCH);
     let thread = std::thread::Builder::new()
         .name("journal-writer".into())
         .spawn(move || {
-            let mut acks = Vec::new();
             let mut batch = Vec::with_capacity(BATCH);
             while let Some(first) = rx.blocking_recv() {
                 batch.push(first);
@@ -119,17 +161,7 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                let tx = conn.transaction()?;
-                let now = now();
-                for cmd in batch.drain(..) {
-                    if let Some(ack) = apply(&tx, file.id, run_id, &now, cmd)? {
-                        acks.push(ack);
-                    }
-                }
-                tx.commit().context("could not commit to the journal")?;
-                for ack in acks.drain(..) {
-                    let _ = ack.send(());
-                }
+                writer.record(&mut batch);
                 // Under load, let outcomes gather for a moment rather than committing a few
                 // at a time: a commit rewrites every page it touched, so fewer, larger
                 // commits cost less per row. A claim or a flush, which someone is waiting
@@ -138,7 +170,7 @@ pub fn spawn(
                     std::thread::park_timeout(GATHER);
                 }
             }
-            Ok(())
+            writer.close()
         })
         .context("could not start the journal writer thread")?;
     let handle = WriterHandle {
@@ -148,13 +180,138 @@ pub fn spawn(
     Ok((handle, thread))
 }
 
-fn apply(
-    tx: &Transaction<'_>,
-    file_id: i64,
+/// The writer thread's state.
+struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    file: FileEntry,
     run_id: i64,
-    now: &str,
-    cmd: Command,
-) -> Result<Option<oneshot::Sender<()>>> {
+    /// Why the journal first failed to commit; from then on the run is stopping.
+    failed: Option<String>,
+    /// Commands not committed since the failure (claims and flushes are refused, not held).
+    held: Vec<Command>,
+    on_failure: OnFailure,
+}
+
+impl Writer {
+    /// Commits a batch and answers who waits for it; after a failure, holds it back with
+    /// what came before and tries them all again.
+    fn record(&mut self, batch: &mut Vec<Command>) {
+        if self.failed.is_none() {
+            match self.commit(batch) {
+                Ok(()) => {
+                    for cmd in batch.drain(..) {
+                        match cmd {
+                            Command::Claim { ack, .. } | Command::Flush(ack) => {
+                                let _ = ack.send(());
+                            }
+                            _ => {}
+                        }
+                    }
+                    return;
+                }
+                Err(e) => {
+                    let why = format!(
+                        "could not record to the journal '{}': {e:#}",
+                        self.path.display()
+                    );
+                    tracing::error!("{why}; stopping the run");
+                    (self.on_failure.stop)(why.clone());
+                    self.failed = Some(why);
+                    self.hold(batch);
+                    return;
+                }
+            }
+        }
+        self.hold(batch);
+        self.try_held();
+    }
+
+    /// Keeps a batch's commands for the next try. A claim or a flush is refused (its answer
+    /// dropped): no row is claimed, so no request leaves, once the journal has failed.
+    fn hold(&mut self, batch: &mut Vec<Command>) {
+        self.held.extend(
+            batch
+                .drain(..)
+                .filter(|cmd| !matches!(cmd, Command::Claim { .. } | Command::Flush(_))),
+        );
+    }
+
+    /// Commits what was held back, if the journal takes it now.
+    fn try_held(&mut self) -> bool {
+        let held = std::mem::take(&mut self.held);
+        let done = self.commit(&held).is_ok();
+        if !done {
+            self.held = held;
+        }
+        done
+    }
+
+    fn commit(&mut self, cmds: &[Command]) -> Result<()> {
+        if cmds.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        let now = now();
+        for cmd in cmds {
+            apply(&tx, self.file.id, self.run_id, &now, cmd)?;
+        }
+        tx.commit().context("could not commit")
+    }
+
+    /// Every handle is gone. After a failure: tries the journal a last few times, then writes
+    /// out the answers it still could not take, and ends in the error that stopped the run.
+    fn close(mut self) -> Result<()> {
+        let Some(why) = self.failed.take() else {
+            return Ok(());
+        };
+        for i in 0..LAST_TRIES {
+            if self.try_held() {
+                break;
+            }
+            if i + 1 < LAST_TRIES {
+                std::thread::sleep(LAST_TRIES_PAUSE);
+            }
+        }
+        let mut lost = 0;
+        for cmd in &self.held {
+            if let Command::Outcome {
+                row,
+                status,
+                http_status,
+                customer_id,
+                ..
+            } = cmd
+            {
+                let line = serde_json::json!({
+                    "unrecorded": "journal",
+                    "file": self.file.path,
+                    "sha256": self.file.sha256,
+                    "row": row,
+                    "status": status.as_str(),
+                    "customer_id": customer_id,
+                    "http_status": http_status,
+                });
+                let _ = writeln!(self.on_failure.lost, "{line}");
+                lost += 1;
+            }
+        }
+        let _ = self.on_failure.lost.flush();
+        if lost == 0 {
+            return Err(anyhow!(
+                "{why}. The run stopped; every answer received was recorded after all"
+            ));
+        }
+        Err(anyhow!(
+            "{why}. The run stopped; {lost} answers received could not be recorded and are \
+             written above as JSON lines (\"unrecorded\": row, status, customer_id): keep \
+             them. Those rows stay in flight in the journal; the next run sends them again, \
+             and a 409 there means the customer exists with the id given"
+        ))
+    }
+}
+
+fn apply(tx: &Transaction<'_>, file_id: i64, run_id: i64, now: &str, cmd: &Command) -> Result<()> {
     match cmd {
         Command::Local {
             row,
@@ -172,7 +329,7 @@ fn apply(
             )?
             .execute(params![
                 file_id,
-                row as i64,
+                *row as i64,
                 status.as_str(),
                 customer_id,
                 message,
@@ -180,9 +337,9 @@ fn apply(
                 run_id,
                 now
             ])?;
-            Ok(None)
+            Ok(())
         }
-        Command::Claim { rows, ack } => {
+        Command::Claim { rows, .. } => {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO rows (file_id, row, status, attempts, warnings, run_id,
                                    created_at, updated_at)
@@ -193,29 +350,29 @@ fn apply(
             for (row, warnings) in rows {
                 stmt.execute(params![
                     file_id,
-                    row as i64,
+                    *row as i64,
                     JournalStatus::InFlight.as_str(),
                     warnings,
                     run_id,
                     now
                 ])?;
             }
-            Ok(Some(ack))
+            Ok(())
         }
         Command::Release { rows } => {
             for (row, prior) in rows {
                 match prior {
                     None => tx
                         .prepare_cached("DELETE FROM rows WHERE file_id = ?1 AND row = ?2")?
-                        .execute(params![file_id, row as i64])?,
+                        .execute(params![file_id, *row as i64])?,
                     Some(status) => tx
                         .prepare_cached(
                             "UPDATE rows SET status = ?3 WHERE file_id = ?1 AND row = ?2",
                         )?
-                        .execute(params![file_id, row as i64, status.as_str()])?,
+                        .execute(params![file_id, *row as i64, status.as_str()])?,
                 };
             }
-            Ok(None)
+            Ok(())
         }
         Command::Outcome {
             row,
@@ -236,7 +393,7 @@ fn apply(
             )?
             .execute(params![
                 file_id,
-                row as i64,
+                *row as i64,
                 status.as_str(),
                 attempts,
                 http_status,
@@ -247,205 +404,11 @@ fn apply(
                 keys.as_ref().map(|k| &k.email[..]),
                 keys.as_ref().map(|k| &k.id_number[..]),
             ])?;
-            Ok(None)
+            Ok(())
         }
-        Command::Flush(ack) => Ok(Some(ack)),
+        Command::Flush(_) => Ok(()),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::journal::{Journal, JournalRead, KeyKind};
-
-    #[tokio::test]
-    async fn claims_and_outcomes_are_committed_and_the_customer_is_indexed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.db");
-        let mut journal = Journal::open(&path).unwrap();
-        let file = journal.file(&"a".repeat(64), "in.csv", 3).unwrap();
-        let run = journal.start_run(&file, "run").unwrap();
-        let keyer = journal.keyer();
-        let (handle, thread) = spawn(&path, file.clone(), run).unwrap();
-
-        handle
-            .claim(vec![(1, String::new()), (3, String::new())])
-            .await
-            .unwrap();
-        // Committed before the claim returned: a second connection sees it.
-        let reader = rusqlite::Connection::open(&path).unwrap();
-        let status: String = reader
-            .query_row("SELECT status FROM rows WHERE row = 1", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(status, "in_flight");
-
-        handle
-            .send(Command::Outcome {
-                row: 1,
-                status: Status::Created,
-                attempts: 2,
-                http_status: Some(201),
-                customer_id: Some("cust-1".into()),
-                message: String::new(),
-                keys: Some(keyer.keys("Ann@Example.com", "ID-1")),
-            })
-            .await
-            .unwrap();
-        handle
-            .send(Command::Local {
-                row: 2,
-                status: Status::Invalid,
-                customer_id: None,
-                message: "email: not a valid email address".into(),
-                warnings: String::new(),
-            })
-            .await
-            .unwrap();
-        handle
-            .send(Command::Release {
-                rows: vec![(3, None)],
-            })
-            .await
-            .unwrap();
-        handle.flush().await.unwrap();
-        drop(handle);
-        thread.join().unwrap().unwrap();
-        journal.index_file(&file).unwrap();
-
-        let states = journal.statuses(&file).unwrap();
-        assert_eq!(states[1], Some(JournalStatus::Row(Status::Created)));
-        assert_eq!(states[2], Some(JournalStatus::Row(Status::Invalid)));
-        assert_eq!(states[3], None);
-        let row1 = journal.row(&file, 1).unwrap().unwrap();
-        assert_eq!(row1.attempts, 2);
-        assert_eq!(row1.customer_id.as_deref(), Some("cust-1"));
-
-        let lookup = journal.lookup().unwrap();
-        let by_email = lookup
-            .known(&keyer.keys("ann@example.COM", "other"))
-            .unwrap();
-        assert_eq!(by_email.unwrap().customer_id.as_deref(), Some("cust-1"));
-        let by_id = lookup
-            .known(&keyer.keys("x@y.co", "ID-1"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(by_id.kind, KeyKind::IdNumber);
-        assert!(
-            lookup
-                .known(&keyer.keys("x@y.co", "ID-2"))
-                .unwrap()
-                .is_none()
-        );
-
-        // No raw personal data anywhere in the file.
-        drop(journal);
-        let bytes = std::fs::read(&path).unwrap();
-        let text = String::from_utf8_lossy(&bytes).to_lowercase();
-        assert!(!text.contains("ann@example.com") && !text.contains("id-1"));
-    }
-
-    /// A run killed before its index merge: the next run, of another file, merges it when it
-    /// starts, and finds the customer (the contract's "from an earlier file or run").
-    #[tokio::test]
-    async fn a_killed_runs_customers_are_known_to_the_next_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.db");
-        let mut journal = Journal::open(&path).unwrap();
-        let first = journal.file(&"a".repeat(64), "first.csv", 1).unwrap();
-        let run = journal.start_run(&first, "run").unwrap();
-        let keyer = journal.keyer();
-        let (handle, thread) = spawn(&path, first.clone(), run).unwrap();
-        handle.claim(vec![(1, String::new())]).await.unwrap();
-        handle
-            .send(Command::Outcome {
-                row: 1,
-                status: Status::Created,
-                attempts: 1,
-                http_status: Some(201),
-                customer_id: Some("cust-1".into()),
-                message: String::new(),
-                keys: Some(keyer.keys("ann@example.com", "ID-1")),
-            })
-            .await
-            .unwrap();
-        handle.flush().await.unwrap();
-        drop(handle);
-        // The process dies here: no index merge, and the lock goes with it.
-        thread.join().unwrap().unwrap();
-        drop(journal);
-
-        let mut journal = Journal::open(&path).unwrap();
-        assert!(!journal.has_customers().unwrap(), "not merged yet");
-        let second = journal.file(&"b".repeat(64), "second.csv", 1).unwrap();
-        journal.start_run(&second, "run").unwrap();
-        assert!(journal.has_customers().unwrap());
-        let known = journal
-            .lookup()
-            .unwrap()
-            .known(&keyer.keys("other@example.com", "ID-1"))
-            .unwrap()
-            .expect("the first file's customer");
-        assert_eq!(
-            (known.customer_id.as_deref(), known.file_id, known.row),
-            (Some("cust-1"), first.id, 1)
-        );
-    }
-
-    #[test]
-    fn a_second_writer_on_the_same_journal_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.db");
-        let _first = Journal::open(&path).unwrap();
-        let err = Journal::open(&path).err().unwrap().to_string();
-        assert!(err.contains("in use by another"), "{err}");
-        assert!(JournalRead::open(&path).is_ok());
-    }
-
-    /// A reader opens the file read-only: it neither creates a journal nor migrates one, and
-    /// reads while a run holds the lock and writes.
-    #[tokio::test]
-    async fn a_reader_never_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.db");
-        let err = JournalRead::open(&path).err().unwrap().to_string();
-        assert!(err.contains("no journal"), "{err}");
-        assert!(!path.exists());
-
-        let mut journal = Journal::open(&path).unwrap();
-        let file = journal.file(&"a".repeat(64), "in.csv", 1).unwrap();
-        let run = journal.start_run(&file, "run").unwrap();
-        let (handle, thread) = spawn(&path, file.clone(), run).unwrap();
-        handle.claim(vec![(1, String::new())]).await.unwrap();
-        let reader = JournalRead::open(&path).unwrap();
-        assert_eq!(
-            reader.statuses(&file).unwrap()[1],
-            Some(JournalStatus::InFlight)
-        );
-        drop(reader);
-        drop(handle);
-        thread.join().unwrap().unwrap();
-        drop(journal);
-        // With every connection gone, SQLite removed the -wal and -shm files; a read-only
-        // open still reads (and makes no journal of its own).
-        let wal = dir.path().join("j.db-wal");
-        assert!(
-            !wal.exists(),
-            "the last connection checkpoints and removes the WAL"
-        );
-        let reader = JournalRead::open(&path).unwrap();
-        assert_eq!(reader.files().unwrap().len(), 1);
-        drop(reader);
-
-        // An older schema is not upgraded by a reader.
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
-        drop(conn);
-        let err = JournalRead::open(&path).err().unwrap().to_string();
-        assert!(
-            err.contains("a `run` with this program upgrades it"),
-            "{err}"
-        );
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(crate::sqlite::version(&conn).unwrap(), 1);
-    }
-}
+mod tests;

@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::api::{Card, Transaction};
-use crate::report::{Figures, SummaryCommand, SummaryInput};
+use crate::files::Staged;
+use crate::report::{self, Figures, SummaryCommand, SummaryInput};
 
 /// The contract's columns, in order.
 pub const COLUMNS: [&str; 9] = [
@@ -208,18 +209,18 @@ impl Totals {
 /// Writes reconcile.csv as rows arrive, and the summary at the end.
 pub struct ReconcileReport {
     dir: PathBuf,
-    csv: csv::Writer<std::fs::File>,
+    /// Written beside its place and put there by `finish` (see `crate::files::Staged`).
+    csv: csv::Writer<Staged>,
     totals: Totals,
 }
 
 impl ReconcileReport {
     pub fn create(dir: &Path) -> Result<ReconcileReport> {
-        std::fs::create_dir_all(dir)
+        crate::files::create_dir_all(dir)
             .with_context(|| format!("could not create report folder '{}'", dir.display()))?;
-        let path = dir.join("reconcile.csv");
-        let mut csv = csv::Writer::from_path(&path)
-            .with_context(|| format!("could not create '{}'", path.display()))?;
-        csv.write_record(COLUMNS)?;
+        let mut csv = report::csv_writer(&dir.join("reconcile.csv"))?;
+        csv.write_record(COLUMNS)
+            .with_context(|| report::could_not_write(&csv))?;
         Ok(ReconcileReport {
             dir: dir.to_path_buf(),
             csv,
@@ -240,18 +241,19 @@ impl ReconcileReport {
         let cards = c.cards.as_ref().map(|t| t.count.to_string());
         let balance = c.cards.as_ref().map(CardTally::balance_text);
         let transactions = c.transactions.as_ref().map(|t| t.count.to_string());
-        self.csv.write_record([
-            row.as_str(),
-            &crate::report::guard_cell(&c.reference),
-            &crate::report::guard_cell(&c.customer_id),
-            c.verdict.as_str(),
-            &c.mismatches.join(";"),
-            &active,
-            cards.as_deref().unwrap_or(""),
-            &crate::report::guard_cell(balance.as_deref().unwrap_or("")),
-            transactions.as_deref().unwrap_or(""),
-        ])?;
-        Ok(())
+        self.csv
+            .write_record([
+                row.as_str(),
+                &crate::report::guard_cell(&c.reference),
+                &crate::report::guard_cell(&c.customer_id),
+                c.verdict.as_str(),
+                &c.mismatches.join(";"),
+                &active,
+                cards.as_deref().unwrap_or(""),
+                &crate::report::guard_cell(balance.as_deref().unwrap_or("")),
+                transactions.as_deref().unwrap_or(""),
+            ])
+            .with_context(|| report::could_not_write(&self.csv))
     }
 
     pub fn totals(&self) -> &Totals {
@@ -262,10 +264,13 @@ impl ReconcileReport {
         &self.dir
     }
 
-    /// Flushes reconcile.csv and writes reconcile-summary.json.
-    pub fn finish(mut self, summary: &Summary) -> Result<Totals> {
-        self.csv.flush()?;
-        crate::report::write_json(&self.dir.join("reconcile-summary.json"), summary)?;
+    /// Writes out reconcile.csv and reconcile-summary.json, then puts both in place; on an
+    /// error, neither.
+    pub fn finish(self, summary: &Summary) -> Result<Totals> {
+        let csv = report::finish_csv(self.csv)?;
+        let json = report::stage_json(&self.dir.join("reconcile-summary.json"), summary)?;
+        csv.put_in_place()?;
+        json.put_in_place()?;
         Ok(self.totals)
     }
 }
@@ -412,5 +417,12 @@ mod tests {
         .unwrap();
         assert_eq!(json["counts"]["mismatch"], 1);
         assert_eq!(json["exit_code"], 2);
+        // Readable by the owner only, whatever the umask; nothing else left in the folder.
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["reconcile.csv", "reconcile-summary.json"] {
+            let meta = std::fs::metadata(dir.path().join(name)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

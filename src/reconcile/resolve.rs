@@ -33,7 +33,7 @@ pub(crate) async fn resolve(
     ctx: &Ctx,
     delimiter: u8,
 ) -> Result<u64> {
-    let keyer = journal.keyer();
+    let keyer = journal.keyer()?;
     let mut waiting: Vec<Waiting> = Vec::new();
     // Key hash → indexes into `waiting`: the same person may be a 409 in several files.
     let mut by_key: HashMap<[u8; 32], Vec<usize>> = HashMap::new();

@@ -92,7 +92,13 @@ impl Fixture {
         let mut journal = Journal::open(&self.journal).unwrap();
         let entry = journal.file(&sha, &csv.display().to_string(), n).unwrap();
         let run = journal.start_run(&entry, "run").unwrap();
-        let (handle, thread) = writer::spawn(&self.journal, entry, run).unwrap();
+        let (handle, thread) = writer::spawn(
+            &self.journal,
+            entry,
+            run,
+            writer::OnFailure::new(|_| {}, std::io::stderr()),
+        )
+        .unwrap();
         for (i, (status, id)) in rows.iter().enumerate() {
             handle
                 .blocking_send(JournalCommand::Local {
@@ -476,7 +482,7 @@ async fn a_duplicate_is_resolved_through_the_second_page_of_the_customer_list() 
     assert_eq!(row.customer_id.as_deref(), Some("dup-2"));
     assert_eq!(row.status, JournalStatus::Row(Status::Duplicate));
     // Later runs know the customer through the index.
-    let keys = journal.keyer().keys("ada3@example.com", "ID00003");
+    let keys = journal.keyer().unwrap().keys("ada3@example.com", "ID00003");
     let known = journal.lookup().unwrap().known(&keys).unwrap().unwrap();
     assert_eq!(known.customer_id.as_deref(), Some("dup-3"));
 }

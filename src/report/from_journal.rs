@@ -24,7 +24,7 @@ pub fn from_journal(
     let mut input = CsvInput::open(file, delimiter)?;
     let mut report = Report::create(dir, &input.headers)?;
     let columns = input.columns.clone();
-    journal.beside(entry, &mut input, |row, record, state| {
+    let walked = journal.beside(entry, &mut input, |row, record, state| {
         let reference = RowView::new(&columns, record).get(Field::Reference);
         let Some(state) = state else {
             return report.row(&ReportRow {
@@ -56,7 +56,11 @@ pub fn from_journal(
             warnings: &state.warnings,
             record,
         })
-    })?;
+    });
+    if let Err(e) = walked {
+        report.discard();
+        return Err(e);
+    }
     let counts = *report.counts();
     let summary = summary(counts);
     report.finish(&summary)?;

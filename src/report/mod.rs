@@ -2,6 +2,11 @@
 //!
 //! Writers receive rows in file order as they are decided (validate) or as they are read back
 //! from the journal (run, report); none of them holds more than one row.
+//!
+//! Every file is written under a temporary name beside its place (0600, in a folder created
+//! 0700: rejects.csv holds personal data) and renamed into place only when all of the report
+//! is written and synced: a full disk leaves an error naming the file and no half-written
+//! report (see [`crate::files`]).
 
 mod dirs;
 mod from_journal;
@@ -15,8 +20,9 @@ use anyhow::{Context, Result};
 
 pub use dirs::{REPORT_FILES, ReportDirs, per_file_dirs, refuse_overwriting_inputs, stamped};
 pub use from_journal::from_journal;
-pub use summary::{Figures, Summary, SummaryCommand, SummaryInput, stamp, write_json};
+pub use summary::{Figures, Summary, SummaryCommand, SummaryInput, stage_json, stamp};
 
+use crate::files::{self, Ready, Staged};
 use crate::status::{Counts, Status};
 
 /// Everything the report says about one input row.
@@ -36,7 +42,8 @@ pub struct ReportRow<'a> {
 /// One output format.
 trait Writer {
     fn row(&mut self, row: &ReportRow<'_>) -> Result<()>;
-    fn finish(self: Box<Self>) -> Result<()>;
+    /// Written whole and synced, ready to be put in place.
+    fn finish(self: Box<Self>) -> Result<Ready>;
 }
 
 /// The whole report folder, fed row by row.
@@ -50,7 +57,7 @@ impl Report {
     /// Creates the folder and opens every row-level file. `headers` is the input's header row
     /// as read.
     pub fn create(dir: &Path, headers: &csv::StringRecord) -> Result<Report> {
-        std::fs::create_dir_all(dir)
+        files::create_dir_all(dir)
             .with_context(|| format!("could not create report folder '{}'", dir.display()))?;
         let writers: Vec<Box<dyn Writer>> = vec![
             Box::new(results::Results::create(&dir.join("results.csv"))?),
@@ -63,12 +70,10 @@ impl Report {
         })
     }
 
-    /// Removes the row files written so far (and the folder, if that leaves it empty).
+    /// Removes the row files written so far (never in place yet), and the folder if that
+    /// leaves it empty.
     pub fn discard(self) {
         drop(self.writers);
-        for name in ["results.csv", "rejects.csv"] {
-            let _ = std::fs::remove_file(self.dir.join(name));
-        }
         let _ = std::fs::remove_dir(&self.dir);
     }
 
@@ -84,12 +89,22 @@ impl Report {
         &self.counts
     }
 
-    /// Flushes the row files and writes summary.json with the final counts.
+    /// Writes out the row files and summary.json with the final counts, then puts them in
+    /// place. On an error none is put in place, and the folder is removed if it is empty.
     pub fn finish(self, summary: &Summary) -> Result<()> {
-        for w in self.writers {
-            w.finish()?;
+        let Report { dir, writers, .. } = self;
+        let written = writers
+            .into_iter()
+            .map(|w| w.finish())
+            .chain([summary::stage_json(&dir.join("summary.json"), summary)])
+            .collect::<Result<Vec<Ready>>>();
+        match written {
+            Ok(ready) => ready.into_iter().try_for_each(Ready::put_in_place),
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                Err(e)
+            }
         }
-        write_json(&self.dir.join("summary.json"), summary)
     }
 }
 
@@ -138,10 +153,23 @@ impl std::ops::Deref for Guarded<'_> {
     }
 }
 
-fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("could not create '{}'", path.display()))?;
-    Ok(csv::WriterBuilder::new().from_writer(file))
+pub(crate) fn csv_writer(path: &Path) -> Result<csv::Writer<Staged>> {
+    Ok(csv::WriterBuilder::new().from_writer(Staged::create(path)?))
+}
+
+/// The error of a write to a report file, naming it.
+pub(crate) fn could_not_write(out: &csv::Writer<Staged>) -> String {
+    format!("could not write '{}'", out.get_ref().target().display())
+}
+
+/// Writes out a csv file: the csv buffer, then the file, synced.
+pub(crate) fn finish_csv(out: csv::Writer<Staged>) -> Result<Ready> {
+    let context = could_not_write(&out);
+    let staged = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .context(context)?;
+    staged.finish()
 }
 
 #[cfg(test)]

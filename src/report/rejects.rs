@@ -5,12 +5,13 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{ReportRow, Writer, guard_cell};
+use crate::files::{Ready, Staged};
 
 pub(super) struct Rejects {
-    out: csv::Writer<std::fs::File>,
+    out: csv::Writer<Staged>,
     row: itoa::Buffer,
     /// Where the file already has a `row` / an `error` column; `None`: appended.
     row_column: Option<usize>,
@@ -36,7 +37,8 @@ impl Rejects {
                 .iter()
                 .chain(appended.into_iter().flatten())
                 .map(guard_cell),
-        )?;
+        )
+        .with_context(|| super::could_not_write(&out))?;
         Ok(Rejects {
             out,
             row: itoa::Buffer::new(),
@@ -54,9 +56,10 @@ impl Writer for Rejects {
         }
         let row = self.row.format(r.row);
         if self.row_column.is_none() && self.error_column.is_none() {
-            self.out
-                .write_record(r.record.iter().chain([row, r.message]).map(guard_cell))?;
-            return Ok(());
+            return self
+                .out
+                .write_record(r.record.iter().chain([row, r.message]).map(guard_cell))
+                .with_context(|| super::could_not_write(&self.out));
         }
         self.fields.clear();
         self.fields.extend(r.record.iter().map(str::to_owned));
@@ -67,12 +70,11 @@ impl Writer for Rejects {
             }
         }
         self.out
-            .write_record(self.fields.iter().map(|f| guard_cell(f)))?;
-        Ok(())
+            .write_record(self.fields.iter().map(|f| guard_cell(f)))
+            .with_context(|| super::could_not_write(&self.out))
     }
 
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        self.out.flush()?;
-        Ok(())
+    fn finish(self: Box<Self>) -> Result<Ready> {
+        super::finish_csv(self.out)
     }
 }

@@ -2,12 +2,13 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{ReportRow, Writer, guard_cell};
+use crate::files::{Ready, Staged};
 
 pub(super) struct Results {
-    out: csv::Writer<std::fs::File>,
+    out: csv::Writer<Staged>,
     itoa: [itoa::Buffer; 3],
 }
 
@@ -23,7 +24,8 @@ impl Results {
             "attempts",
             "message",
             "warnings",
-        ])?;
+        ])
+        .with_context(|| super::could_not_write(&out))?;
         Ok(Results {
             out,
             itoa: Default::default(),
@@ -35,21 +37,21 @@ impl Writer for Results {
     fn row(&mut self, r: &ReportRow<'_>) -> Result<()> {
         let [a, b, c] = &mut self.itoa;
         let http = r.http_status.map(|s| b.format(s)).unwrap_or("");
-        self.out.write_record([
-            a.format(r.row),
-            &guard_cell(r.reference),
-            r.status.as_str(),
-            &guard_cell(r.customer_id.unwrap_or("")),
-            http,
-            c.format(r.attempts),
-            &guard_cell(r.message),
-            &guard_cell(r.warnings),
-        ])?;
-        Ok(())
+        self.out
+            .write_record([
+                a.format(r.row),
+                &guard_cell(r.reference),
+                r.status.as_str(),
+                &guard_cell(r.customer_id.unwrap_or("")),
+                http,
+                c.format(r.attempts),
+                &guard_cell(r.message),
+                &guard_cell(r.warnings),
+            ])
+            .with_context(|| super::could_not_write(&self.out))
     }
 
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        self.out.flush()?;
-        Ok(())
+    fn finish(self: Box<Self>) -> Result<Ready> {
+        super::finish_csv(self.out)
     }
 }

@@ -1,8 +1,9 @@
 //! summary.json: the file's identity, counts per status, timing, request figures and the exit
-//! code. Its shape is pinned by schemas/summary.schema.json. [`Figures`] and [`write_json`]
+//! code. Its shape is pinned by schemas/summary.schema.json. [`Figures`] and [`stage_json`]
 //! serve reconcile-summary.json too.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -11,6 +12,7 @@ use serde::Serialize;
 
 use crate::executor::Tally;
 use crate::exit::Exit;
+use crate::files::{Ready, Staged};
 use crate::status::{Counts, Status};
 
 /// The command a summary is of.
@@ -127,9 +129,14 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Writes a summary file: pretty JSON and a final line break.
-pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+/// A summary file (pretty JSON and a final line break) written and synced beside its place,
+/// for a report that puts all its files in place together (see [`crate::files::Staged`]).
+pub fn stage_json(path: &Path, value: &impl Serialize) -> Result<Ready> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("could not write '{}'", path.display()))
+    let mut staged = Staged::create(path)?;
+    staged
+        .write_all(text.as_bytes())
+        .with_context(|| format!("could not write '{}'", path.display()))?;
+    staged.finish()
 }
