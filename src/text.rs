@@ -165,6 +165,26 @@ pub(crate) fn replace_whole<'a>(
     Cow::Owned(out)
 }
 
+/// `text` safe to print on a terminal: control characters (an ANSI escape's ESC among them)
+/// written as `\u{1b}`, so a file's header cannot recolour, move or clear the operator's
+/// screen through an error message.
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// At most `max` characters of `text`, cut on a character boundary and marked with "…".
 pub(crate) fn cut(mut text: String, max: usize) -> String {
     if let Some((at, _)) = text.char_indices().nth(max) {

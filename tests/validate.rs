@@ -863,3 +863,60 @@ fn no_cell_we_write_runs_as_a_formula_and_rejects_read_back_as_written() {
     // Read as "@SUM(A1)" and guarded once more; read as "'@SUM(A1)" it would be "''@SUM(A1)".
     assert_eq!(out.result(1).reference, "'@SUM(A1)");
 }
+
+/// The `reference` column is the partner's own, carried into results.csv: held to 255
+/// characters and no control character like any text, and never copied whole when longer.
+#[test]
+fn the_reference_is_checked_like_any_text() {
+    let work = Work::new();
+    let mut long = url_row(1);
+    long[0] = "R".repeat(100_000);
+    let mut control = url_row(2);
+    control[0] = "R-\u{7}2".into();
+    let input = work.write(
+        "in.csv",
+        &csv_text(URL_HEADER, &[long, control, url_row(3)]),
+    );
+    let out = work.validate(&input, &[]);
+    out.expect_code(2);
+    assert!(
+        out.result(1)
+            .message
+            .contains("reference: must be at most 255 characters")
+    );
+    assert_eq!(out.result(1).reference.chars().count(), 255);
+    assert!(
+        out.result(2)
+            .message
+            .contains("reference: contains a control character")
+    );
+    assert_eq!(out.result(3).status, "valid");
+}
+
+/// A header name with terminal escapes (ANSI colours, a screen clear) reaches the terminal
+/// written out, not obeyed.
+#[test]
+fn escapes_in_a_header_name_never_reach_the_terminal_raw() {
+    let work = Work::new();
+    let header = URL_HEADER.replace("reference", "\u{1b}[2J\u{1b}[31mreference");
+    let mut bytes = format!("{header}\n").into_bytes();
+    bytes.extend_from_slice(
+        csv_text(URL_HEADER, &[url_row(1)])
+            .split(|&b| b == b'\n')
+            .nth(1)
+            .unwrap(),
+    );
+    bytes.extend_from_slice(b"\n");
+    // A byte that is not UTF-8 in the renamed column makes the error name it.
+    let input = work.write("in.csv", &bytes);
+    let out = work.validate(&input, &[]);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+    let mut broken = format!("{header}\n").into_bytes();
+    broken.extend_from_slice(b"\xff\xfe");
+    broken.extend_from_slice(&csv_text(URL_HEADER, &[url_row(1)])[URL_HEADER.len() + 1..]);
+    let input = work.write("broken.csv", &broken);
+    let out = work.validate(&input, &[]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("\\u{1b}"), "{:?}", out.stderr);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+}

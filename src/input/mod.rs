@@ -449,7 +449,7 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
         }
         match known {
             Some(f) => map.columns[f.index()] = Some(i),
-            None => map.unknown.push(raw.trim().to_string()),
+            None => map.unknown.push(text::printable(raw.trim()).into_owned()),
         }
     }
     let missing: Vec<&str> = Field::REQUIRED
@@ -496,7 +496,9 @@ fn csv_error(
     let position = e.position().cloned();
     let headers = record.map(|(h, _)| h);
     let column = |i: usize| match headers.and_then(|h| h.get(i)) {
-        Some(name) if !name.trim().is_empty() => format!("column '{}'", name.trim()),
+        Some(name) if !name.trim().is_empty() => {
+            format!("column '{}'", text::printable(name.trim()))
+        }
         _ => format!("column {}", i + 1),
     };
     let problem = match e.kind() {

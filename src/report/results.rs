@@ -37,10 +37,16 @@ impl Writer for Results {
     fn row(&mut self, r: &ReportRow<'_>) -> Result<()> {
         let [a, b, c] = &mut self.itoa;
         let http = r.http_status.map(|s| b.format(s)).unwrap_or("");
+        // An invalid reference (a partner's 100 MB cell) is not copied whole: the first
+        // characters name the row well enough.
+        let reference = match r.reference.char_indices().nth(255) {
+            Some((at, _)) => &r.reference[..at],
+            None => r.reference,
+        };
         self.out
             .write_record([
                 a.format(r.row),
-                &guard_cell(r.reference),
+                &guard_cell(reference),
                 r.status.as_str(),
                 &guard_cell(r.customer_id.unwrap_or("")),
                 http,

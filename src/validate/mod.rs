@@ -106,6 +106,7 @@ impl Validator {
         let dial = dial_code(&mut p, row);
         let phone_number = text(&mut p, row, Field::PhoneNumber, 3);
         let identification_number = text(&mut p, row, Field::IdentificationNumber, 1);
+        reference(&mut p, row);
         let doc_type = document_type(&mut p, row);
         let date_of_birth = self.date_of_birth(&mut p, row);
         let documents = documents::check(&self.documents_dir, row, doc_type, &mut p);
@@ -268,6 +269,25 @@ fn has_country_code(number: &str) -> bool {
 /// not counted).
 fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Option<Cow<'a, str>> {
     let value = required(p, row, field)?;
+    checked_text(p, field, value, min)
+}
+
+/// The partner's own `reference`, when the file has one: carried into results.csv, so held
+/// to what any text field may hold (no control character, at most [`MAX_LEN`] characters).
+fn reference(p: &mut Problems, row: &RowView<'_>) {
+    let value = row.get(Field::Reference);
+    if !value.is_empty() {
+        checked_text(p, Field::Reference, value, 0);
+    }
+}
+
+/// [`text`] on a value already read.
+fn checked_text<'a>(
+    p: &mut Problems,
+    field: Field,
+    value: Cow<'a, str>,
+    min: usize,
+) -> Option<Cow<'a, str>> {
     // The common case in one pass: printable ASCII only.
     let (chars, control, line_break) = if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         (value.len(), false, false)
