@@ -6,8 +6,9 @@
 use std::io::Write;
 use std::sync::LazyLock;
 
-use cartevo_enroll::input::{ColumnMap, CsvInput, Field, RowView};
-use cartevo_enroll::validate::{Checked, Rules, Validator};
+use cartevo_enroll::internals::{
+    Checked, ColumnMap, CsvInput, Field, RowView, Rules, Validator,
+};
 use libfuzzer_sys::fuzz_target;
 
 static DOCS: LazyLock<std::path::PathBuf> = LazyLock::new(|| {

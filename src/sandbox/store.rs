@@ -77,6 +77,10 @@ impl Store {
 
     /// Opens (or creates) the state file and loads what it holds.
     pub(crate) fn open(path: &Path) -> anyhow::Result<Store> {
+        // Rehearsal customers are personal data too: the file (and SQLite's journal files,
+        // which take its mode) is its owner's only.
+        crate::files::open_private(path)
+            .with_context(|| format!("could not open sandbox state '{}'", path.display()))?;
         let mut db = Connection::open(path)
             .with_context(|| format!("could not open sandbox state '{}'", path.display()))?;
         migrate(&mut db)

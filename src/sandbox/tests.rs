@@ -1040,6 +1040,14 @@ async fn a_state_file_survives_a_restart() {
         ..SandboxConfig::default()
     };
     let (_, run) = start(cfg.clone()).await;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("sandbox.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the state file is its owner's only");
+    }
     let (_, body) = enroll(&run, &person(1)).await;
     let id = body["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(enroll(&run, &person(2)).await.0, StatusCode::CREATED);
