@@ -551,7 +551,12 @@ async fn send_row(ctx: &Ctx, job: Job) {
     let keys = (status == Status::Created).then_some(job.keys).flatten();
     // What the API said goes to results.csv and the journal: without the row's own
     // personal values, and never at any length.
-    let message = crate::text::cut(job.customer.scrub(&message).into_owned(), MAX_MESSAGE);
+    // (A created row has no message: nothing to do on the bulk path.)
+    let message = if message.is_empty() {
+        message
+    } else {
+        crate::text::cut(job.customer.scrub(&message).into_owned(), MAX_MESSAGE)
+    };
     let _ = ctx
         .writer
         .send(Command::Outcome {
