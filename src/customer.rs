@@ -35,29 +35,39 @@ impl Customer {
     /// personal data whatever the server echoes. Values under three characters are left:
     /// they would match ordinary words and numbers, and identify no one.
     pub fn scrub<'a>(&self, message: &'a str) -> std::borrow::Cow<'a, str> {
+        use crate::text::Bound::{Anywhere, Word};
+        if message.is_empty() {
+            return std::borrow::Cow::Borrowed(message);
+        }
         let date = self.date_of_birth.format("%Y-%m-%d").to_string();
+        // The number as the server may echo it whole: +234 and 8031234567 run together.
+        let dial = self.country_phone_code.trim_start_matches('+');
+        let international = format!("{dial}{}", self.phone_number);
         let mut values = [
-            ("<email>", self.email.as_str(), true),
+            // Distinctive wherever they stand (an echoed timestamp 1991-04-12T00:00:00Z).
+            ("<email>", self.email.as_str(), true, Anywhere),
+            ("<date_of_birth>", &date, false, Anywhere),
+            ("<phone_number>", &international, false, Word),
+            ("<phone_number>", &self.phone_number, false, Word),
             (
                 "<identification_number>",
                 &self.identification_number,
                 false,
+                Word,
             ),
-            ("<phone_number>", &self.phone_number, false),
-            ("<date_of_birth>", &date, false),
-            ("<street>", &self.street, false),
-            ("<first_name>", &self.first_name, false),
-            ("<last_name>", &self.last_name, false),
+            ("<street>", &self.street, false, Word),
+            ("<first_name>", &self.first_name, false, Word),
+            ("<last_name>", &self.last_name, false, Word),
         ];
         // The longest first: a name inside the email is taken with the email.
-        values.sort_by_key(|(_, v, _)| std::cmp::Reverse(v.len()));
+        values.sort_by_key(|(_, v, _, _)| std::cmp::Reverse(v.len()));
         let mut out = std::borrow::Cow::Borrowed(message);
-        for (name, value, ignore_case) in values {
+        for (name, value, ignore_case, bound) in values {
             if value.chars().count() < 3 {
                 continue;
             }
             if let std::borrow::Cow::Owned(s) =
-                crate::text::replace_whole(&out, value, name, ignore_case)
+                crate::text::replace_whole(&out, value, name, ignore_case, bound)
             {
                 out = std::borrow::Cow::Owned(s);
             }

@@ -121,15 +121,27 @@ mod tests {
     }
 }
 
-/// `haystack` with every whole occurrence of `needle` replaced by `with`: an occurrence that
-/// is not part of a longer run of letters, digits or token characters (`-_.~+/=%`). A
-/// one-letter needle replaces that letter standing alone, never every letter of a message.
+/// Which occurrences of a needle [`replace_whole`] replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// Every occurrence: for a needle too distinctive to be part of anything else.
+    Anywhere,
+    /// One not inside a longer run of letters and digits ("Okafor." and "Okafor," are the
+    /// name; "Okaforson" is not).
+    Word,
+    /// One not inside a longer run of letters, digits or token characters (`-_.~+/=%`): a
+    /// one-letter secret replaces that letter standing alone, never every letter of a message.
+    Token,
+}
+
+/// `haystack` with the occurrences of `needle` that `bound` says replaced by `with`.
 /// `ignore_case` folds ASCII letters (for email addresses).
 pub(crate) fn replace_whole<'a>(
     haystack: &'a str,
     needle: &str,
     with: &str,
     ignore_case: bool,
+    bound: Bound,
 ) -> Cow<'a, str> {
     if needle.is_empty() || needle.len() > haystack.len() {
         return Cow::Borrowed(haystack);
@@ -141,8 +153,11 @@ pub(crate) fn replace_whole<'a>(
     } else {
         (haystack, needle)
     };
-    let part_of_token =
-        |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || "-_.~+/=%".contains(c));
+    let part_of_token = |c: Option<char>| match bound {
+        Bound::Anywhere => false,
+        Bound::Word => c.is_some_and(char::is_alphanumeric),
+        Bound::Token => c.is_some_and(|c| c.is_alphanumeric() || "-_.~+/=%".contains(c)),
+    };
     let mut out = String::new();
     let mut copied = 0;
     let mut from = 0;
@@ -185,10 +200,15 @@ pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     )
 }
 
-/// At most `max` characters of `text`, cut on a character boundary and marked with "…".
+/// At most `max` characters of `text`, "…" included when it is cut, on a character
+/// boundary.
 pub(crate) fn cut(mut text: String, max: usize) -> String {
-    if let Some((at, _)) = text.char_indices().nth(max) {
-        text.truncate(at);
+    if text.char_indices().nth(max).is_some() {
+        let keep = text
+            .char_indices()
+            .nth(max.saturating_sub(1))
+            .map_or(text.len(), |(at, _)| at);
+        text.truncate(keep);
         text.push('…');
     }
     text
@@ -200,30 +220,42 @@ mod replace_tests {
 
     #[test]
     fn only_whole_forms_are_replaced() {
+        let w = Bound::Word;
         assert_eq!(
-            replace_whole("email Ann@X.com exists", "ann@x.com", "<email>", true),
+            replace_whole("email Ann@X.com exists", "ann@x.com", "<email>", true, w),
             "email <email> exists"
         );
         assert_eq!(
-            replace_whole("Annual Ann", "Ann", "<n>", false),
-            "Annual <n>"
+            replace_whole("Annual Ann.", "Ann", "<n>", false, w),
+            "Annual <n>."
         );
         // A one-letter secret: the letter alone, not every letter.
         assert_eq!(
-            replace_whole("a bad token: a", "a", "[redacted]", false),
+            replace_whole("a bad token: a", "a", "[redacted]", false, Bound::Token),
             "[redacted] bad token: [redacted]"
         );
+        assert_eq!(
+            replace_whole(
+                "1991-04-12T00:00:00Z",
+                "1991-04-12",
+                "<d>",
+                false,
+                Bound::Anywhere
+            ),
+            "<d>T00:00:00Z"
+        );
         assert!(matches!(
-            replace_whole("nothing here", "zzz", "x", false),
+            replace_whole("nothing here", "zzz", "x", false, w),
             Cow::Borrowed(_)
         ));
-        assert_eq!(replace_whole("é Ann é", "Ann", "<n>", false), "é <n> é");
+        assert_eq!(replace_whole("é Ann é", "Ann", "<n>", false, w), "é <n> é");
     }
 
     #[test]
     fn cutting_keeps_whole_characters() {
-        assert_eq!(cut("abcdef".into(), 3), "abc…");
-        assert_eq!(cut("ééé".into(), 2), "éé…");
+        assert_eq!(cut("abcdef".into(), 3), "ab…");
+        assert_eq!(cut("ééé".into(), 2), "é…");
         assert_eq!(cut("abc".into(), 3), "abc");
+        assert_eq!(cut("x".repeat(1000), 500).chars().count(), 500);
     }
 }

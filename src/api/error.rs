@@ -131,8 +131,15 @@ impl ApiError {
             .collect();
         let scrub = |mut m: String| {
             for form in &forms {
+                // A long secret is distinctive wherever it stands (`token=…`, `Bearer%20…`);
+                // a short one only as a whole token.
+                let bound = if form.len() >= 8 {
+                    crate::text::Bound::Anywhere
+                } else {
+                    crate::text::Bound::Token
+                };
                 if let std::borrow::Cow::Owned(scrubbed) =
-                    crate::text::replace_whole(&m, form, "[redacted]", false)
+                    crate::text::replace_whole(&m, form, "[redacted]", false, bound)
                 {
                     m = scrubbed;
                 }

@@ -91,8 +91,14 @@ impl Unanswered {
 
     /// An attempt reached the API.
     fn reached(&self) {
-        self.count.store(0, Ordering::Release);
-        self.since.store(0, Ordering::Release);
+        // Read first: every answered attempt of every worker passes here, and a store would
+        // take the shared cache line each time.
+        if self.count.load(Ordering::Acquire) != 0 {
+            self.count.store(0, Ordering::Release);
+        }
+        if self.since.load(Ordering::Acquire) != 0 {
+            self.since.store(0, Ordering::Release);
+        }
     }
 }
 
@@ -122,7 +128,21 @@ pub enum Attempted<T> {
 
 impl Attempts {
     /// Runs `op` until it succeeds, fails for good, or the command stops.
-    pub async fn call<T, F, Fut>(&self, mut op: F) -> Attempted<T>
+    pub async fn call<T, F, Fut>(&self, op: F) -> Attempted<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        self.call_scrubbed(op, &|m| m.to_owned()).await
+    }
+
+    /// [`Attempts::call`] for a request carrying a row's personal values: `scrub` takes them
+    /// out of an answer that stops the whole command before it becomes the reason shown.
+    pub async fn call_scrubbed<T, F, Fut>(
+        &self,
+        mut op: F,
+        scrub: &(dyn Fn(&str) -> String + Sync),
+    ) -> Attempted<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
@@ -162,7 +182,7 @@ impl Attempts {
                     }
                 }
                 // Built from local data, nothing sent: it says nothing about the API.
-                ApiError::Local { .. } => {}
+                ApiError::Local { .. } | ApiError::Refused { .. } => {}
                 _ => self.unanswered.reached(),
             }
             let (status, retry_after) = match &error {
@@ -177,7 +197,16 @@ impl Attempts {
                 }
                 ApiError::Unreachable { .. } => (None, None),
                 ApiError::Fatal { .. } => {
-                    self.stop.trigger(StopReason::Fatal(refusal(&error)));
+                    // The reason reaches summary.json, stderr and every row still in flight:
+                    // without this row's own values, and never at any length.
+                    // (One of ours, with no answer behind it, such as a refused certificate and
+                    // its hint, is kept whole.)
+                    let reason = if error.http_status().is_some() {
+                        crate::text::cut(scrub(&refusal(&error)), 440)
+                    } else {
+                        refusal(&error)
+                    };
+                    self.stop.trigger(StopReason::Fatal(reason));
                     return Attempted::Failed {
                         error,
                         attempts,

@@ -467,10 +467,15 @@ async fn room_in_any<T>(shards: &[mpsc::Sender<T>], first: usize) -> Option<mpsc
 
 /// One row, from claim to outcome.
 async fn send_row(ctx: &Ctx, job: Job) {
+    let scrub = |m: &str| job.customer.scrub(m).into_owned();
     let attempted = ctx
         .attempts
-        .call(|| ctx.client.create_customer(&job.customer))
+        .call_scrubbed(|| ctx.client.create_customer(&job.customer), &scrub)
         .await;
+    // An answer's own text, as results.csv and the journal keep it: without the row's own
+    // personal values, and short enough that what we add after it (why the row failed)
+    // stays within the 500 characters kept.
+    let api = |m: &str| crate::text::cut(job.customer.scrub(m).into_owned(), 440);
     let (status, attempts, http_status, customer_id, message) = match attempted {
         Attempted::Done { value, attempts } => (
             Status::Created,
@@ -492,7 +497,7 @@ async fn send_row(ctx: &Ctx, job: Job) {
         Attempted::Stopped { attempts, last, .. } => {
             let stopped = ctx.attempts.stopped_message(attempts);
             let (status, message) = match last {
-                Some(e) => (e.http_status(), format!("{} ({stopped})", e.message())),
+                Some(e) => (e.http_status(), format!("{} ({stopped})", api(e.message()))),
                 None => (None, stopped),
             };
             (Status::Failed, attempts, status, None, message)
@@ -502,8 +507,9 @@ async fn send_row(ctx: &Ctx, job: Job) {
             attempts,
             maybe_sent,
         } => {
+            let message = api(error.message());
             let (status, http_status, message) = match error {
-                ApiError::Duplicate { message } => {
+                ApiError::Duplicate { .. } => {
                     let message = if maybe_sent || job.attempted_before() {
                         format!(
                             "{message} (an earlier request for this row got no answer: it may \
@@ -514,32 +520,28 @@ async fn send_row(ctx: &Ctx, job: Job) {
                     };
                     (Status::Duplicate, Some(409), message)
                 }
-                ApiError::Rejected { status, message } => (Status::Rejected, Some(status), message),
+                ApiError::Rejected { status, .. } => (Status::Rejected, Some(status), message),
                 ApiError::Fatal {
-                    status: Some(code),
-                    message,
+                    status: Some(code), ..
                 } => (
                     Status::Failed,
                     Some(code),
                     format!("{message} (run stopped: the API refuses our requests)"),
                 ),
-                ApiError::Fatal {
-                    status: None,
-                    message,
-                } => (Status::Failed, None, format!("{message} (run stopped)")),
+                ApiError::Fatal { status: None, .. } => {
+                    (Status::Failed, None, format!("{message} (run stopped)"))
+                }
                 // A document that vanished since validation: not sent; the next run
                 // validates the row again and says what is wrong with it.
-                ApiError::Local { message } => (Status::Failed, None, message),
+                ApiError::Local { .. } => (Status::Failed, None, message),
                 // A document that is not the one validated: never sent.
-                ApiError::Refused { message } => (Status::Rejected, None, message),
-                ApiError::Retryable {
-                    status, message, ..
-                } => (
+                ApiError::Refused { .. } => (Status::Rejected, None, message),
+                ApiError::Retryable { status, .. } => (
                     Status::Failed,
                     status,
                     format!("{message} (gave up after {attempts} attempts)"),
                 ),
-                ApiError::Unreachable { message } => (
+                ApiError::Unreachable { .. } => (
                     Status::Failed,
                     None,
                     format!("{message} (gave up after {attempts} attempts)"),
@@ -549,14 +551,9 @@ async fn send_row(ctx: &Ctx, job: Job) {
         }
     };
     let keys = (status == Status::Created).then_some(job.keys).flatten();
-    // What the API said goes to results.csv and the journal: without the row's own
-    // personal values, and never at any length.
-    // (A created row has no message: nothing to do on the bulk path.)
-    let message = if message.is_empty() {
-        message
-    } else {
-        crate::text::cut(job.customer.scrub(&message).into_owned(), MAX_MESSAGE)
-    };
+    // The API's part was scrubbed and cut above (`api`); what we added is ours: the whole
+    // stays within what is kept.
+    let message = crate::text::cut(message, MAX_MESSAGE);
     let _ = ctx
         .writer
         .send(Command::Outcome {
