@@ -441,9 +441,15 @@ impl Client {
                 for (name, value) in wire::text_fields(customer) {
                     form = form.text(name, value.into_owned());
                 }
-                form = form.part("id_document_front", file_part(front).await?);
+                form = form.part(
+                    "id_document_front",
+                    file_part(front, "id_document_front").await?,
+                );
                 if let Some(back) = back {
-                    form = form.part("id_document_back", file_part(back).await?);
+                    form = form.part(
+                        "id_document_back",
+                        file_part(back, "id_document_back").await?,
+                    );
                 }
                 http.post(url.clone()).multipart(form)
             }
@@ -474,28 +480,30 @@ fn http_client(timeout: Duration, tls: &tls::Tls) -> anyhow::Result<reqwest::Cli
 }
 
 /// A document as a multipart part streamed from disk, never read whole into memory.
-async fn file_part(doc: &DocumentFile) -> Result<Part, ApiError> {
+/// The part for one document, named by its column (`column`) in what may be stored: a
+/// partner may name a customer's scan after the customer, so its path stays out of messages.
+async fn file_part(doc: &DocumentFile, column: &str) -> Result<Part, ApiError> {
     // The file validation checked (in the folder, one link, its type, at most 10 MB) is the
     // file that leaves, read from the descriptor that proved it, never more than its bytes.
     let checked = doc.clone();
     let opened = tokio::task::spawn_blocking(move || checked.open())
         .await
         .map_err(|e| ApiError::Local {
-            message: format!("could not open document '{}': {e}", doc.path.display()),
+            message: format!("could not open the {column} file: {e}"),
         })?;
     let file = match opened {
         Ok(file) => tokio::fs::File::from_std(file),
         Err(DocumentProblem::Unreadable(e)) => {
             return Err(ApiError::Local {
                 message: format!(
-                    "could not read document '{}': {e}; run again to check it anew",
-                    doc.path.display()
+                    "could not read the {column} file: {}; run again to check it anew",
+                    e.kind()
                 ),
             });
         }
         Err(DocumentProblem::NotTheValidatedFile(why)) => {
             return Err(ApiError::Refused {
-                message: format!("document '{}' not sent: {why}", doc.path.display()),
+                message: format!("the {column} file was not sent: {why}"),
             });
         }
     };
@@ -504,11 +512,7 @@ async fn file_part(doc: &DocumentFile) -> Result<Part, ApiError> {
         .file_name(wire::part_file_name(&doc.file_name, doc.mime))
         .mime_str(doc.mime)
         .map_err(|e| ApiError::Local {
-            message: format!(
-                "bad content type '{}' for '{}': {e}",
-                doc.mime,
-                doc.path.display()
-            ),
+            message: format!("bad content type '{}' for the {column} file: {e}", doc.mime),
         })
 }
 
