@@ -160,12 +160,9 @@ impl DocumentFile {
     /// positioned at its start.
     pub fn open(&self) -> Result<std::fs::File, DocumentProblem> {
         use std::io::{Read, Seek};
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(&self.path)
-            .map_err(|e| match e.raw_os_error() {
+        use std::os::unix::fs::MetadataExt;
+        let mut file =
+            crate::files::open_no_follow(&self.path).map_err(|e| match e.raw_os_error() {
                 Some(libc::ELOOP) => DocumentProblem::NotTheValidatedFile(
                     "it was replaced by a symbolic link since it was validated",
                 ),

@@ -55,6 +55,16 @@ pub fn open_private(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens `path` for reading without following a symbolic link at its name and without
+/// blocking (a FIFO or a device answers at once): what is then checked on the descriptor is
+/// the file itself. For document files, at validation and again at upload.
+pub fn open_no_follow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+}
+
 /// Narrows a file to 0600 when others can read or write it. A file we may not change (another
 /// user's) is used as it is, with a warning.
 pub fn narrow(file: &File, path: &Path) {

@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::customer::{DocumentFile, DocumentType, Documents};
@@ -213,11 +213,7 @@ fn inspect_file(documents_dir: &Path, value: &str) -> Result<DocumentFile, &'sta
     // The canonical path has no link in it: opened without following one at its name and
     // without blocking (a FIFO or a device answers at once), what is checked below is the
     // file itself, on its descriptor.
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|_| "file cannot be read")?;
+    let mut file = crate::files::open_no_follow(&path).map_err(|_| "file cannot be read")?;
     let meta = file.metadata().map_err(|_| "file cannot be read")?;
     if !meta.is_file() {
         return Err("not a regular file");
