@@ -520,6 +520,12 @@ fn a_header_only_file_has_zero_rows() {
     let work = Work::new();
     let out = work.validate(&fixture("header_only.csv"), &[]);
     out.expect_code(0);
+    // Not silently: a partner who sent only a header should hear of it.
+    assert!(
+        out.stderr.contains("the file has a header and no rows"),
+        "{}",
+        out.stderr
+    );
     let summary = out.summary();
     assert_eq!(summary["input"]["rows"], 0);
     assert!(

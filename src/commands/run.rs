@@ -76,6 +76,9 @@ pub async fn run_file(
         tokio::task::spawn_blocking(move || crate::input::scan(&file, delimiter)).await??
     };
     let path_text = file.display().to_string();
+    if rows == 0 {
+        tracing::warn!("{path_text}: the file has a header and no rows");
+    }
     // Checked before the run is recorded: a bad --documents-dir leaves no run behind.
     let validator = Validator::new(input.rules(file))?;
     let entry = journal.file(&sha, &path_text, rows)?;

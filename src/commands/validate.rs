@@ -73,6 +73,9 @@ pub fn validate_file(input: &InputSettings, file: &Path, dir: &Path) -> Result<E
         return Err(e);
     }
     let rows = csv.rows();
+    if rows == 0 {
+        tracing::warn!("{}: the file has a header and no rows", csv.path());
+    }
     let path = csv.path().to_string();
     let sha = csv.sha256();
     let counts = *report.counts();

@@ -413,10 +413,34 @@ pub fn scan(path: &std::path::Path, delimiter: u8) -> Result<(String, u64), Inpu
     Ok((input.sha256(), rows))
 }
 
-/// A header name as matched: surrounding spaces, and the byte-order marks and zero-width
-/// characters that concatenated or hand-edited exports leave, ignored; ASCII case folded.
+/// A header name as matched: case, spaces, `_`, `-` and `.` ignored ("First Name", "E-mail"
+/// and "Date of Birth" are `first_name`, `email` and `date_of_birth`), and the byte-order
+/// marks and zero-width characters that concatenated or hand-edited exports leave.
 fn normalise(name: &str) -> String {
-    text::clean(name).to_ascii_lowercase()
+    text::clean(name)
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The field a header names, if any.
+fn field_named(normalised: &str) -> Option<Field> {
+    Field::ALL
+        .into_iter()
+        .find(|f| normalise(f.name()) == normalised)
+}
+
+/// The field whose name is closest to `header`, when one is close enough to be a likely typo
+/// or translation slip.
+fn closest_field(header: &str) -> Option<Field> {
+    let header = normalise(header);
+    Field::ALL
+        .into_iter()
+        .map(|f| (f, strsim::jaro_winkler(&header, &normalise(f.name()))))
+        .filter(|(_, score)| *score >= 0.8)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(f, _)| f)
 }
 
 fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, InputError> {
@@ -435,14 +459,14 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
             map.unknown.push(format!("(unnamed column {})", i + 1));
             continue;
         }
-        let known = Field::ALL.iter().find(|f| f.name() == name);
+        let known = field_named(&name);
         if let Some(first) = seen.insert(name.clone(), i)
-            && known.is_some()
+            && let Some(field) = known
         {
             // Which of the two is the customer's? Only a column we read is ambiguous; an
             // unknown one is carried along as it is, however often it appears.
             return Err(bad(format!(
-                "column '{name}' appears twice (columns {} and {})",
+                "column '{field}' appears twice (columns {} and {})",
                 first + 1,
                 i + 1
             )));
@@ -469,10 +493,22 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
                 .unwrap_or_default(),
             _ => String::new(),
         };
+        // What the file has instead, and what each unread header most likely meant.
+        let found: Vec<String> = headers
+            .iter()
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| match closest_field(h).filter(|f| !map.has(*f)) {
+                Some(f) if field_named(&normalise(h)).is_none() => {
+                    format!("'{}' (closest field: {f})", text::printable(h.trim()))
+                }
+                _ => format!("'{}'", text::printable(h.trim())),
+            })
+            .collect();
         return Err(bad(format!(
-            "required column{} missing: {}{hint}",
+            "required column{} missing: {}{hint}; the file's headers: {}",
             if missing.len() > 1 { "s" } else { "" },
-            missing.join(", ")
+            missing.join(", "),
+            found.join(", ")
         )));
     }
     if !map.has(Field::IdDocumentFrontUrl) && !map.has(Field::IdDocumentFront) {

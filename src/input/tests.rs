@@ -282,3 +282,51 @@ https://cdn.example.com/b.jpg\n";
         assert_eq!(read_all(GOOD.as_bytes(), b',', &validator), Ok(2));
     }
 }
+
+#[test]
+fn headers_match_ignoring_case_spaces_underscores_hyphens_and_dots() {
+    let header = "Reference,First Name,LAST-NAME,E-mail,Country,Street,City,State,Postal.Code,\
+Country ISO Code,Country_Phone_Code,Phone Number,Identification Number,ID Document Type,\
+Date of Birth,ID Document Front URL,id-document-back-url";
+    let f = write(format!("{header}\n").as_bytes());
+    let input = CsvInput::open(f.path(), b',').unwrap();
+    for (field, column) in [
+        (Field::Reference, 0),
+        (Field::FirstName, 1),
+        (Field::LastName, 2),
+        (Field::Email, 3),
+        (Field::PostalCode, 8),
+        (Field::CountryIsoCode, 9),
+        (Field::DateOfBirth, 14),
+        (Field::IdDocumentBackUrl, 16),
+    ] {
+        assert_eq!(input.columns.column(field), Some(column), "{field}");
+    }
+    assert!(
+        input.columns.unknown.is_empty(),
+        "{:?}",
+        input.columns.unknown
+    );
+    // Two spellings of one field are one column twice.
+    let twice = write(format!("{HEADER},First Name\n").as_bytes());
+    let e = scan(twice.path(), b',').unwrap_err().to_string();
+    assert!(e.contains("column 'first_name' appears twice"), "{e}");
+}
+
+#[test]
+fn missing_columns_name_the_headers_found_and_the_closest_field() {
+    let header = HEADER
+        .replace("first_name", "Frist Name")
+        .replace("date_of_birth", "Birthdate");
+    let f = write(format!("{header}\n").as_bytes());
+    let e = scan(f.path(), b',').unwrap_err().to_string();
+    assert!(
+        e.contains("required columns missing: first_name, date_of_birth"),
+        "{e}"
+    );
+    assert!(
+        e.contains("'Frist Name' (closest field: first_name)"),
+        "{e}"
+    );
+    assert!(e.contains("the file's headers: "), "{e}");
+}

@@ -106,6 +106,9 @@ impl Validator {
         let dial = dial_code(&mut p, row);
         let phone_number = text(&mut p, row, Field::PhoneNumber, 3);
         let identification_number = text(&mut p, row, Field::IdentificationNumber, 1);
+        let phone_number = phone_number.filter(|v| !excel_damaged(&mut p, Field::PhoneNumber, v));
+        let identification_number = identification_number
+            .filter(|v| !excel_damaged(&mut p, Field::IdentificationNumber, v));
         reference(&mut p, row);
         let doc_type = document_type(&mut p, row);
         let date_of_birth = self.date_of_birth(&mut p, row);
@@ -270,6 +273,30 @@ fn has_country_code(number: &str) -> bool {
 fn text<'a>(p: &mut Problems, row: &RowView<'a>, field: Field, min: usize) -> Option<Cow<'a, str>> {
     let value = required(p, row, field)?;
     checked_text(p, field, value, min)
+}
+
+/// A number that a spreadsheet turned into scientific notation (`1.23457E+10`): its last
+/// digits are gone, and sending it would enroll the wrong number (or make every row after the
+/// first a duplicate of it). Says so, with the fix, never the value.
+fn excel_damaged(p: &mut Problems, field: Field, value: &str) -> bool {
+    let Some((mantissa, exponent)) = value.split_once(['E', 'e']) else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(mantissa),
+    };
+    let exponent_ok = digits(exponent.strip_prefix(['+', '-']).unwrap_or(exponent));
+    if mantissa_ok && exponent_ok {
+        p.error(
+            field,
+            "is in scientific notation (a number written with E+): the spreadsheet lost its last \
+             digits; format the column as text before exporting, and send the full numbers",
+        );
+        return true;
+    }
+    false
 }
 
 /// The partner's own `reference`, when the file has one: carried into results.csv, so held

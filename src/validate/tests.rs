@@ -1381,3 +1381,26 @@ mod properties {
             .unwrap();
     }
 }
+
+/// What Excel does to a long number in a column not formatted as text: `1.23457E+10`. The
+/// digits are lost; sending it would enroll a wrong number, and make every later row with the
+/// same mangled value a duplicate of the first.
+#[test]
+fn numbers_a_spreadsheet_turned_into_scientific_notation_are_refused() {
+    let f = Fixture::new();
+    for damaged in ["1.23457E+10", "2.34E+11", "1E+10", "8.03123e+09"] {
+        for field in [Field::IdentificationNumber, Field::PhoneNumber] {
+            let errs = errors(f.check(&[(field, damaged)]));
+            assert!(
+                errs.iter()
+                    .any(|e| e.starts_with(&format!("{field}: is in scientific notation"))),
+                "{field} {damaged}: {errs:?}"
+            );
+            assert!(errs.iter().all(|e| !e.contains(damaged)), "{errs:?}");
+        }
+    }
+    // Letters and digits that only look alike stay valid.
+    for fine in ["CM-1E5", "E12345678", "12E", "1.2.3E+4"] {
+        valid(f.check(&[(Field::IdentificationNumber, fine)]));
+    }
+}
