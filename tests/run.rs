@@ -1103,3 +1103,45 @@ async fn a_refusal_that_echoes_the_row_stops_the_run_without_its_personal_data()
     }
     assert!(shown[0].contains("<email>"), "{}", shown[0]);
 }
+
+/// `-` reads standard input, spooled to a private file, so a run can hash it, read it again
+/// and resume it like any file (a second run of the same input sends nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn standard_input_is_a_file_like_any_other() {
+    use std::io::Write;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    let file = case.csv("in.csv", (1..=3).map(row));
+    let text = std::fs::read(&file).unwrap();
+    for (report, sent) in [("r1", 3), ("r2", 3)] {
+        let mut child = case
+            .command(&url, Path::new("-"), report, &[])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&text).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(case.results(report).len(), 3);
+        assert_eq!(emails_sent(&server).await.len(), sent);
+    }
+    // Twice in one command is refused: the stream can be read once.
+    let out = case
+        .command(&url, Path::new("-"), "r3", &["-"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("can be read once"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -58,3 +58,31 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
         other => Ok(other?),
     }
 }
+
+/// `-` among the files: standard input, spooled to a private temporary file (0600, removed
+/// when the command ends) so that it can be hashed, read again and resumed like any file.
+/// The returned file must live as long as the command.
+fn spool_stdin(
+    files: &mut [std::path::PathBuf],
+) -> anyhow::Result<Option<tempfile::NamedTempFile>> {
+    use anyhow::Context;
+    let dashes = files.iter().filter(|f| f.as_os_str() == "-").count();
+    if dashes == 0 {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        dashes == 1,
+        "'-' (standard input) is given {dashes} times: it can be read once"
+    );
+    let mut spooled = tempfile::Builder::new()
+        .prefix("stdin-")
+        .suffix(".csv")
+        .tempfile()
+        .context("could not create a temporary file for standard input")?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut spooled)
+        .context("could not read standard input")?;
+    for file in files.iter_mut().filter(|f| f.as_os_str() == "-") {
+        *file = spooled.path().to_path_buf();
+    }
+    Ok(Some(spooled))
+}

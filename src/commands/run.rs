@@ -19,7 +19,8 @@ use crate::progress::RowProgress;
 use crate::report::{Figures, ReportDirs, Summary, SummaryCommand, SummaryInput};
 use crate::validate::Validator;
 
-pub async fn run(settings: RunSettings) -> Result<Exit> {
+pub async fn run(mut settings: RunSettings) -> Result<Exit> {
+    let _stdin = super::spool_stdin(&mut settings.files)?;
     if let Some(given) = &settings.input.report_dir {
         let dirs = crate::report::per_file_dirs(given, &settings.files);
         crate::report::refuse_overwriting_inputs(
