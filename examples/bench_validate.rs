@@ -251,6 +251,7 @@ fn rules(dir: &Path) -> Rules {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
         documents_dir: dir.to_path_buf(),
         strict: false,
+        date_format: None,
     }
 }
 
@@ -317,6 +318,7 @@ fn main() -> anyhow::Result<()> {
         documents_dir: None,
         strict: false,
         delimiter: b',',
+        date_format: None,
     };
     let report_dir = tmp.path().join("report");
     let clock = Clock::start();

@@ -130,6 +130,10 @@ pub struct CommonArgs {
     /// Field delimiter: one character, or "tab".
     #[arg(long, default_value = ",", value_parser = parse_delimiter)]
     pub delimiter: u8,
+    /// How the file writes dates of birth: YYYY, MM and DD with one separator, like
+    /// DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY or YYYY/MM/DD [default: YYYY-MM-DD].
+    #[arg(long, value_parser = crate::validate::DateFormat::parse)]
+    pub date_format: Option<crate::validate::DateFormat>,
 }
 
 #[derive(Debug, Clone, Args)]

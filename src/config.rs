@@ -29,6 +29,7 @@ pub struct InputSettings {
     pub documents_dir: Option<PathBuf>,
     pub strict: bool,
     pub delimiter: u8,
+    pub date_format: Option<crate::validate::DateFormat>,
 }
 
 impl InputSettings {
@@ -39,6 +40,7 @@ impl InputSettings {
             documents_dir: args.documents_dir,
             strict: args.strict,
             delimiter: args.delimiter,
+            date_format: args.date_format,
         }
     }
 
@@ -56,6 +58,7 @@ impl InputSettings {
             as_of: self.as_of.unwrap_or_else(|| Utc::now().date_naive()),
             documents_dir,
             strict: self.strict,
+            date_format: self.date_format,
         }
     }
 }

@@ -207,7 +207,7 @@ const INVALID_CASES: &[(&str, &str, &str)] = &[
     (
         "I-17",
         "invalid",
-        "date_of_birth: not a real date in the form YYYY-MM-DD",
+        "date_of_birth: not a date in the form YYYY-MM-DD: try --date-format DD/MM/YYYY",
     ),
 ];
 
@@ -925,4 +925,29 @@ fn escapes_in_a_header_name_never_reach_the_terminal_raw() {
     out.expect_code(1);
     assert!(out.stderr.contains("\\u{1b}"), "{:?}", out.stderr);
     assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+}
+
+/// `--date-format` through the binary: a partner's DD/MM/YYYY dates are valid with it, and
+/// without it each row is told which pattern would read it.
+#[test]
+fn a_partners_date_format_is_read_with_the_flag_and_named_without_it() {
+    let work = Work::new();
+    let mut rows = vec![url_row(1), url_row(2)];
+    rows[0][14] = "30/09/1985".into();
+    rows[1][14] = "1/2/1985".into();
+    let input = work.write("in.csv", &csv_text(URL_HEADER, &rows));
+    let out = work.validate(&input, &[]);
+    out.expect_code(2);
+    assert!(
+        out.result(1)
+            .message
+            .contains("try --date-format DD/MM/YYYY"),
+        "{:?}",
+        out.result(1)
+    );
+    let out = work.validate_into(&input, "with", &["--date-format", "DD/MM/YYYY"]);
+    out.expect_code(0);
+    let bad = work.validate_into(&input, "bad", &["--date-format", "DD/MM/YY"]);
+    bad.expect_code(1);
+    assert!(bad.stderr.contains("not a date pattern"), "{}", bad.stderr);
 }

@@ -23,6 +23,7 @@ static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
         documents_dir: DOCS.clone(),
         strict: false,
+            date_format: None,
     })
     .unwrap()
 });

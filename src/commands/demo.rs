@@ -99,6 +99,7 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
         documents_dir: None,
         strict: false,
         delimiter: b',',
+        date_format: None,
     };
     let send = Policy {
         rate: Rate::PerSecond(20.0),

@@ -237,6 +237,7 @@ https://cdn.example.com/b.jpg\n";
             as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
             documents_dir: docs.path().to_path_buf(),
             strict: false,
+            date_format: None,
         })
         .unwrap();
         let edit = (

@@ -567,6 +567,7 @@ async fn end_to_end_against_the_sandbox() {
         documents_dir: None,
         strict: false,
         delimiter: b',',
+        date_format: None,
     };
     let mut send = f.settings().send;
     send.concurrency = 2;
@@ -646,6 +647,7 @@ async fn throughput() {
         documents_dir: None,
         strict: false,
         delimiter: b',',
+        date_format: None,
     };
     let mut send = f.settings().send;
     send.concurrency = 8;

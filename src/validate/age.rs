@@ -31,3 +31,145 @@ pub(crate) fn age_on(born: NaiveDate, on: NaiveDate) -> i32 {
     let had_birthday = (on.month(), on.day()) >= (born.month(), born.day());
     on.year() - born.year() - i32::from(!had_birthday)
 }
+
+/// A partner's date pattern (`--date-format`): `YYYY`, `MM` and `DD` in some order, with one
+/// separator between them (`DD/MM/YYYY`, `MM/DD/YYYY`, `DD.MM.YYYY`, `YYYY/MM/DD`, ...).
+/// Days and months may have one digit; the date is sent as `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateFormat {
+    order: [Part; 3],
+    separator: char,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Year,
+    Month,
+    Day,
+}
+
+impl DateFormat {
+    /// The common patterns, tried to tell a partner which one would read their dates.
+    const HINTS: [&'static str; 6] = [
+        "DD/MM/YYYY",
+        "MM/DD/YYYY",
+        "YYYY/MM/DD",
+        "DD.MM.YYYY",
+        "DD-MM-YYYY",
+        "MM-DD-YYYY",
+    ];
+
+    pub fn parse(pattern: &str) -> Result<DateFormat, String> {
+        let bad = || {
+            format!(
+                "'{pattern}' is not a date pattern: give YYYY, MM and DD in some order with one \
+                 separator, like DD/MM/YYYY"
+            )
+        };
+        let separator = pattern
+            .chars()
+            .find(|c| !c.is_ascii_alphabetic())
+            .ok_or_else(bad)?;
+        let parts: Vec<&str> = pattern.split(separator).collect();
+        let [a, b, c] = parts[..] else {
+            return Err(bad());
+        };
+        let part = |s: &str| match s {
+            "YYYY" => Some(Part::Year),
+            "MM" => Some(Part::Month),
+            "DD" => Some(Part::Day),
+            _ => None,
+        };
+        let order = [
+            part(a).ok_or_else(bad)?,
+            part(b).ok_or_else(bad)?,
+            part(c).ok_or_else(bad)?,
+        ];
+        let has = |p| order.contains(&p);
+        if !(has(Part::Year) && has(Part::Month) && has(Part::Day)) {
+            return Err(bad());
+        }
+        Ok(DateFormat { order, separator })
+    }
+
+    /// The date `s` names in this pattern, if it is a real one.
+    pub fn read(&self, s: &str) -> Option<NaiveDate> {
+        let mut parts = s.split(self.separator);
+        let (mut year, mut month, mut day) = (None, None, None);
+        for part in self.order {
+            let text = parts.next()?;
+            let fits = match part {
+                Part::Year => text.len() == 4,
+                Part::Month | Part::Day => (1..=2).contains(&text.len()),
+            };
+            if !fits || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: u32 = text.parse().ok()?;
+            match part {
+                Part::Year => year = Some(i32::try_from(n).ok()?),
+                Part::Month => month = Some(n),
+                Part::Day => day = Some(n),
+            }
+        }
+        if parts.next().is_some() {
+            return None;
+        }
+        NaiveDate::from_ymd_opt(year?, month?, day?)
+    }
+
+    /// The patterns that would read `s` as a real date: what to suggest for a date that is not
+    /// `YYYY-MM-DD`.
+    pub fn that_read(s: &str) -> Vec<&'static str> {
+        Self::HINTS
+            .into_iter()
+            .filter(|p| Self::parse(p).is_ok_and(|f| f.read(s).is_some()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn patterns_read_their_dates_with_one_digit_days_and_months() {
+        let dmy = DateFormat::parse("DD/MM/YYYY").unwrap();
+        assert_eq!(dmy.read("15/01/1990"), Some(date(1990, 1, 15)));
+        assert_eq!(dmy.read("5/1/1990"), Some(date(1990, 1, 5)));
+        assert_eq!(dmy.read("31/02/1990"), None);
+        assert_eq!(dmy.read("1990-01-15"), None);
+        let mdy = DateFormat::parse("MM/DD/YYYY").unwrap();
+        assert_eq!(mdy.read("01/15/1990"), Some(date(1990, 1, 15)));
+        let ymd = DateFormat::parse("YYYY/MM/DD").unwrap();
+        assert_eq!(ymd.read("1990/01/15"), Some(date(1990, 1, 15)));
+        let dotted = DateFormat::parse("DD.MM.YYYY").unwrap();
+        assert_eq!(dotted.read("15.01.1990"), Some(date(1990, 1, 15)));
+        for bad in [
+            "DD/MM",
+            "DD/MM/YY",
+            "DDMMYYYY",
+            "DD/DD/YYYY",
+            "DD/MM-YYYY",
+            "",
+        ] {
+            assert!(DateFormat::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_date_in_another_form_is_told_which_pattern_reads_it() {
+        assert_eq!(DateFormat::that_read("15/01/1990"), ["DD/MM/YYYY"]);
+        assert_eq!(DateFormat::that_read("01/15/1990"), ["MM/DD/YYYY"]);
+        assert_eq!(DateFormat::that_read("1990/01/15"), ["YYYY/MM/DD"]);
+        assert_eq!(
+            DateFormat::that_read("05/06/1990"),
+            ["DD/MM/YYYY", "MM/DD/YYYY"]
+        );
+        assert!(DateFormat::that_read("not a date").is_empty());
+    }
+}

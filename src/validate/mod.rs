@@ -10,7 +10,7 @@
 //! reports that must hold no personal data.
 
 mod age;
-pub(crate) use age::parse_date;
+pub(crate) use age::{DateFormat, parse_date};
 mod country;
 mod documents;
 #[cfg(test)]
@@ -42,6 +42,8 @@ pub struct Rules {
     pub documents_dir: PathBuf,
     /// Warnings make a row invalid.
     pub strict: bool,
+    /// How the file writes dates of birth (`--date-format`); `None`: `YYYY-MM-DD` only.
+    pub date_format: Option<DateFormat>,
 }
 
 /// Checks rows against [`Rules`]. Cheap to share: it holds no per-row state.
@@ -52,6 +54,7 @@ pub struct Validator {
     /// path proves the file is inside it.
     documents_dir: PathBuf,
     strict: bool,
+    date_format: Option<DateFormat>,
 }
 
 /// The verdict on one row.
@@ -87,6 +90,7 @@ impl Validator {
             as_of: rules.as_of,
             documents_dir,
             strict: rules.strict,
+            date_format: rules.date_format,
         })
     }
 
@@ -192,8 +196,25 @@ impl Validator {
 
     fn date_of_birth(&self, p: &mut Problems, row: &RowView<'_>) -> Option<NaiveDate> {
         let value = required(p, row, Field::DateOfBirth)?;
-        let Some(born) = age::parse_date(&value) else {
-            p.error(Field::DateOfBirth, "not a real date in the form YYYY-MM-DD");
+        let born = match self.date_format {
+            Some(format) => format.read(&value),
+            None => age::parse_date(&value),
+        };
+        let Some(born) = born else {
+            match (self.date_format, DateFormat::that_read(&value).as_slice()) {
+                (None, []) => p.error(Field::DateOfBirth, "not a real date in the form YYYY-MM-DD"),
+                (None, patterns) => p.error(
+                    Field::DateOfBirth,
+                    format_args!(
+                        "not a date in the form YYYY-MM-DD: try --date-format {}",
+                        patterns.join(" or --date-format ")
+                    ),
+                ),
+                (Some(_), _) => p.error(
+                    Field::DateOfBirth,
+                    "not a real date in the form --date-format gives",
+                ),
+            }
             return None;
         };
         if born > self.as_of {

@@ -54,6 +54,7 @@ impl Fixture {
             as_of: date(as_of),
             documents_dir: self.docs(),
             strict,
+            date_format: None,
         })
         .unwrap()
     }
@@ -208,6 +209,7 @@ fn validator_needs_an_existing_documents_folder() {
         as_of: date("2026-11-21"),
         documents_dir: f.root.path().join("nope"),
         strict: false,
+        date_format: None,
     })
     .unwrap_err();
     assert!(format!("{err:#}").contains("documents folder"));
@@ -604,15 +606,52 @@ fn dates_must_be_real_and_strictly_formatted() {
         "1990-00-10",
         "1990-2-3",
         "19900203",
-        "15/01/1990",
         "1990-01-15T00:00:00",
-        "1990/01/15",
         "+990-01-15",
         "1990-01-1a",
     ] {
         assert_error(f.check(&[(Field::DateOfBirth, bad)]), msg);
     }
     assert_valid_clean(f.check(&[(Field::DateOfBirth, "1992-02-29")]));
+    // A real date in another form is told which --date-format reads it.
+    for (other, hint) in [
+        ("15/01/1990", "try --date-format DD/MM/YYYY"),
+        ("01/15/1990", "try --date-format MM/DD/YYYY"),
+        ("1990/01/15", "try --date-format YYYY/MM/DD"),
+        (
+            "05/06/1990",
+            "try --date-format DD/MM/YYYY or --date-format MM/DD/YYYY",
+        ),
+    ] {
+        assert_error(
+            f.check(&[(Field::DateOfBirth, other)]),
+            &format!("date_of_birth: not a date in the form YYYY-MM-DD: {hint}"),
+        );
+    }
+}
+
+/// With --date-format, the file's dates are read in its pattern (one-digit days and months
+/// too) and sent as YYYY-MM-DD.
+#[test]
+fn a_date_format_reads_the_partners_dates() {
+    let f = Fixture::new();
+    let v = Validator::new(Rules {
+        as_of: date("2026-11-21"),
+        documents_dir: f.docs(),
+        strict: false,
+        date_format: Some(super::DateFormat::parse("DD/MM/YYYY").unwrap()),
+    })
+    .unwrap();
+    let (c, _) = valid(check_with(&v, &[(Field::DateOfBirth, "5/1/1990")]));
+    assert_eq!(c.date_of_birth, date("1990-01-05"));
+    assert_error(
+        check_with(&v, &[(Field::DateOfBirth, "1990-01-05")]),
+        "date_of_birth: not a real date in the form --date-format gives",
+    );
+    assert_error(
+        check_with(&v, &[(Field::DateOfBirth, "5/1/2010")]),
+        "date_of_birth: customer is 16 on 2026-11-21, must be 18 or older",
+    );
 }
 
 #[test]
@@ -848,6 +887,7 @@ fn the_documents_folder_may_itself_be_a_symlink() {
         as_of: date("2026-11-21"),
         documents_dir: link,
         strict: false,
+        date_format: None,
     })
     .unwrap();
     valid(check_with(&v, &files("front.jpg", "back.png")));
@@ -1202,6 +1242,7 @@ fn throughput() {
         as_of: date("2026-11-21"),
         documents_dir: dir.path().to_path_buf(),
         strict: false,
+        date_format: None,
     })
     .unwrap();
     let fields: Vec<Field> = BASE.iter().map(|c| c.0).collect();
