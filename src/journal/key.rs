@@ -92,9 +92,16 @@ fn parse(text: &str) -> Result<[u8; 32], String> {
 fn read_file(journal: &Path) -> Result<Option<[u8; 32]>> {
     let path = key_path(journal);
     match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&text)
-            .map(Some)
-            .map_err(|why| anyhow!("the key file '{}' {why}", path.display())),
+        Ok(text) => {
+            // A key file others can read (copied in under a loose umask) is narrowed to its
+            // owner, or said, like the journal itself.
+            if let Ok(file) = std::fs::File::open(&path) {
+                files::narrow(&file, &path);
+            }
+            parse(&text)
+                .map(Some)
+                .map_err(|why| anyhow!("the key file '{}' {why}", path.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("could not read '{}'", path.display())),
     }
@@ -296,6 +303,26 @@ mod tests {
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// A key file copied in readable by others (a restore under a loose umask) is narrowed
+    /// to its owner when the journal is opened, by a run or a reader.
+    #[test]
+    fn a_key_file_readable_by_others_is_narrowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        drop(Journal::open(&path).unwrap());
+        let key = key_path(&path);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&key), 0o600);
+        for open in [
+            (|p: &Path| drop(Journal::open(p).unwrap())) as fn(&Path),
+            |p: &Path| drop(JournalRead::open(p).unwrap()),
+        ] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+            open(&path);
+            assert_eq!(mode(&key), 0o600);
+        }
     }
 
     #[test]
