@@ -177,11 +177,16 @@ impl Ready {
 
 /// Writes a whole file through [`Staged`]: 0600, in place only once complete.
 pub fn write_whole(target: &Path, bytes: &[u8]) -> Result<()> {
+    stage(target, bytes)?.put_in_place()
+}
+
+/// `bytes` written and synced beside `target`, ready to be put in place.
+pub fn stage(target: &Path, bytes: &[u8]) -> Result<Ready> {
     let mut staged = Staged::create(target)?;
     staged
         .write_all(bytes)
         .with_context(|| format!("could not write '{}'", target.display()))?;
-    staged.finish()?.put_in_place()
+    staged.finish()
 }
 
 impl Ready {

@@ -12,6 +12,8 @@ use serde_json::Value;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::util::emails_sent;
+
 const BIN: &str = env!("CARGO_BIN_EXE_cartevo-enroll");
 const HEADER: &str = "reference,first_name,last_name,email,country,street,city,state,postal_code,\
 country_iso_code,country_phone_code,phone_number,identification_number,id_document_type,\
@@ -112,21 +114,6 @@ fn code(out: &Output) -> i32 {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Emails the server received in create requests, in order.
-async fn emails_sent(server: &MockServer) -> Vec<String> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path().ends_with("/customers/enroll"))
-        .map(|r| {
-            let v: Value = serde_json::from_slice(&r.body).unwrap();
-            v["email"].as_str().unwrap().to_string()
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

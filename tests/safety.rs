@@ -19,7 +19,7 @@ use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::util::{URL_HEADER, csv_text, url_row};
+use crate::util::{URL_HEADER, csv_text, emails_sent, url_row};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cartevo-enroll");
 
@@ -51,21 +51,6 @@ async fn server(delay: Duration) -> (MockServer, String) {
         .await;
     let url = format!("{}/api/v1", server.uri());
     (server, url)
-}
-
-/// Emails of the create requests the server received.
-async fn emails_sent(server: &MockServer) -> Vec<String> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path().ends_with("/customers/enroll"))
-        .map(|r| {
-            let v: Value = serde_json::from_slice(&r.body).unwrap();
-            v["email"].as_str().unwrap().to_string()
-        })
-        .collect()
 }
 
 /// What the child process gets: its umask, and a limit on the size of any file it writes.

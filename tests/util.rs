@@ -375,3 +375,18 @@ pub fn unguard(cell: &str) -> &str {
 pub fn unguarded(row: &[String]) -> Vec<&str> {
     row.iter().map(|c| unguard(c)).collect()
 }
+
+/// Emails of the create requests (`POST /customers/enroll`) a mock server received, in order.
+pub async fn emails_sent(server: &wiremock::MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/customers/enroll"))
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            v["email"].as_str().unwrap().to_string()
+        })
+        .collect()
+}

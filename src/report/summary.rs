@@ -3,16 +3,15 @@
 //! serve reconcile-summary.json too.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::executor::Tally;
 use crate::exit::Exit;
-use crate::files::{Ready, Staged};
+use crate::files::Ready;
 use crate::status::{Counts, Status};
 
 /// The command a summary is of.
@@ -134,9 +133,5 @@ pub fn stamp(t: DateTime<Utc>) -> String {
 pub fn stage_json(path: &Path, value: &impl Serialize) -> Result<Ready> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
-    let mut staged = Staged::create(path)?;
-    staged
-        .write_all(text.as_bytes())
-        .with_context(|| format!("could not write '{}'", path.display()))?;
-    staged.finish()
+    crate::files::stage(path, text.as_bytes())
 }
