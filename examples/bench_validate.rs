@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cartevo_enroll::internals::{
-    Checked, CsvInput, Decision, InputSettings, Planner, RowView, Rules, Validator,
+    Checked, CsvInput, Decision, InputSettings, Planner, Reading, RowView, Rules, Validator,
 };
 
 /// (country, iso, dial code, a national number to vary, city, state, postal code, id type)
@@ -274,7 +274,7 @@ fn main() -> anyhow::Result<()> {
 
     // 1. The input scan alone: CSV parsing, UTF-8 checks and SHA-256.
     let clock = Clock::start();
-    let (_sha, scanned) = cartevo_enroll::internals::scan(&csv, b',')?;
+    let (_sha, scanned) = cartevo_enroll::internals::scan(&csv, &Reading::csv(b','))?;
     clock.show("input::scan", scanned);
     assert_eq!(scanned, rows);
 
@@ -285,7 +285,7 @@ fn main() -> anyhow::Result<()> {
 
     // 2. Parsing plus row validation, nothing kept.
     let clock = Clock::start();
-    let mut input = CsvInput::open(&csv, b',')?;
+    let mut input = CsvInput::open(&csv, &Reading::csv(b','))?;
     let columns = input.columns.clone();
     let mut valid = 0u64;
     while let Some((_, record)) = input.next_record()? {
@@ -299,7 +299,7 @@ fn main() -> anyhow::Result<()> {
     // 3. Parsing plus planning: validation and in-file dedupe.
     let clock = Clock::start();
     let mut planner = Planner::new(Validator::new(rules(tmp.path()))?, None);
-    let mut input = CsvInput::open(&csv, b',')?;
+    let mut input = CsvInput::open(&csv, &Reading::csv(b','))?;
     let columns = input.columns.clone();
     let mut sent = 0u64;
     while let Some((row, record)) = input.next_record()? {
@@ -317,7 +317,7 @@ fn main() -> anyhow::Result<()> {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21),
         documents_dir: None,
         strict: false,
-        delimiter: b',',
+        reading: Reading::default(),
         date_format: None,
     };
     let report_dir = tmp.path().join("report");

@@ -80,9 +80,8 @@ pub struct ReportArgs {
     /// Report folder [default: reports/<file stem>-<UTC timestamp>/].
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
-    /// Field delimiter of the CSV file.
-    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
-    pub delimiter: u8,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -107,9 +106,8 @@ pub struct ReconcileArgs {
     /// Report folder [default: reports/reconcile-<UTC timestamp>/].
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
-    /// Field delimiter of the CSV files.
-    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
-    pub delimiter: u8,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// Flags of `validate` and `run`.
@@ -127,13 +125,27 @@ pub struct CommonArgs {
     /// Warnings count as invalid.
     #[arg(long)]
     pub strict: bool,
-    /// Field delimiter: one character, or "tab".
-    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
-    pub delimiter: u8,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// How the file writes dates of birth: YYYY, MM and DD with one separator, like
     /// DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY or YYYY/MM/DD [default: YYYY-MM-DD].
     #[arg(long, value_parser = crate::validate::DateFormat::parse)]
     pub date_format: Option<crate::validate::DateFormat>,
+}
+
+/// How a partner file is read: the flags every command that reads one takes.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
+    /// Field delimiter: one character, or "tab" [default: ","].
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// The file's text encoding, any WHATWG label: windows-1252, iso-8859-1, utf-16le,
+    /// shift_jis... [default: UTF-8; UTF-16 with a byte-order mark is recognised].
+    #[arg(long, value_name = "LABEL", value_parser = parse_encoding)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The worksheet of an .xlsx workbook to read [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -240,6 +252,12 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
             "'{s}' is not a one-character ASCII delimiter (or \"tab\")"
         )),
     }
+}
+
+fn parse_encoding(s: &str) -> Result<&'static encoding_rs::Encoding, String> {
+    encoding_rs::Encoding::for_label(s.trim().as_bytes()).ok_or_else(|| {
+        format!("'{s}' is not an encoding label (try windows-1252, iso-8859-1, utf-16le)")
+    })
 }
 
 fn parse_latency(s: &str) -> Result<(u64, u64), String> {

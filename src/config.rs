@@ -12,11 +12,22 @@ use chrono::{NaiveDate, Utc};
 
 use crate::api::{ApiConfig, Credentials};
 use crate::cli::{
-    ApiArgs, CommonArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs, SendArgs, ValidateArgs,
+    ApiArgs, CommonArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs, SendArgs,
+    ValidateArgs,
 };
 use crate::executor::{Backoff, Policy, Rate};
+use crate::input::Reading;
 use crate::sandbox::SandboxConfig;
 use crate::validate::Rules;
+
+/// How the files are read: `--delimiter`, `--encoding`, `--sheet`.
+fn reading(args: ReadArgs) -> Reading {
+    Reading {
+        delimiter: args.delimiter.unwrap_or(b','),
+        encoding: args.encoding,
+        sheet: args.sheet,
+    }
+}
 
 /// How the partner files of `validate` and `run` are read and checked.
 #[derive(Debug, Clone)]
@@ -28,7 +39,7 @@ pub struct InputSettings {
     /// `None`: each file's own folder.
     pub documents_dir: Option<PathBuf>,
     pub strict: bool,
-    pub delimiter: u8,
+    pub reading: Reading,
     pub date_format: Option<crate::validate::DateFormat>,
 }
 
@@ -39,7 +50,7 @@ impl InputSettings {
             as_of: args.as_of,
             documents_dir: args.documents_dir,
             strict: args.strict,
-            delimiter: args.delimiter,
+            reading: reading(args.read),
             date_format: args.date_format,
         }
     }
@@ -108,7 +119,7 @@ pub struct ReportSettings {
     pub file: PathBuf,
     pub journal: PathBuf,
     pub report_dir: Option<PathBuf>,
-    pub delimiter: u8,
+    pub reading: Reading,
 }
 
 impl ReportSettings {
@@ -117,7 +128,7 @@ impl ReportSettings {
             file: args.file,
             journal: args.journal.journal,
             report_dir: args.report_dir,
-            delimiter: args.delimiter,
+            reading: reading(args.read),
         }
     }
 }
@@ -138,7 +149,7 @@ impl ReconcileSettings {
                 files: args.files,
                 journal: args.journal.journal,
                 report_dir: args.report_dir,
-                delimiter: args.delimiter,
+                reading: reading(args.read),
                 cards: args.cards,
                 transactions: args.transactions,
                 resolve_duplicates: args.resolve_duplicates,

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::LazyLock;
 
 use cartevo_enroll::internals::{
-    Checked, ColumnMap, CsvInput, Field, RowView, Rules, Validator,
+    Checked, ColumnMap, CsvInput, Field, Reading, RowView, Rules, Validator,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
     let path = DOCS.join("input.csv");
     std::fs::File::create(&path).unwrap().write_all(data).unwrap();
     let delimiter = data.first().copied().filter(|b| b",;\t|".contains(b)).unwrap_or(b',');
-    let Ok(mut input) = CsvInput::open(&path, delimiter) else {
+    let Ok(mut input) = CsvInput::open(&path, &Reading::csv(delimiter)) else {
         return;
     };
     let columns = input.columns.clone();

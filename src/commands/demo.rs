@@ -98,7 +98,7 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
         as_of: None,
         documents_dir: None,
         strict: false,
-        delimiter: b',',
+        reading: crate::input::Reading::default(),
         date_format: None,
     };
     let send = Policy {

@@ -14,10 +14,10 @@ pub fn report(settings: ReportSettings) -> Result<Exit> {
         file,
         journal,
         report_dir,
-        delimiter,
+        reading,
     } = settings;
     let journal = JournalRead::open(&journal)?;
-    let (sha, rows) = crate::input::scan(&file, delimiter)?;
+    let (sha, rows) = crate::input::scan(&file, &reading)?;
     let entry = journal.find_file(&sha)?.ok_or_else(|| {
         anyhow!(
             "the journal has no run of '{}' (SHA-256 {sha}): run it first",
@@ -48,7 +48,7 @@ pub fn report(settings: ReportSettings) -> Result<Exit> {
     };
     let input = SummaryInput::new(&file.display().to_string(), &sha, rows);
     let (counts, summary) =
-        crate::report::from_journal(&journal, &entry, &file, delimiter, &dir, |c| {
+        crate::report::from_journal(&journal, &entry, &file, &reading, &dir, |c| {
             Summary::new(SummaryCommand::Report, input, c, figures)
         })?;
     crate::report::announce(&file, &counts, &dir);

@@ -70,11 +70,11 @@ pub async fn run_file(
     stop: &Stop,
 ) -> Result<Exit> {
     let started = Utc::now();
-    let delimiter = input.delimiter;
+    let reading = input.reading.clone();
     // Every structural problem surfaces here, before anything is sent.
     let (sha, rows) = {
-        let file = file.to_path_buf();
-        tokio::task::spawn_blocking(move || crate::input::scan(&file, delimiter)).await??
+        let (file, reading) = (file.to_path_buf(), reading.clone());
+        tokio::task::spawn_blocking(move || crate::input::scan(&file, &reading)).await??
     };
     let path_text = file.display().to_string();
     if rows == 0 {
@@ -127,8 +127,9 @@ pub async fn run_file(
         let file = file.to_path_buf();
         let progress = progress.clone();
         let sha = sha.clone();
+        let reading = reading.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut input = CsvInput::open(&file, delimiter)?;
+            let mut input = CsvInput::open(&file, &reading)?;
             input.warn_unknown();
             let mut planner = Planner::new(validator, Some(known));
             planner.reserve(rows);
@@ -218,7 +219,7 @@ pub async fn run_file(
         let merge = std::thread::Builder::new()
             .name("index-merge".into())
             .spawn_scoped(scope, || journal.index_file(&entry));
-        let reported = crate::report::from_journal(&reader, &entry, file, delimiter, dir, |c| {
+        let reported = crate::report::from_journal(&reader, &entry, file, &reading, dir, |c| {
             let summary = Summary::new(
                 SummaryCommand::Run,
                 SummaryInput::new(&path_text, &sha, rows),

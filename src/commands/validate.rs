@@ -38,7 +38,7 @@ pub fn validate(mut settings: ValidateSettings) -> Result<Exit> {
 /// One file: read, validate, dedupe and report each row as it comes.
 pub fn validate_file(input: &InputSettings, file: &Path, dir: &Path) -> Result<Exit> {
     let started = Utc::now();
-    let mut csv = CsvInput::open(file, input.delimiter)?;
+    let mut csv = CsvInput::open(file, &input.reading)?;
     csv.warn_unknown();
     let validator = Validator::new(input.rules(file))?;
     let mut planner = Planner::new(validator, None);

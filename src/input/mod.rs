@@ -169,6 +169,33 @@ impl<'a> RowView<'a> {
     }
 }
 
+/// How a partner file is read: its format, not its values.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub delimiter: u8,
+    /// `None`: UTF-8, or UTF-16 when the file starts with its byte-order mark.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The worksheet of an .xlsx workbook; `None`: the first.
+    pub sheet: Option<String>,
+}
+
+impl Reading {
+    /// A UTF-8 CSV file with this delimiter.
+    pub fn csv(delimiter: u8) -> Reading {
+        Reading {
+            delimiter,
+            encoding: None,
+            sheet: None,
+        }
+    }
+}
+
+impl Default for Reading {
+    fn default() -> Reading {
+        Reading::csv(b',')
+    }
+}
+
 /// A file that cannot be used at all. Each message names the line and the problem.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -223,7 +250,8 @@ pub struct CsvInput {
 }
 
 impl CsvInput {
-    pub fn open(path: &std::path::Path, delimiter: u8) -> Result<CsvInput, InputError> {
+    pub fn open(path: &std::path::Path, reading: &Reading) -> Result<CsvInput, InputError> {
+        let delimiter = reading.delimiter;
         let shown = path.display().to_string();
         let file = std::fs::File::open(path).map_err(|source| InputError::Io {
             path: shown.clone(),
@@ -406,8 +434,8 @@ fn unguarded(record: &csv::StringRecord) -> csv::StringRecord {
 
 /// Reads a whole file once: its SHA-256 and row count, and every structural problem found
 /// before anything is sent.
-pub fn scan(path: &std::path::Path, delimiter: u8) -> Result<(String, u64), InputError> {
-    let mut input = CsvInput::open(path, delimiter)?;
+pub fn scan(path: &std::path::Path, reading: &Reading) -> Result<(String, u64), InputError> {
+    let mut input = CsvInput::open(path, reading)?;
     while input.next_record()?.is_some() {}
     let rows = input.rows();
     Ok((input.sha256(), rows))

@@ -14,7 +14,7 @@ country_iso_code,country_phone_code,phone_number,identification_number,id_docume
 date_of_birth,id_document_front_url,id_document_back_url";
 
 fn all(path: &std::path::Path) -> Result<Vec<Vec<String>>, InputError> {
-    let mut input = CsvInput::open(path, b',')?;
+    let mut input = CsvInput::open(path, &Reading::csv(b','))?;
     let mut out = Vec::new();
     while let Some((_, rec)) = input.next_record()? {
         out.push(rec.iter().map(str::to_string).collect());
@@ -29,7 +29,7 @@ fn bom_crlf_and_header_case_are_accepted() {
         "\u{feff}{header}\r\nAnn,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,https://a/b,https://a/c\r\n"
     );
     let f = write(body.as_bytes());
-    let input = CsvInput::open(f.path(), b',').unwrap();
+    let input = CsvInput::open(f.path(), &Reading::csv(b',')).unwrap();
     assert_eq!(input.columns.column(Field::FirstName), Some(0));
     assert_eq!(input.columns.column(Field::Email), Some(2));
     assert_eq!(&input.headers[0], "FIRST_NAME");
@@ -50,7 +50,7 @@ fn quoted_fields_keep_commas_quotes_and_newlines() {
 #[test]
 fn header_only_file_has_zero_rows() {
     let f = write(format!("{HEADER}\n").as_bytes());
-    let (sha, rows) = scan(f.path(), b',').unwrap();
+    let (sha, rows) = scan(f.path(), &Reading::csv(b',')).unwrap();
     assert_eq!(rows, 0);
     assert_eq!(sha.len(), 64);
 }
@@ -59,29 +59,35 @@ fn header_only_file_has_zero_rows() {
 fn unusable_files_are_fatal_with_the_line() {
     let empty = write(b"");
     assert!(matches!(
-        scan(empty.path(), b','),
+        scan(empty.path(), &Reading::csv(b',')),
         Err(InputError::Empty { .. })
     ));
 
     let missing = write(b"first_name,email\nAnn,a@b.co\n");
-    let e = scan(missing.path(), b',').unwrap_err().to_string();
+    let e = scan(missing.path(), &Reading::csv(b','))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 1") && e.contains("last_name"), "{e}");
 
     let twice = write(format!("{HEADER},EMAIL\n").as_bytes());
-    let e = scan(twice.path(), b',').unwrap_err().to_string();
+    let e = scan(twice.path(), &Reading::csv(b','))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("'email' appears twice"), "{e}");
     // An unknown column twice (a rejects.csv of a rejects.csv) is carried, not fatal.
     let notes = write(format!("{HEADER},notes,Notes\n").as_bytes());
-    assert!(scan(notes.path(), b',').is_ok());
+    assert!(scan(notes.path(), &Reading::csv(b',')).is_ok());
 
     let ragged = write(format!("{HEADER}\na,b\n").as_bytes());
-    let e = scan(ragged.path(), b',').unwrap_err().to_string();
+    let e = scan(ragged.path(), &Reading::csv(b','))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 2") && e.contains("has 2 fields"), "{e}");
 
     let mut latin1 = format!("{HEADER}\n").into_bytes();
     latin1.extend_from_slice(b"Zo\xeb,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v\n");
     let f = write(&latin1);
-    let e = scan(f.path(), b',').unwrap_err().to_string();
+    let e = scan(f.path(), &Reading::csv(b',')).unwrap_err().to_string();
     assert!(
         e.contains("line 2: row 1: not valid UTF-8 in column 'first_name'"),
         "{e}"
@@ -107,7 +113,7 @@ fn fatal_errors_name_the_physical_line_and_the_row_whatever_the_line_breaks() {
     ];
     for (body, line, row) in cases {
         let f = write(body.as_bytes());
-        let e = scan(f.path(), b',').unwrap_err().to_string();
+        let e = scan(f.path(), &Reading::csv(b',')).unwrap_err().to_string();
         assert!(
             e.contains(&format!("line {line}: row {row}: has 2 fields")),
             "{body:?}: {e}"
@@ -121,14 +127,14 @@ fn blank_spreadsheet_lines_are_skipped_and_take_no_row_number() {
     let commas = ",".repeat(15);
     let body = format!("{HEADER}\n{good}\n   \n{commas}\n\n{good},\n{commas}\n");
     let f = write(body.as_bytes());
-    let mut input = CsvInput::open(f.path(), b',').unwrap();
+    let mut input = CsvInput::open(f.path(), &Reading::csv(b',')).unwrap();
     let mut rows = Vec::new();
     while let Some((row, record)) = input.next_record().unwrap() {
         rows.push((row, record.len()));
     }
     // The second row's trailing delimiter gave an empty 17th field: dropped.
     assert_eq!(rows, vec![(1, 16), (2, 16)]);
-    assert_eq!(scan(f.path(), b',').unwrap().1, 2);
+    assert_eq!(scan(f.path(), &Reading::csv(b',')).unwrap().1, 2);
 }
 
 #[test]
@@ -136,7 +142,7 @@ fn a_trailing_delimiter_makes_an_unnamed_column_not_an_error() {
     let body =
         format!("{HEADER},\nAnn,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v,\n");
     let f = write(body.as_bytes());
-    let input = CsvInput::open(f.path(), b',').unwrap();
+    let input = CsvInput::open(f.path(), &Reading::csv(b',')).unwrap();
     assert_eq!(
         input.columns.unknown,
         vec!["(unnamed column 17)".to_string()]
@@ -148,10 +154,10 @@ fn a_trailing_delimiter_makes_an_unnamed_column_not_an_error() {
 fn unknown_columns_are_kept_aside_and_delimiter_is_configurable() {
     let body = format!("{};notes\n", HEADER.replace(',', ";"));
     let f = write(body.as_bytes());
-    let input = CsvInput::open(f.path(), b';').unwrap();
+    let input = CsvInput::open(f.path(), &Reading::csv(b';')).unwrap();
     assert_eq!(input.columns.unknown, vec!["notes".to_string()]);
     // Read with the default comma, the same file says which delimiter to try.
-    let e = scan(f.path(), b',').unwrap_err().to_string();
+    let e = scan(f.path(), &Reading::csv(b',')).unwrap_err().to_string();
     assert!(e.contains("try --delimiter ';'"), "{e}");
 }
 
@@ -163,11 +169,11 @@ fn an_excel_sep_line_names_the_delimiter_and_is_not_the_header() {
         let body = format!("{prefix}{header}\r\n{good}\r\na;b\r\n");
         let f = write(body.as_bytes());
         // Given the default comma, the file's own declaration wins.
-        let mut input = CsvInput::open(f.path(), b',').unwrap();
+        let mut input = CsvInput::open(f.path(), &Reading::csv(b',')).unwrap();
         assert_eq!(input.columns.column(Field::Email), Some(2));
         let (row, record) = input.next_record().unwrap().unwrap();
         assert_eq!((row, &record[0]), (1, "Ann"));
-        let e = scan(f.path(), b',').unwrap_err().to_string();
+        let e = scan(f.path(), &Reading::csv(b',')).unwrap_err().to_string();
         assert!(e.contains("line 4: row 2: has 2 fields"), "{prefix:?}: {e}");
         // The identity is the whole file's, the sep line included.
         let clean = format!("{prefix}{header}\r\n{good}\r\n");
@@ -175,7 +181,7 @@ fn an_excel_sep_line_names_the_delimiter_and_is_not_the_header() {
         let whole = hex::encode(sha2::Digest::finalize(
             <sha2::Sha256 as sha2::Digest>::new_with_prefix(clean.as_bytes()),
         ));
-        assert_eq!(scan(f.path(), b',').unwrap(), (whole, 1));
+        assert_eq!(scan(f.path(), &Reading::csv(b',')).unwrap(), (whole, 1));
     }
 }
 
@@ -185,7 +191,7 @@ fn a_stray_byte_order_mark_or_zero_width_space_in_a_header_name_is_ignored() {
         .replace("first_name", "\u{feff}first_name")
         .replace("email", "email\u{200b}");
     let f = write(format!("\u{feff}{header},\u{feff}reference\n").as_bytes());
-    let input = CsvInput::open(f.path(), b',').unwrap();
+    let input = CsvInput::open(f.path(), &Reading::csv(b',')).unwrap();
     assert_eq!(input.columns.column(Field::FirstName), Some(0));
     assert_eq!(input.columns.column(Field::Email), Some(2));
     assert_eq!(input.columns.column(Field::Reference), Some(16));
@@ -214,7 +220,8 @@ https://cdn.example.com/b.jpg\n";
     fn read_all(bytes: &[u8], delimiter: u8, validator: &Validator) -> Result<u64, String> {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(bytes).unwrap();
-        let mut input = CsvInput::open(file.path(), delimiter).map_err(|e| e.to_string())?;
+        let mut input =
+            CsvInput::open(file.path(), &Reading::csv(delimiter)).map_err(|e| e.to_string())?;
         let columns = input.columns.clone();
         while let Some((_, record)) = input.next_record().map_err(|e| e.to_string())? {
             let verdict = validator.check(&RowView::new(&columns, record));
@@ -290,7 +297,7 @@ fn headers_match_ignoring_case_spaces_underscores_hyphens_and_dots() {
 Country ISO Code,Country_Phone_Code,Phone Number,Identification Number,ID Document Type,\
 Date of Birth,ID Document Front URL,id-document-back-url";
     let f = write(format!("{header}\n").as_bytes());
-    let input = CsvInput::open(f.path(), b',').unwrap();
+    let input = CsvInput::open(f.path(), &Reading::csv(b',')).unwrap();
     for (field, column) in [
         (Field::Reference, 0),
         (Field::FirstName, 1),
@@ -310,7 +317,9 @@ Date of Birth,ID Document Front URL,id-document-back-url";
     );
     // Two spellings of one field are one column twice.
     let twice = write(format!("{HEADER},First Name\n").as_bytes());
-    let e = scan(twice.path(), b',').unwrap_err().to_string();
+    let e = scan(twice.path(), &Reading::csv(b','))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("column 'first_name' appears twice"), "{e}");
 }
 
@@ -320,7 +329,7 @@ fn missing_columns_name_the_headers_found_and_the_closest_field() {
         .replace("first_name", "Frist Name")
         .replace("date_of_birth", "Birthdate");
     let f = write(format!("{header}\n").as_bytes());
-    let e = scan(f.path(), b',').unwrap_err().to_string();
+    let e = scan(f.path(), &Reading::csv(b',')).unwrap_err().to_string();
     assert!(
         e.contains("required columns missing: first_name, date_of_birth"),
         "{e}"

@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use crate::api::{ApiError, Client, Page};
 use crate::executor::{Attempted, Attempts, Policy, Stats, Stop, StopReason};
 use crate::exit::Exit;
-use crate::input::{CsvInput, Field, RowView};
+use crate::input::{CsvInput, Field, Reading, RowView};
 use crate::journal::{FileEntry, Journal, JournalRead, JournalStatus, RowState};
 use crate::report::{Figures, SummaryCommand, SummaryInput};
 use crate::status::Status;
@@ -49,7 +49,7 @@ pub struct Settings {
     pub journal: PathBuf,
     /// `None`: `reports/reconcile-<UTC timestamp>/`.
     pub report_dir: Option<PathBuf>,
-    pub delimiter: u8,
+    pub reading: Reading,
     pub cards: bool,
     pub transactions: bool,
     pub resolve_duplicates: bool,
@@ -71,9 +71,9 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
     // before a request leaves.
     let targets = {
         let (journal, files) = (settings.journal.clone(), settings.files.clone());
-        let delimiter = settings.delimiter;
+        let reading = settings.reading.clone();
         tokio::task::spawn_blocking(move || {
-            targets(&JournalRead::open(&journal)?, &files, delimiter)
+            targets(&JournalRead::open(&journal)?, &files, &reading)
         })
         .await
         .map_err(|e| anyhow!("the file check panicked: {e}"))??
@@ -107,7 +107,7 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
     let resolved = if settings.resolve_duplicates {
         // It records customer ids: a writer, under the run lock.
         let mut journal = Journal::open(&settings.journal)?;
-        match resolve::resolve(&mut journal, &targets, &ctx, settings.delimiter).await {
+        match resolve::resolve(&mut journal, &targets, &ctx, &settings.reading).await {
             Ok(n) => {
                 eprintln!("duplicates: {n} resolved to their Cartevo customer id");
                 Some(n)
@@ -164,12 +164,12 @@ pub fn default_dir(now: chrono::DateTime<Utc>) -> PathBuf {
 }
 
 /// The files to reconcile, each checked to hold exactly what was run.
-fn targets(journal: &JournalRead, files: &[PathBuf], delimiter: u8) -> Result<Vec<Target>> {
+fn targets(journal: &JournalRead, files: &[PathBuf], reading: &Reading) -> Result<Vec<Target>> {
     if files.is_empty() {
         let mut out = Vec::new();
         for entry in journal.files()? {
             let path = PathBuf::from(&entry.path);
-            let (sha, _) = crate::input::scan(&path, delimiter).with_context(|| {
+            let (sha, _) = crate::input::scan(&path, reading).with_context(|| {
                 format!(
                     "could not read '{}', which the journal recorded (give the file's new path \
                      as an argument)",
@@ -192,7 +192,7 @@ fn targets(journal: &JournalRead, files: &[PathBuf], delimiter: u8) -> Result<Ve
     files
         .iter()
         .map(|path| {
-            let (sha, _) = crate::input::scan(path, delimiter)?;
+            let (sha, _) = crate::input::scan(path, reading)?;
             let entry = journal.find_file(&sha)?.ok_or_else(|| {
                 anyhow!(
                     "the journal knows no run of '{}' as it is now (SHA-256 {sha}): it has \
@@ -284,8 +284,8 @@ async fn reconcile_file(
     let producer = {
         let journal_path = settings.journal.clone();
         let target = target.clone();
-        let delimiter = settings.delimiter;
-        tokio::task::spawn_blocking(move || produce(&journal_path, &target, delimiter, jobs_tx))
+        let reading = settings.reading.clone();
+        tokio::task::spawn_blocking(move || produce(&journal_path, &target, &reading, jobs_tx))
     };
 
     let progress = progress(&target.path);
@@ -349,9 +349,14 @@ async fn reconcile_file(
 
 /// Walks the journal's rows beside the CSV, sending a job for every row that names a
 /// customer. Checks at the end that the file still is what was run.
-fn produce(journal: &Path, target: &Target, delimiter: u8, jobs: mpsc::Sender<Job>) -> Result<()> {
+fn produce(
+    journal: &Path,
+    target: &Target,
+    reading: &Reading,
+    jobs: mpsc::Sender<Job>,
+) -> Result<()> {
     let journal = JournalRead::open(journal)?;
-    let mut input = CsvInput::open(&target.path, delimiter)?;
+    let mut input = CsvInput::open(&target.path, reading)?;
     let columns = input.columns.clone();
     journal.beside(&target.entry, &mut input, |row, record, state| {
         let Some(customer_id) = state.as_ref().and_then(customer_of) else {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use super::{Ctx, Target};
-use crate::input::{CsvInput, Field, RowView};
+use crate::input::{CsvInput, Field, Reading, RowView};
 use crate::journal::{CustomerKeys, Journal, JournalStatus};
 use crate::status::Status;
 
@@ -31,7 +31,7 @@ pub(crate) async fn resolve(
     journal: &mut Journal,
     targets: &[Target],
     ctx: &Ctx,
-    delimiter: u8,
+    reading: &Reading,
 ) -> Result<u64> {
     let keyer = journal.keyer()?;
     let mut waiting: Vec<Waiting> = Vec::new();
@@ -41,7 +41,7 @@ pub(crate) async fn resolve(
         if !journal.has_unresolved_duplicates(&target.entry)? {
             continue;
         }
-        let mut input = CsvInput::open(&target.path, delimiter)?;
+        let mut input = CsvInput::open(&target.path, reading)?;
         let columns = input.columns.clone();
         journal.beside(&target.entry, &mut input, |row, record, state| {
             let unresolved = state.is_some_and(|s| {

@@ -88,7 +88,7 @@ impl Fixture {
     }
 
     fn record_blocking(&self, csv: &Path, rows: &[(Status, Option<&str>)]) {
-        let (sha, n) = crate::input::scan(csv, b',').unwrap();
+        let (sha, n) = crate::input::scan(csv, &Reading::csv(b',')).unwrap();
         let mut journal = Journal::open(&self.journal).unwrap();
         let entry = journal.file(&sha, &csv.display().to_string(), n).unwrap();
         let run = journal.start_run(&entry, "run").unwrap();
@@ -119,7 +119,7 @@ impl Fixture {
             files: Vec::new(),
             journal: self.journal.clone(),
             report_dir: Some(self.out()),
-            delimiter: b',',
+            reading: crate::input::Reading::default(),
             cards: false,
             transactions: false,
             resolve_duplicates: false,
@@ -566,7 +566,7 @@ async fn end_to_end_against_the_sandbox() {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
         documents_dir: None,
         strict: false,
-        delimiter: b',',
+        reading: crate::input::Reading::default(),
         date_format: None,
     };
     let mut send = f.settings().send;
@@ -646,7 +646,7 @@ async fn throughput() {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 1),
         documents_dir: None,
         strict: false,
-        delimiter: b',',
+        reading: crate::input::Reading::default(),
         date_format: None,
     };
     let mut send = f.settings().send;

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::{Report, ReportRow, Summary};
-use crate::input::{CsvInput, Field, RowView};
+use crate::input::{CsvInput, Field, Reading, RowView};
 use crate::journal::{FileEntry, JournalRead, JournalStatus};
 use crate::status::{Counts, Status};
 
@@ -17,11 +17,11 @@ pub fn from_journal(
     journal: &JournalRead,
     entry: &FileEntry,
     file: &Path,
-    delimiter: u8,
+    reading: &Reading,
     dir: &Path,
     summary: impl FnOnce(Counts) -> Summary,
 ) -> Result<(Counts, Summary)> {
-    let mut input = CsvInput::open(file, delimiter)?;
+    let mut input = CsvInput::open(file, reading)?;
     let mut report = Report::create(dir, &input.headers)?;
     let columns = input.columns.clone();
     let walked = journal.beside(entry, &mut input, |row, record, state| {
