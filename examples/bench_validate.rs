@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cartevo_enroll::internals::{
-    Checked, CsvInput, Decision, InputSettings, Planner, Reading, RowView, Rules, Validator,
+    Checked, CsvInput, Decision, InputSettings, Planner, Reading, Record, RowView, Rules, Validator,
 };
 
 /// (country, iso, dial code, a national number to vary, city, state, postal code, id type)
@@ -288,7 +288,7 @@ fn main() -> anyhow::Result<()> {
     let mut input = CsvInput::open(&csv, &Reading::csv(b','))?;
     let columns = input.columns.clone();
     let mut valid = 0u64;
-    while let Some((_, record)) = input.next_record()? {
+    while let Some(Record { fields: record, .. }) = input.next_record()? {
         if let Checked::Valid { .. } = validator.check(&RowView::new(&columns, record)) {
             valid += 1;
         }
@@ -302,7 +302,12 @@ fn main() -> anyhow::Result<()> {
     let mut input = CsvInput::open(&csv, &Reading::csv(b','))?;
     let columns = input.columns.clone();
     let mut sent = 0u64;
-    while let Some((row, record)) = input.next_record()? {
+    while let Some(Record {
+        row,
+        fields: record,
+        ..
+    }) = input.next_record()?
+    {
         if let Decision::Send(_) = planner.decide(row, &RowView::new(&columns, record))? {
             sent += 1;
         }

@@ -48,7 +48,7 @@ pub(crate) mod validatorjs;
 pub mod internals {
     pub use crate::commands::validate::validate_file;
     pub use crate::config::InputSettings;
-    pub use crate::input::{ColumnMap, CsvInput, Field, Reading, RowView, scan};
+    pub use crate::input::{ColumnMap, CsvInput, Field, Reading, Record, RowView, scan};
     pub use crate::plan::{Decision, Planner};
     pub use crate::validate::{Checked, Rules, Validator};
 }

@@ -102,15 +102,25 @@ impl Planner {
         let file_len = input.file_len();
         loop {
             let bytes_before = input.bytes_read();
-            let Some((row, record)) = input.next_record()? else {
+            let Some(record) = input.next_record()? else {
                 return Ok(());
             };
+            let row = record.row;
             if row == SAMPLE && !self.sized {
                 let per_row = bytes_before.max(1) as f64 / (row - 1) as f64;
                 self.reserve((file_len as f64 / per_row * 1.05) as u64);
             }
-            let view = RowView::new(&columns, record);
-            let decision = self.decide(row, &view)?;
+            let view = RowView::new(&columns, record.fields);
+            let decision = match record.problem {
+                // Not a customer: not checked, and not an earlier row's duplicate either.
+                Some(problem) => Decision::Local {
+                    status: Status::Invalid,
+                    customer_id: None,
+                    message: problem.to_owned(),
+                    warnings: String::new(),
+                },
+                None => self.decide(row, &view)?,
+            };
             if !each(&view, row, decision)? {
                 return Ok(());
             }

@@ -99,8 +99,10 @@ impl Table {
 
     pub fn parse(bytes: &[u8], delimiter: u8) -> Table {
         let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+        // Flexible: rejects.csv gives a ragged record back as it was read.
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
+            .flexible(true)
             .from_reader(bytes);
         let headers = reader
             .headers()

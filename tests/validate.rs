@@ -475,9 +475,25 @@ fn fatal(name: &str, expected: &[&str]) {
     );
 }
 
+/// A Windows-1252 byte in a UTF-8 file spoils its row only: that row is invalid, naming the
+/// column and the encoding to try, and is in rejects.csv with the byte shown as U+FFFD.
 #[test]
-fn a_latin1_byte_is_fatal_and_names_the_line() {
-    fatal("latin1.csv", &["line 3", "UTF-8"]);
+fn a_latin1_byte_spoils_its_row_only_and_names_the_encoding_to_try() {
+    let work = Work::new();
+    let out = work.validate(&fixture("latin1.csv"), &[]);
+    out.expect_code(2);
+    assert_eq!(out.result(1).status, "valid");
+    let bad = out.result(2);
+    assert_eq!(bad.status, "invalid");
+    assert!(
+        bad.message
+            .starts_with("first_name: holds bytes that are not valid UTF-8")
+            && bad.message.contains("try --encoding windows-1252"),
+        "{bad:?}"
+    );
+    let rejects = out.rejects();
+    assert_eq!(rejects.rows.len(), 1);
+    assert_eq!(rejects.rows[0][1], "Zo\u{fffd}");
 }
 
 #[test]
@@ -493,12 +509,45 @@ fn a_column_twice_is_fatal() {
     fatal("column_twice.csv", &["line 1", "'email' appears twice"]);
 }
 
+/// One unquoted delimiter in a value: that row is invalid and goes to rejects.csv as it was
+/// read, all 18 fields of it; the file's other rows are checked as usual.
 #[test]
-fn a_row_with_another_number_of_fields_is_fatal_and_names_its_line() {
-    // The first record spans lines 2 and 3; the ragged one starts on line 4.
-    fatal(
-        "ragged.csv",
-        &["line 4", "has 18 fields, the header has 17"],
+fn a_row_with_another_number_of_fields_is_invalid_and_the_rest_goes_on() {
+    let work = Work::new();
+    let out = work.validate(&fixture("ragged.csv"), &[]);
+    out.expect_code(2);
+    assert_eq!(out.result(1).status, "valid", "{:?}", out.result(1));
+    let ragged = out.result(2);
+    assert_eq!(ragged.status, "invalid");
+    assert!(
+        ragged
+            .message
+            .contains("row: has 18 fields where the header has 17; a value holds an unquoted ','"),
+        "{ragged:?}"
+    );
+    let rejects = out.rejects();
+    assert_eq!(rejects.rows[0].len(), 18 + 2, "{:?}", rejects.rows[0]);
+    assert_eq!(rejects.rows[0][18], "2");
+}
+
+/// A quote never closed swallows the rest of the file: fatal, naming the line it opened on.
+#[test]
+fn a_quote_left_open_to_the_end_is_fatal_and_names_the_line_it_opened_on() {
+    let work = Work::new();
+    let mut rows = [url_row(1), url_row(2), url_row(3)];
+    rows[1][5] = "\"14 Main Street".to_string();
+    let mut body = csv_text(URL_HEADER, &rows[..1]);
+    for row in &rows[1..] {
+        body.extend_from_slice(format!("{}\n", row.join(",")).as_bytes());
+    }
+    let file = work.write("open.csv", &body);
+    let out = work.validate(&file, &[]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("line 3: a quoted value opened on this line is never closed"),
+        "{}",
+        out.stderr
     );
 }
 
@@ -790,12 +839,13 @@ fn blank_spreadsheet_lines_are_skipped_and_a_ragged_row_names_its_line_and_row()
     body.extend_from_slice(b"only,three,fields\r\n");
     let file = work.write("ragged.csv", &body);
     let out = work.validate(&file, &[]);
-    out.expect_code(1);
-    // Header, two rows, three blank lines: the ragged row is on line 7 and is row 3.
+    out.expect_code(2);
+    // Header, two rows, three blank lines (no row numbers): the ragged row is row 3.
+    assert_eq!(out.results().len(), 3);
     assert!(
-        out.stderr.contains("line 7: row 3: has 3 fields"),
-        "{}",
-        out.stderr
+        out.result(3).message.contains("has 3 fields"),
+        "{:?}",
+        out.result(3)
     );
 }
 
@@ -922,8 +972,10 @@ fn escapes_in_a_header_name_never_reach_the_terminal_raw() {
     broken.extend_from_slice(&csv_text(URL_HEADER, &[url_row(1)])[URL_HEADER.len() + 1..]);
     let input = work.write("broken.csv", &broken);
     let out = work.validate(&input, &[]);
-    out.expect_code(1);
-    assert!(out.stderr.contains("\\u{1b}"), "{:?}", out.stderr);
+    out.expect_code(2);
+    let message = out.result(1).message;
+    assert!(message.contains("\\u{1b}"), "{message:?}");
+    assert!(!message.contains('\u{1b}'), "{message:?}");
     assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
 }
 
@@ -950,4 +1002,62 @@ fn a_partners_date_format_is_read_with_the_flag_and_named_without_it() {
     let bad = work.validate_into(&input, "bad", &["--date-format", "DD/MM/YY"]);
     bad.expect_code(1);
     assert!(bad.stderr.contains("not a date pattern"), "{}", bad.stderr);
+}
+
+/// The files a partner's spreadsheet really writes (LibreOffice Calc's exports, made by
+/// scripts/partner-files/make.sh) validate through the binary like the UTF-8 original: the
+/// flags that say how to read them are all it takes. Calc dropped the "+" of every dial
+/// code, which comes back with a warning.
+#[test]
+fn a_spreadsheets_exports_validate_like_the_original() {
+    let partner = |name: &str| fixture(&format!("partner/{name}"));
+    let forms: [(&str, &[&str]); 5] = [
+        ("source.csv", &[]),
+        ("windows-1252.csv", &["--encoding", "windows-1252"]),
+        ("windows-1252.csv.gz", &["--encoding", "cp1252"]),
+        ("utf16.txt", &["--delimiter", "tab"]),
+        ("source.xlsx", &[]),
+    ];
+    let work = Work::new();
+    for (i, (name, flags)) in forms.iter().enumerate() {
+        let out = work.validate_into(&partner(name), &format!("r{i}"), flags);
+        out.expect_code(0);
+        assert_eq!(out.count("valid"), 5, "{name}: {}", out.stderr);
+        let dial_warnings = out
+            .results()
+            .iter()
+            .filter(|r| r.warnings.contains("country_phone_code: \"+\" added"))
+            .count();
+        assert_eq!(dial_warnings, if i == 0 { 0 } else { 5 }, "{name}");
+    }
+    // Read as UTF-8, the Windows-1252 export's accented rows say what to do.
+    let out = work.validate_into(&partner("windows-1252.csv"), "plain", &[]);
+    out.expect_code(2);
+    assert_eq!(out.count("invalid"), 3);
+    assert!(
+        out.result(2)
+            .message
+            .contains("try --encoding windows-1252")
+    );
+    // Without --delimiter tab, the header says to use it.
+    let out = work.validate_into(&partner("utf16.txt"), "notab", &[]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("try --delimiter tab"), "{}", out.stderr);
+}
+
+/// A workbook, a PDF or an archive given as the partner file is refused by what it is.
+#[test]
+fn files_that_are_not_partner_data_are_refused_by_name() {
+    let work = Work::new();
+    let xls = work.write(
+        "old.xls",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0\0\0\0\0\0\0\0",
+    );
+    let out = work.validate(&xls, &[]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("is an Excel 97-2003 workbook (.xls)"),
+        "{}",
+        out.stderr
+    );
 }

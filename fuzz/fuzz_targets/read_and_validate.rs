@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let columns = input.columns.clone();
-    while let Ok(Some((_, record))) = input.next_record() {
+    while let Ok(Some(cartevo_enroll::internals::Record { fields: record, .. })) = input.next_record() {
         verdict(&RowView::new(&columns, record));
     }
 });

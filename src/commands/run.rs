@@ -173,7 +173,7 @@ pub async fn run_file(
             if !batch.is_empty() && jobs_tx.blocking_send(batch).is_err() {
                 return Ok(());
             }
-            if input.sha256() != sha {
+            if input.sha256()? != sha {
                 bail!("'{}' changed while it was being run", file.display());
             }
             Ok(())

@@ -78,7 +78,7 @@ pub fn validate_file(input: &InputSettings, file: &Path, dir: &Path) -> Result<E
         tracing::warn!("{}: the file has a header and no rows", csv.path());
     }
     let path = csv.path().to_string();
-    let sha = csv.sha256();
+    let sha = csv.sha256()?;
     let counts = *report.counts();
     let summary = Summary::new(
         SummaryCommand::Validate,

@@ -1,12 +1,19 @@
-//! Reading a partner's CSV: header mapping and a streaming record reader.
+//! Reading a partner's file: its form (CSV text in any encoding, gzip, an .xlsx sheet), header
+//! mapping and a streaming record reader.
 //!
 //! Owns the file format only (encoding, delimiter, quoting, header names). It knows nothing
 //! of what a valid value is: that is `validate`'s job.
 
+mod sheet;
+mod source;
+
 use std::borrow::Cow;
 use std::fmt;
+use std::io::BufReader;
 
 use crate::text;
+use sheet::Sheet;
+use source::Text;
 
 /// A column this program understands. Header names match these, case-insensitively, with
 /// surrounding spaces ignored.
@@ -207,6 +214,8 @@ pub enum InputError {
     },
     #[error("'{path}' is empty: a header row is required")]
     Empty { path: String },
+    #[error("'{path}' is {what}")]
+    NotText { path: String, what: String },
     #[error("'{path}' line {line}: {problem}")]
     Bad {
         path: String,
@@ -215,86 +224,193 @@ pub enum InputError {
     },
 }
 
-/// Reads a file's bytes through SHA-256 as the CSV parser consumes them, so the file is
-/// identified by its content without a second read.
-struct HashingReader<R> {
-    inner: R,
-    hasher: sha2::Sha256,
+/// One record of a file. `problem` is set when the record cannot be read on its own (a
+/// different number of fields than the header, bytes that are not valid in the file's
+/// encoding, a spreadsheet error in a cell): the row is `invalid` with it, and its fields are
+/// as read (undecodable bytes as U+FFFD), for rejects.csv.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub row: u64,
+    pub fields: &'a csv::StringRecord,
+    pub problem: Option<&'a str>,
 }
 
-impl<R: std::io::Read> std::io::Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
+/// Where the records come from.
+enum Records {
+    Text(Box<csv::Reader<BufReader<Text>>>),
+    Sheet(Sheet),
 }
 
-/// A streaming reader over one partner file. Memory does not grow with the number of rows:
-/// one record buffer is reused.
+/// A streaming reader over one partner file: CSV text in any encoding, gzip-compressed or
+/// not, or an .xlsx workbook's sheet. Memory does not grow with the number of rows: one
+/// record buffer is reused.
 pub struct CsvInput {
     path: String,
-    reader: csv::Reader<HashingReader<std::io::BufReader<std::fs::File>>>,
+    records: Records,
     /// The header as read (BOM removed), for rejects.csv.
     pub headers: csv::StringRecord,
     pub columns: ColumnMap,
     record: csv::StringRecord,
+    /// The last record's problem, if any.
+    problem: Option<String>,
     rows: u64,
-    /// Bytes before the CSV proper (a `sep=` line): the parser's positions start after them.
+    /// Bytes of text before the CSV proper (a `sep=` line): the parser's positions start
+    /// after them.
     skip: u64,
+    /// Where in the text the last record read starts (after `skip`), for the open-quote check.
+    last_start: u64,
+    delimiter: u8,
     /// The file's size when opened.
     file_len: u64,
     /// Cells are read through [`unguard_cell`]: the file is a rejects.csv we wrote.
     unguard: bool,
+    /// A workbook's SHA-256, taken when it was opened.
+    sheet_sha: Option<String>,
 }
 
 impl CsvInput {
     pub fn open(path: &std::path::Path, reading: &Reading) -> Result<CsvInput, InputError> {
-        let delimiter = reading.delimiter;
         let shown = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|source| InputError::Io {
+        let io = |source: std::io::Error| InputError::Io {
             path: shown.clone(),
             source,
-        })?;
-        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut hashing = HashingReader {
-            inner: std::io::BufReader::with_capacity(256 * 1024, file),
-            hasher: sha2::Digest::new(),
         };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let bad = |line: u64, problem: String| InputError::Bad {
+            path: shown.clone(),
+            line,
+            problem,
+        };
+        let form = match source::sniff(&mut file).map_err(io)? {
+            Ok(form) => form,
+            Err(what) => {
+                return Err(InputError::NotText {
+                    path: shown.clone(),
+                    what,
+                });
+            }
+        };
+        let gzip = match form {
+            source::Form::Workbook => {
+                drop(file);
+                return CsvInput::open_sheet(path, shown.clone(), file_len, reading);
+            }
+            source::Form::Text { gzip } => gzip,
+        };
+        let text = Text::open(file, path, gzip, reading.encoding).map_err(io)?;
+        let mut text = BufReader::with_capacity(8 * 1024, text);
         // Excel's `sep=;` first line names the delimiter; it is hashed with the rest of the
         // file but is not the header.
-        let head =
-            std::io::BufRead::fill_buf(&mut hashing.inner).map_err(|source| InputError::Io {
-                path: shown.clone(),
-                source,
-            })?;
+        let head = std::io::BufRead::fill_buf(&mut text).map_err(io)?;
         let (delimiter, skip) = match sep_directive(head) {
             Some((declared, len)) => {
-                let mut line = vec![0u8; len as usize];
-                std::io::Read::read_exact(&mut hashing, &mut line).map_err(|source| {
-                    InputError::Io {
-                        path: shown.clone(),
-                        source,
-                    }
-                })?;
+                std::io::BufRead::consume(&mut text, len as usize);
                 (declared, len)
             }
-            None => (delimiter, 0),
+            None => (reading.delimiter, 0),
         };
         // Flexible: field counts are checked here, so that a blank spreadsheet line (only
-        // spaces, or only delimiters) can be skipped like an empty one instead of being fatal.
+        // spaces, or only delimiters) can be skipped like an empty one, and a record of
+        // another length is one invalid row rather than a fatal file.
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(true)
             .flexible(true)
-            .from_reader(hashing);
-        let headers = match reader.headers() {
+            .buffer_capacity(64 * 1024)
+            .from_reader(text);
+        let raw_headers = match reader.byte_headers() {
             Ok(h) => h.clone(),
-            Err(e) => return Err(csv_error(&shown, skip, None, e)),
+            Err(e) => return Err(csv_error(&shown, e)),
         };
-        if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
+        let end = reader.position().byte();
+        if raw_headers
+            .iter()
+            .any(|h| h.contains(&b'\n') || h.contains(&b'\r'))
+        {
+            // A quote left open in the header swallowed the file: say so, not that every
+            // column is missing.
+            open_quote_error(&shown, reader.get_ref().get_ref(), skip, delimiter)?;
+        }
+        let text = reader.get_mut().get_mut();
+        let headers = match csv::StringRecord::from_byte_record(raw_headers) {
+            Ok(h) if !text.malformed_in(skip, skip + end) => h,
+            Ok(_) => {
+                return Err(bad(
+                    1,
+                    format!(
+                        "the header holds bytes that are not valid {}: is --encoding right?",
+                        text.encoding().unwrap_or(encoding_rs::UTF_8).name()
+                    ),
+                ));
+            }
+            Err(e) => {
+                let raw = e.into_byte_record();
+                let likely = source::likely_encoding(raw.as_slice());
+                return Err(bad(
+                    1,
+                    format!(
+                        "the header is not valid UTF-8: the file looks {}-encoded, try \
+                         --encoding {}",
+                        likely.name(),
+                        likely.name().to_ascii_lowercase()
+                    ),
+                ));
+            }
+        };
+        let mut input = CsvInput::new(
+            shown,
+            Records::Text(Box::new(reader)),
+            headers,
+            file_len,
+            delimiter,
+        )?;
+        input.skip = skip;
+        Ok(input)
+    }
+
+    fn open_sheet(
+        path: &std::path::Path,
+        shown: String,
+        file_len: u64,
+        reading: &Reading,
+    ) -> Result<CsvInput, InputError> {
+        let sha = sheet::sha256(path).map_err(|source| InputError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let bad = |problem: String| InputError::Bad {
+            path: shown.clone(),
+            line: 1,
+            problem,
+        };
+        let mut sheet = Sheet::open(path, reading.sheet.as_deref()).map_err(bad)?;
+        let header = sheet.next_row().map_err(bad)?;
+        let Some(header) = header else {
             return Err(InputError::Empty { path: shown });
+        };
+        if let Some((column, error)) = header.errors.first() {
+            return Err(bad(format!(
+                "sheet '{}': the header's column {} holds the spreadsheet error {error}",
+                sheet.name,
+                column + 1
+            )));
+        }
+        let headers: csv::StringRecord = header.cells.iter().collect();
+        let mut input = CsvInput::new(shown, Records::Sheet(sheet), headers, file_len, b',')?;
+        input.sheet_sha = Some(sha);
+        Ok(input)
+    }
+
+    fn new(
+        path: String,
+        records: Records,
+        headers: csv::StringRecord,
+        file_len: u64,
+        delimiter: u8,
+    ) -> Result<CsvInput, InputError> {
+        if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
+            return Err(InputError::Empty { path });
         }
         // A rejects.csv of ours sent back (it has our `row` and `error` columns): its cells
         // read as the values they guard (see `report::guard_cell`).
@@ -305,17 +421,21 @@ impl CsvInput {
         } else {
             headers
         };
-        let columns = map_columns(&shown, &headers)?;
+        let columns = map_columns(&path, &headers)?;
         Ok(CsvInput {
-            path: shown,
-            reader,
+            path,
+            records,
             headers,
             columns,
             record: csv::StringRecord::new(),
+            problem: None,
             rows: 0,
-            skip,
+            skip: 0,
+            last_start: 0,
+            delimiter,
             file_len,
             unguard,
+            sheet_sha: None,
         })
     }
 
@@ -339,24 +459,20 @@ impl CsvInput {
     /// The next record, or `None` at the end of the file. Blank lines (empty, only spaces,
     /// or only delimiters, as spreadsheets leave them) are skipped and take no row number;
     /// empty fields past the header's last column (a delimiter ending every line) are
-    /// dropped. Any other record with a field count unlike the header's is fatal.
-    pub fn next_record(&mut self) -> Result<Option<(u64, &csv::StringRecord)>, InputError> {
+    /// dropped. A record that cannot be read on its own comes with its problem.
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, InputError> {
         let expected = self.headers.len();
         loop {
-            match self.reader.read_record(&mut self.record) {
-                Ok(true) => {}
-                Ok(false) => return Ok(None),
-                Err(e) => {
-                    return Err(csv_error(
-                        &self.path,
-                        self.skip,
-                        Some((&self.headers, self.rows + 1)),
-                        e,
-                    ));
-                }
+            self.problem = None;
+            let read = match self.records {
+                Records::Text(_) => self.read_text()?,
+                Records::Sheet(_) => self.read_sheet()?,
+            };
+            if !read {
+                return Ok(None);
             }
             if self.record.len() != expected || self.record.iter().all(|f| f.is_empty()) {
-                if self.record.iter().all(|f| f.trim().is_empty()) {
+                if self.problem.is_none() && self.record.iter().all(|f| f.trim().is_empty()) {
                     continue;
                 }
                 let extra_empty = self.record.len() > expected
@@ -367,34 +483,147 @@ impl CsvInput {
                         .all(|f| f.trim().is_empty());
                 if extra_empty {
                     self.record.truncate(expected);
-                } else {
-                    return Err(self.unequal_lengths());
+                } else if self.record.len() != expected && self.problem.is_none() {
+                    self.problem = Some(self.unequal_lengths());
                 }
             }
             if self.unguard && self.record.iter().any(|f| f.starts_with('\'')) {
                 self.record = unguarded(&self.record);
             }
             self.rows += 1;
-            return Ok(Some((self.rows, &self.record)));
+            return Ok(Some(Record {
+                row: self.rows,
+                fields: &self.record,
+                problem: self.problem.as_deref(),
+            }));
         }
     }
 
-    fn unequal_lengths(&self) -> InputError {
-        let (len, expected) = (self.record.len(), self.headers.len());
-        let hint = if len < expected {
-            ""
-        } else {
-            " (a quote left open swallows the lines after it)"
+    /// Reads the next CSV record into `record`; `false` at the end of the text.
+    fn read_text(&mut self) -> Result<bool, InputError> {
+        let Records::Text(reader) = &mut self.records else {
+            return Ok(false);
         };
-        let byte = self.record.position().map(|p| p.byte()).unwrap_or(0);
-        InputError::Bad {
-            path: self.path.clone(),
-            line: physical_line(&self.path, byte + self.skip).unwrap_or(0),
-            problem: format!(
-                "row {}: has {len} fields, the header has {expected}{hint}",
-                self.rows + 1
-            ),
+        let mut bytes = std::mem::take(&mut self.record).into_byte_record();
+        match reader.read_byte_record(&mut bytes) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.at_end()?;
+                return Ok(false);
+            }
+            Err(e) => return Err(csv_error(&self.path, e)),
         }
+        let start = bytes.position().map_or(0, |p| p.byte());
+        let end = reader.position().byte();
+        self.last_start = start;
+        let text = reader.get_mut().get_mut();
+        match csv::StringRecord::from_byte_record(bytes) {
+            Ok(record) => {
+                self.record = record;
+                if text.malformed_in(self.skip + start, self.skip + end) {
+                    let encoding = text.encoding().unwrap_or(encoding_rs::UTF_8).name();
+                    let column = self
+                        .record
+                        .iter()
+                        .position(|f| f.contains('\u{fffd}'))
+                        .map_or_else(|| "row".to_string(), |i| self.column_name(i));
+                    self.problem = Some(format!(
+                        "{column}: holds bytes that are not valid {encoding} (shown as \u{fffd} \
+                         in rejects.csv): is --encoding right?"
+                    ));
+                }
+            }
+            Err(e) => {
+                let column = e.utf8_error().field();
+                let raw = e.into_byte_record();
+                let likely = source::likely_encoding(raw.as_slice());
+                self.record = raw.iter().map(String::from_utf8_lossy).collect();
+                self.problem = Some(format!(
+                    "{}: holds bytes that are not valid UTF-8 (shown as \u{fffd} in \
+                     rejects.csv); they look {}-encoded: try --encoding {}",
+                    self.column_name(column),
+                    likely.name(),
+                    likely.name().to_ascii_lowercase()
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    /// At the end of the text: a quoted field still open there swallowed the file's end.
+    fn at_end(&mut self) -> Result<(), InputError> {
+        let Records::Text(reader) = &self.records else {
+            return Ok(());
+        };
+        let text = reader.get_ref().get_ref();
+        open_quote_error(
+            &self.path,
+            text,
+            self.skip + self.last_start,
+            self.delimiter,
+        )
+    }
+
+    /// Reads the next sheet row into `record`; `false` at the end of the sheet.
+    fn read_sheet(&mut self) -> Result<bool, InputError> {
+        let Records::Sheet(sheet) = &mut self.records else {
+            return Ok(false);
+        };
+        let row = sheet.next_row().map_err(|problem| InputError::Bad {
+            path: self.path.clone(),
+            line: sheet.received + 1,
+            problem,
+        })?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let width = self.headers.len();
+        self.record.clear();
+        for cell in &row.cells {
+            self.record.push_field(cell);
+        }
+        // Cells left empty at a row's end are not in the workbook.
+        while self.record.len() < width {
+            self.record.push_field("");
+        }
+        if let Some((column, error)) = row.errors.first() {
+            self.problem = Some(format!(
+                "{}: the cell holds the spreadsheet error {error}",
+                self.column_name(*column)
+            ));
+        }
+        Ok(true)
+    }
+
+    /// A column as messages name it: its field, or its header as written.
+    fn column_name(&self, i: usize) -> String {
+        match self.headers.get(i) {
+            Some(name) if !name.trim().is_empty() => match field_named(&normalise(name)) {
+                Some(field) => field.name().to_string(),
+                None => format!("column '{}'", text::printable(name.trim())),
+            },
+            _ => format!("column {}", i + 1),
+        }
+    }
+
+    fn unequal_lengths(&self) -> String {
+        let (len, expected) = (self.record.len(), self.headers.len());
+        let delimiter = match self.delimiter {
+            b'\t' => "tab".to_string(),
+            d => format!("'{}'", d as char),
+        };
+        let mut problem = format!("row: has {len} fields where the header has {expected}");
+        if len > expected {
+            problem.push_str(&format!(
+                "; a value holds an unquoted {delimiter}: put that value in double quotes"
+            ));
+        }
+        if self.record.iter().any(|f| f.contains(['\n', '\r'])) {
+            problem.push_str(
+                "; a quoted value runs over several lines: a closing quote may be missing",
+            );
+        }
+        problem
     }
 
     /// The file's size when it was opened.
@@ -402,9 +631,26 @@ impl CsvInput {
         self.file_len
     }
 
-    /// Bytes of the file parsed so far.
+    /// How far into the file reading is, in bytes of the file (estimated for compressed or
+    /// decoded text, and for a workbook).
     pub fn bytes_read(&self) -> u64 {
-        self.reader.position().byte() + self.skip
+        match &self.records {
+            Records::Text(reader) => {
+                let text = reader.get_ref().get_ref();
+                let at = reader.position().byte() + self.skip;
+                match text.encoding() {
+                    None if !text.gzip() => at,
+                    _ => {
+                        let scale = text.raw_bytes() as f64 / text.produced().max(1) as f64;
+                        (at as f64 * scale) as u64
+                    }
+                }
+            }
+            Records::Sheet(sheet) => {
+                let share = sheet.received as f64 / f64::from(sheet.total_rows.max(1));
+                (self.file_len as f64 * share.min(1.0)) as u64
+            }
+        }
     }
 
     /// Rows read so far.
@@ -412,11 +658,40 @@ impl CsvInput {
         self.rows
     }
 
-    /// The SHA-256 of the bytes read so far: the whole file once `next_record` gave `None`.
-    pub fn sha256(self) -> String {
-        let hasher = self.reader.into_inner().hasher;
-        hex::encode(sha2::Digest::finalize(hasher))
+    /// The SHA-256 of the file's bytes on disk, whatever form they take.
+    pub fn sha256(self) -> Result<String, InputError> {
+        let path = self.path;
+        match self.records {
+            Records::Text(reader) => reader
+                .into_inner()
+                .into_inner()
+                .sha256()
+                .map_err(|source| InputError::Io { path, source }),
+            Records::Sheet(_) => Ok(self.sheet_sha.unwrap_or_default()),
+        }
     }
+}
+
+/// The fatal error of a quoted value that the record starting at text position `from` opens
+/// and the text never closes, naming the line the quote is on.
+fn open_quote_error(path: &str, text: &Text, from: u64, delimiter: u8) -> Result<(), InputError> {
+    let io = |source: std::io::Error| InputError::Io {
+        path: path.to_string(),
+        source,
+    };
+    let Some(opened) =
+        source::open_quote(text.again_from(from).map_err(io)?, delimiter).map_err(io)?
+    else {
+        return Ok(());
+    };
+    let line = source::line_at(text.again_from_start().map_err(io)?, from + opened).map_err(io)?;
+    Err(InputError::Bad {
+        path: path.to_string(),
+        line,
+        problem: "a quoted value opened on this line is never closed: everything after it up to \
+                  the end of the file was read as one value (a closing \" is missing)"
+            .to_string(),
+    })
 }
 
 /// A cell as `report::guard_cell` wrote it, given back: a `'` before a formula trigger (`=`,
@@ -438,7 +713,7 @@ pub fn scan(path: &std::path::Path, reading: &Reading) -> Result<(String, u64), 
     let mut input = CsvInput::open(path, reading)?;
     while input.next_record()?.is_some() {}
     let rows = input.rows();
-    Ok((input.sha256(), rows))
+    Ok((input.sha256()?, rows))
 }
 
 /// A header name as matched: case, spaces, `_`, `-` and `.` ignored ("First Name", "E-mail"
@@ -549,48 +824,15 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
     Ok(map)
 }
 
-/// A parser error as a message naming the file's physical line (what an editor shows) and,
-/// for a data record, its row number (what results.csv shows) and the column concerned.
-fn csv_error(
-    path: &str,
-    skip: u64,
-    record: Option<(&csv::StringRecord, u64)>,
-    e: csv::Error,
-) -> InputError {
-    let position = e.position().cloned();
-    let headers = record.map(|(h, _)| h);
-    let column = |i: usize| match headers.and_then(|h| h.get(i)) {
-        Some(name) if !name.trim().is_empty() => {
-            format!("column '{}'", text::printable(name.trim()))
-        }
-        _ => format!("column {}", i + 1),
+/// A parser error: with flexible records read as bytes, only the file's reading can fail.
+fn csv_error(path: &str, e: csv::Error) -> InputError {
+    let source = match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => std::io::Error::other(format!("{other:?}")),
     };
-    let problem = match e.kind() {
-        csv::ErrorKind::Utf8 { err, .. } => format!(
-            "not valid UTF-8 in {} (save the file as UTF-8)",
-            column(err.field())
-        ),
-        csv::ErrorKind::Io(io) => {
-            return InputError::Io {
-                path: path.to_string(),
-                source: std::io::Error::new(io.kind(), io.to_string()),
-            };
-        }
-        _ => e.to_string(),
-    };
-    // The parser's own line count misses blank lines and CRLF breaks; count the file's line
-    // breaks up to the record instead (only on this error path).
-    let line = position
-        .map(|p| physical_line(path, p.byte() + skip).unwrap_or(p.line()))
-        .unwrap_or(0);
-    let problem = match record {
-        Some((_, row)) => format!("row {row}: {problem}"),
-        None => problem,
-    };
-    InputError::Bad {
+    InputError::Io {
         path: path.to_string(),
-        line,
-        problem,
+        source,
     }
 }
 
@@ -614,37 +856,6 @@ fn sep_directive(head: &[u8]) -> Option<(u8, u64)> {
         _ => return None,
     };
     Some((delimiter, (bom + 4 + 1 + ending) as u64))
-}
-
-/// The 1-based line of the file on which the record starting at `byte` begins: line breaks
-/// (LF, CRLF or a lone CR) before it, plus any the parser left at the record's start.
-fn physical_line(path: &str, byte: u64) -> Option<u64> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).ok()?;
-    let mut reader = std::io::BufReader::new(file);
-    let mut breaks = 0u64;
-    let mut previous = 0u8;
-    let mut at = 0u64;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        let n = reader.read(&mut buf).ok()?;
-        if n == 0 {
-            return Some(breaks + 1);
-        }
-        for &b in &buf[..n] {
-            // Past the record's start, only the line breaks right at it still count.
-            if at >= byte && b != b'\n' && b != b'\r' {
-                return Some(breaks + 1);
-            }
-            match b {
-                b'\n' if previous == b'\r' => {}
-                b'\n' | b'\r' => breaks += 1,
-                _ => {}
-            }
-            previous = b;
-            at += 1;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::{
     CustomerKeys, FileEntry, FileStatus, JournalStatus, KeyKind, KeySource, Keyer, RowState,
     RunTotals, key, schema,
 };
-use crate::input::CsvInput;
+use crate::input::{CsvInput, Record};
 use crate::status::Status;
 
 pub struct JournalRead {
@@ -187,7 +187,12 @@ impl JournalRead {
         let path = input.path().to_owned();
         self.for_each_row(file, |state| {
             loop {
-                let Some((row, record)) = input.next_record()? else {
+                let Some(Record {
+                    row,
+                    fields: record,
+                    ..
+                }) = input.next_record()?
+                else {
                     bail!(
                         "the journal has row {} but '{path}' ends before it",
                         state.row
@@ -200,7 +205,12 @@ impl JournalRead {
                 return each(row, record, Some(state));
             }
         })?;
-        while let Some((row, record)) = input.next_record()? {
+        while let Some(Record {
+            row,
+            fields: record,
+            ..
+        }) = input.next_record()?
+        {
             each(row, record, None)?;
         }
         Ok(())

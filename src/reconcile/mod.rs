@@ -372,7 +372,7 @@ fn produce(
         jobs.blocking_send(job)
             .map_err(|_| anyhow!("reconcile stopped"))
     })?;
-    if input.sha256() != target.entry.sha256 {
+    if input.sha256()? != target.entry.sha256 {
         bail!(
             "'{}' changed while it was being reconciled",
             target.path.display()

@@ -157,6 +157,14 @@ pub(crate) fn csv_writer(path: &Path) -> Result<csv::Writer<Staged>> {
     Ok(csv::WriterBuilder::new().from_writer(Staged::create(path)?))
 }
 
+/// A writer of rows as long as each is: rejects.csv gives a record with more or fewer
+/// fields than its header back as it was read.
+pub(crate) fn flexible_csv_writer(path: &Path) -> Result<csv::Writer<Staged>> {
+    Ok(csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Staged::create(path)?))
+}
+
 /// The error of a write to a report file, naming it.
 pub(crate) fn could_not_write(out: &csv::Writer<Staged>) -> String {
     format!("could not write '{}'", out.get_ref().target().display())

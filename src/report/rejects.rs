@@ -27,7 +27,7 @@ impl Rejects {
                 .position(|h| h.trim().eq_ignore_ascii_case(name))
         };
         let (row_column, error_column) = (find("row"), find("error"));
-        let mut out = super::csv_writer(path)?;
+        let mut out = super::flexible_csv_writer(path)?;
         let appended = [
             row_column.is_none().then_some("row"),
             error_column.is_none().then_some("error"),

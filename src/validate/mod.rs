@@ -396,9 +396,22 @@ fn iso_code(p: &mut Problems, row: &RowView<'_>) -> Option<([u8; 2], &'static co
 /// "+" then 1 to 4 digits; gives the text and its numeric value.
 fn dial_code<'a>(p: &mut Problems, row: &RowView<'a>) -> Option<(Cow<'a, str>, u16)> {
     let value = required(p, row, Field::CountryPhoneCode)?;
+    let digits = |d: &str| (1..=4).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit());
+    // A spreadsheet reads "+234" as the number 234 and writes it back without its "+".
+    let value = match value.strip_prefix('+') {
+        None if digits(&value) => {
+            p.warning(
+                Field::CountryPhoneCode,
+                "\"+\" added: it was missing (a spreadsheet reads \"+234\" as a number and drops \
+                 its \"+\")",
+            );
+            Cow::Owned(format!("+{value}"))
+        }
+        _ => value,
+    };
     let parsed = value
         .strip_prefix('+')
-        .filter(|d| (1..=4).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|d| digits(d))
         .and_then(|d| d.parse::<u16>().ok());
     match parsed {
         Some(code) => Some((value, code)),

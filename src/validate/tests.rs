@@ -560,9 +560,15 @@ fn iso_codes_must_be_assigned_alpha2() {
 fn dial_codes_are_plus_and_one_to_four_digits() {
     let f = Fixture::new();
     let msg = "country_phone_code: must be \"+\" followed by 1 to 4 digits";
-    for bad in ["237", "+", "+12345", "+23a", "++237", "+ 237", "+٣"] {
+    for bad in ["+", "+12345", "+23a", "++237", "+ 237", "+٣", "12345", "٣"] {
         assert_error(f.check(&[(Field::CountryPhoneCode, bad)]), msg);
     }
+    // The "+" a spreadsheet dropped (LibreOffice's and Excel's CSV exports write "+237" back
+    // as 237) is put back, with a warning.
+    let (c, w) = valid(f.check(&[(Field::CountryPhoneCode, "237")]));
+    assert_eq!(c.country_phone_code, "+237");
+    assert_eq!(w.len(), 1);
+    assert!(w[0].starts_with("country_phone_code: \"+\" added"), "{w:?}");
     // Well-formed but of another country: a warning, not an error.
     for other in ["+1", "+1234"] {
         let (c, w) = valid(f.check(&[(Field::CountryPhoneCode, other)]));
