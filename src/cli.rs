@@ -119,7 +119,8 @@ pub struct CommonArgs {
     /// The date the 18+ check uses, YYYY-MM-DD [default: today, UTC].
     #[arg(long, value_parser = parse_date)]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Base folder for relative document paths [default: the CSV's own folder].
+    /// Base folder for relative document paths [default: the profile's documents_dir, else
+    /// the CSV's own folder].
     #[arg(long)]
     pub documents_dir: Option<PathBuf>,
     /// Warnings count as invalid.
@@ -128,7 +129,8 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub read: ReadArgs,
     /// How the file writes dates of birth: YYYY, MM and DD with one separator, like
-    /// DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY or YYYY/MM/DD [default: YYYY-MM-DD].
+    /// DD/MM/YYYY, MM/DD/YYYY, DD.MM.YYYY or YYYY/MM/DD [default: the profile's
+    /// date_format, else YYYY-MM-DD].
     #[arg(long, value_parser = crate::validate::DateFormat::parse)]
     pub date_format: Option<crate::validate::DateFormat>,
 }
@@ -136,7 +138,13 @@ pub struct CommonArgs {
 /// How a partner file is read: the flags every command that reads one takes.
 #[derive(Debug, Clone, Args)]
 pub struct ReadArgs {
-    /// Field delimiter: one character, or "tab" [default: ","].
+    /// A partner's reading settings, in TOML: delimiter, encoding, date_format, sheet,
+    /// documents_dir (a relative one is taken from the profile's own folder), [columns] (our
+    /// field = the partner's header, or a list of headers) and [values.<field>] (our word =
+    /// the partner's words). A flag given on the command line wins over the profile.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Field delimiter: one character, or "tab" [default: the profile's, else ","].
     #[arg(long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
     /// The file's text encoding, any WHATWG label: windows-1252, iso-8859-1, utf-16le,
@@ -241,7 +249,8 @@ fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
     crate::validate::parse_date(s).ok_or_else(|| format!("'{s}' is not a date in YYYY-MM-DD form"))
 }
 
-fn parse_delimiter(s: &str) -> Result<u8, String> {
+/// `--delimiter`, and a profile's `delimiter`.
+pub(crate) fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         "\"" | "\n" | "\r" => Err(format!(
@@ -254,7 +263,8 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
     }
 }
 
-fn parse_encoding(s: &str) -> Result<&'static encoding_rs::Encoding, String> {
+/// `--encoding`, and a profile's `encoding`.
+pub(crate) fn parse_encoding(s: &str) -> Result<&'static encoding_rs::Encoding, String> {
     encoding_rs::Encoding::for_label(s.trim().as_bytes()).ok_or_else(|| {
         format!("'{s}' is not an encoding label (try windows-1252, iso-8859-1, utf-16le)")
     })

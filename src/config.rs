@@ -16,16 +16,27 @@ use crate::cli::{
     ValidateArgs,
 };
 use crate::executor::{Backoff, Policy, Rate};
-use crate::input::Reading;
+use crate::input::{Profile, Reading};
 use crate::sandbox::SandboxConfig;
 use crate::validate::Rules;
 
-/// How the files are read: `--delimiter`, `--encoding`, `--sheet`.
-fn reading(args: ReadArgs) -> Reading {
+/// The `--profile`, read and checked; without one, a profile that sets nothing.
+fn profile(args: &ReadArgs) -> Result<Profile> {
+    Ok(match &args.profile {
+        Some(path) => Profile::load(path)?,
+        None => Profile::default(),
+    })
+}
+
+/// How the files are read: `--delimiter`, `--encoding` and `--sheet`, each winning over the
+/// profile's setting, and the profile's `[columns]` and `[values.<field>]`.
+fn reading(args: ReadArgs, profile: &Profile) -> Reading {
+    let base = profile.reading();
     Reading {
-        delimiter: args.delimiter.unwrap_or(b','),
-        encoding: args.encoding,
-        sheet: args.sheet,
+        delimiter: args.delimiter.unwrap_or(base.delimiter),
+        encoding: args.encoding.or(base.encoding),
+        sheet: args.sheet.or(base.sheet),
+        ..base
     }
 }
 
@@ -36,7 +47,7 @@ pub struct InputSettings {
     pub report_dir: Option<PathBuf>,
     /// The day of the 18+ check; `None`: the day each file starts, UTC.
     pub as_of: Option<NaiveDate>,
-    /// `None`: each file's own folder.
+    /// `None`: each file's own folder. A profile's is already joined to the profile's folder.
     pub documents_dir: Option<PathBuf>,
     pub strict: bool,
     pub reading: Reading,
@@ -44,15 +55,17 @@ pub struct InputSettings {
 }
 
 impl InputSettings {
-    pub fn new(args: CommonArgs) -> InputSettings {
-        InputSettings {
+    /// Fails when the `--profile` cannot be read or is not right.
+    pub fn new(args: CommonArgs) -> Result<InputSettings> {
+        let profile = profile(&args.read)?;
+        Ok(InputSettings {
             report_dir: args.report_dir,
             as_of: args.as_of,
-            documents_dir: args.documents_dir,
+            documents_dir: args.documents_dir.or_else(|| profile.documents_dir.clone()),
             strict: args.strict,
-            reading: reading(args.read),
-            date_format: args.date_format,
-        }
+            date_format: args.date_format.or(profile.date_format),
+            reading: reading(args.read, &profile),
+        })
     }
 
     /// The validation rules for one file: its documents come from `--documents-dir`, or
@@ -82,11 +95,11 @@ pub struct ValidateSettings {
 }
 
 impl ValidateSettings {
-    pub fn new(args: ValidateArgs) -> ValidateSettings {
-        ValidateSettings {
+    pub fn new(args: ValidateArgs) -> Result<ValidateSettings> {
+        Ok(ValidateSettings {
             files: args.files,
-            input: InputSettings::new(args.common),
-        }
+            input: InputSettings::new(args.common)?,
+        })
     }
 }
 
@@ -107,7 +120,7 @@ impl RunSettings {
             api: api(&args.api, &args.send)?,
             send: policy(&args.send)?,
             files: args.files,
-            input: InputSettings::new(args.common),
+            input: InputSettings::new(args.common)?,
             journal: args.journal.journal,
         })
     }
@@ -123,13 +136,14 @@ pub struct ReportSettings {
 }
 
 impl ReportSettings {
-    pub fn new(args: ReportArgs) -> ReportSettings {
-        ReportSettings {
+    pub fn new(args: ReportArgs) -> Result<ReportSettings> {
+        let profile = profile(&args.read)?;
+        Ok(ReportSettings {
             file: args.file,
             journal: args.journal.journal,
             report_dir: args.report_dir,
-            reading: reading(args.read),
-        }
+            reading: reading(args.read, &profile),
+        })
     }
 }
 
@@ -142,6 +156,7 @@ pub struct ReconcileSettings {
 
 impl ReconcileSettings {
     pub fn new(args: ReconcileArgs) -> Result<ReconcileSettings> {
+        let profile = profile(&args.read)?;
         Ok(ReconcileSettings {
             api: api(&args.api, &args.send)?,
             reconcile: crate::reconcile::Settings {
@@ -149,7 +164,7 @@ impl ReconcileSettings {
                 files: args.files,
                 journal: args.journal.journal,
                 report_dir: args.report_dir,
-                reading: reading(args.read),
+                reading: reading(args.read, &profile),
                 cards: args.cards,
                 transactions: args.transactions,
                 resolve_duplicates: args.resolve_duplicates,
@@ -290,6 +305,34 @@ mod tests {
             timeout: 30.0,
             backoff_ms: 500,
         }
+    }
+
+    #[test]
+    fn a_flag_wins_over_the_profile_and_the_profile_over_the_default() {
+        let profile = Profile::parse(
+            "delimiter = \";\"\nsheet = \"Clients\"\nencoding = \"latin1\"\n\
+             [columns]\nemail = \"Courriel\"\n",
+            Path::new("acme.toml"),
+        )
+        .unwrap();
+        let args = |delimiter, sheet: Option<&str>| ReadArgs {
+            profile: None,
+            delimiter,
+            encoding: None,
+            sheet: sheet.map(str::to_string),
+        };
+        let from_profile = reading(args(None, None), &profile);
+        assert_eq!(from_profile.delimiter, b';');
+        assert_eq!(from_profile.sheet.as_deref(), Some("Clients"));
+        assert_eq!(from_profile.encoding, Some(encoding_rs::WINDOWS_1252));
+        assert!(from_profile.mapping.is_some());
+        let flags = reading(args(Some(b'\t'), Some("Feuil1")), &profile);
+        assert_eq!(flags.delimiter, b'\t');
+        assert_eq!(flags.sheet.as_deref(), Some("Feuil1"));
+        assert!(flags.mapping.is_some(), "no flag replaces the columns");
+        let neither = reading(args(None, None), &Profile::default());
+        assert_eq!(neither.delimiter, b',');
+        assert!(neither.mapping.is_none());
     }
 
     #[test]

@@ -6,11 +6,11 @@
 //! - `main.rs` → [`cli`] (clap) → [`app`] (dispatch only) → `config` (checked, typed settings
 //!   per command; no clap type past it) → `commands` (one file per command, each returning an
 //!   [`exit::Exit`]).
-//! - The stages, in the order data flows: `input` (CSV records, header mapping) → `validate`
-//!   (every rule, as the server's own library counts) → `plan` (duplicates in the file, what
-//!   the journal knows) → `executor` (pacing, workers, the one attempt loop) → `api` (the
-//!   Cartevo client) → `journal` (SQLite: one writer thread, read-only readers) → `report`
-//!   (results.csv, rejects.csv, summary.json, report folders). Beside them: `reconcile`
+//! - The stages, in the order data flows: `input` (CSV records, header mapping, a partner's
+//!   profile) → `validate` (every rule, as the server's own library counts) → `plan`
+//!   (duplicates in the file, what the journal knows) → `executor` (pacing, workers, the one
+//!   attempt loop) → `api` (the Cartevo client) → `journal` (SQLite: one writer thread,
+//!   read-only readers) → `report` (results.csv, rejects.csv, summary.json, report folders). Beside them: `reconcile`
 //!   (reads back what runs created) and `sandbox` (the local API double).
 //! - Leaves used by all: [`exit`], `status` (row statuses), `customer`, `text` (cleaning of
 //!   cell values), `validatorjs` (the server's validation rules), `sqlite` (migrations),

@@ -1061,3 +1061,96 @@ fn files_that_are_not_partner_data_are_refused_by_name() {
         out.stderr
     );
 }
+
+/// `--profile` through the binary: the bundled French partner's file, its headers, words and
+/// dates read through its profile, is valid as it is.
+#[test]
+fn the_bundled_french_file_is_valid_with_its_profile() {
+    let work = Work::new();
+    let profile = repo_file("examples/profiles/french-partner.toml");
+    let profile = profile.to_str().unwrap();
+    let out = work.validate(
+        &repo_file("examples/customers-fr.csv"),
+        &["--profile", profile],
+    );
+    out.expect_code(0);
+    assert_eq!(
+        out.statuses(),
+        pairs(&[
+            ("FR-0001", "valid"),
+            ("FR-0002", "valid"),
+            ("FR-0003", "valid"),
+            ("FR-0004", "valid"),
+            ("FR-0005", "valid"),
+        ])
+    );
+    // "Cameroun" is Cameroon by the profile's [values.country]: no country warning.
+    assert!(out.results().iter().all(|r| r.warnings.is_empty()));
+    assert_eq!(out.summary()["counts"]["valid"], 5);
+}
+
+/// A flag given on the command line wins over the profile's setting.
+#[test]
+fn a_flag_wins_over_the_profile() {
+    let work = Work::new();
+    let profile = repo_file("examples/profiles/french-partner.toml");
+    let profile = profile.to_str().unwrap();
+    let input = repo_file("examples/customers-fr.csv");
+    // The profile's ";" is not used: the header is one column.
+    let out = work.validate(&input, &["--profile", profile, "--delimiter", ","]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("required columns missing"),
+        "{}",
+        out.stderr
+    );
+    // The profile's DD/MM/YYYY is not used: 02/11/1985 reads as 11 February, 14/03/1990 as
+    // nothing.
+    let out = work.validate_into(
+        &input,
+        "us",
+        &["--profile", profile, "--date-format", "MM/DD/YYYY"],
+    );
+    out.expect_code(2);
+    assert_eq!(out.by_ref("FR-0001").status, "valid");
+    let second = out.by_ref("FR-0002");
+    assert_eq!(second.status, "invalid");
+    assert!(second.message.contains("date_of_birth"), "{second:?}");
+}
+
+/// A profile that cannot be used stops the command before any file is read, naming the
+/// profile, the line and the key; `report` and `reconcile` read the same flag.
+#[test]
+fn a_wrong_profile_is_fatal_for_every_command_that_reads_files() {
+    let work = Work::new();
+    let input = repo_file("examples/customers-fr.csv");
+    let profile = work.write(
+        "acme.toml",
+        b"delimiter = \";\"\n[columns]\nfirst_name = \"Nom\"\nlast_name = \"nom\"\n",
+    );
+    let out = work.validate(&input, &["--profile", profile.to_str().unwrap()]);
+    out.expect_code(1);
+    assert!(
+        out.stderr
+            .contains("acme.toml' line 4: [columns] column mapped twice: 'nom'"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.report_dir.exists(), "nothing was read");
+
+    for command in [&["report", "in.csv"][..], &["reconcile"][..]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_cartevo-enroll"))
+            .args(command)
+            .args(["--journal", "none.db", "--profile", "missing.toml"])
+            .current_dir(work.dir.path())
+            .env_remove("CARTEVO_API_TOKEN")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("could not read profile 'missing.toml'"),
+            "{command:?}: {stderr}"
+        );
+    }
+}

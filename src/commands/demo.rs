@@ -1,6 +1,7 @@
 //! `demo`: the whole pipeline on a fresh clone, with no account and no network. The example
 //! files and their documents are embedded in the binary, written to a work folder, and run
-//! through `run` against the sandbox started in-process.
+//! through `run` against the sandbox started in-process; the French partner's file is read
+//! through its profile, as `--profile` reads it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use crate::api::{ApiConfig, Client, Credentials};
 use crate::config::InputSettings;
 use crate::executor::{Backoff, Policy, Rate, Stop};
 use crate::exit::Exit;
+use crate::input::Profile;
 use crate::journal::Journal;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
@@ -23,6 +25,14 @@ const FILES: &[(&str, &[u8])] = &[
     (
         "examples/customers-files.csv",
         include_bytes!("../../examples/customers-files.csv"),
+    ),
+    (
+        "examples/customers-fr.csv",
+        include_bytes!("../../examples/customers-fr.csv"),
+    ),
+    (
+        "examples/profiles/french-partner.toml",
+        include_bytes!("../../examples/profiles/french-partner.toml"),
     ),
     (
         "examples/documents/amina-nin-front.jpg",
@@ -101,6 +111,15 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
         reading: crate::input::Reading::default(),
         date_format: None,
     };
+    // A partner's own headers, words and dates, read through its profile with no flag given.
+    let profile_path = "examples/profiles/french-partner.toml";
+    let profile = Profile::load(&workdir.join(profile_path))?;
+    let french = InputSettings {
+        documents_dir: profile.documents_dir.clone(),
+        date_format: profile.date_format,
+        reading: profile.reading(),
+        ..input.clone()
+    };
     let send = Policy {
         rate: Rate::PerSecond(20.0),
         concurrency: 4,
@@ -114,34 +133,50 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
     let mut journal = Journal::open(&workdir.join("cartevo-enroll.db"))?;
     let stop = Stop::new();
     let mut exit = Exit::Done;
-    let mut first_created = None;
-    for name in ["customers", "customers-files"] {
+    // The first customer each of these files created, read back at the end: the French
+    // file's shows its words and dates sent as ours
+    // (Passeport as PASSPORT, Sénégal as Senegal, 02/11/1985 as 1985-11-02).
+    let mut read_back = Vec::new();
+    for (name, input) in [
+        ("customers", &input),
+        ("customers-files", &input),
+        ("customers-fr", &french),
+    ] {
         let file = workdir.join(format!("examples/{name}.csv"));
         let dir = workdir.join("reports").join(name);
         eprintln!();
-        let outcome =
-            super::run::run_file(&input, &send, &file, &dir, &client, &mut journal, &stop)
-                .await
-                .unwrap_or_else(|e| {
-                    eprintln!("error: {e:#}");
-                    Exit::Fatal
-                });
+        if input.reading.mapping.is_some() {
+            eprintln!("examples/{name}.csv with --profile {profile_path}:");
+        }
+        let outcome = super::run::run_file(input, &send, &file, &dir, &client, &mut journal, &stop)
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("error: {e:#}");
+                Exit::Fatal
+            });
         exit = exit.max(outcome);
         show_results(&dir)?;
-        if first_created.is_none() {
-            first_created = first_created_id(&dir.join("results.csv"))?;
+        if name != "customers-files"
+            && let Some(id) = first_created_id(&dir.join("results.csv"))?
+        {
+            read_back.push(id);
         }
     }
 
-    if let Some(id) = first_created {
+    for id in read_back {
         eprintln!();
         eprintln!("GET /customers/{id}:");
         match client.get_customer(&id).await {
             Ok(Some(c)) => eprintln!(
-                "  {} {}, {}, is_active {}, created_at {}",
+                "  {} {}, {}, {}, born {}, is_active {}, created_at {}",
                 c.first_name.unwrap_or_default(),
                 c.last_name.unwrap_or_default(),
                 c.country.unwrap_or_default(),
+                c.id_document_type.unwrap_or_default(),
+                c.date_of_birth
+                    .as_deref()
+                    .map(|d| d.get(..10).unwrap_or(d))
+                    .unwrap_or_default(),
                 c.is_active.map(|a| a.to_string()).unwrap_or_default(),
                 c.created_at.unwrap_or_default()
             ),

@@ -4,12 +4,15 @@
 //! Owns the file format only (encoding, delimiter, quoting, header names). It knows nothing
 //! of what a valid value is: that is `validate`'s job.
 
+mod profile;
 mod sheet;
 mod source;
+pub use profile::{Mapping, Profile};
 
 use std::borrow::Cow;
 use std::fmt;
 use std::io::BufReader;
+use std::sync::Arc;
 
 use crate::text;
 use sheet::Sheet;
@@ -117,12 +120,15 @@ impl fmt::Display for Field {
     }
 }
 
-/// Which CSV column holds each known field.
+/// Which CSV column holds each known field, and the profile's words for its values.
 #[derive(Debug, Clone, Default)]
 pub struct ColumnMap {
     columns: [Option<usize>; Field::ALL.len()],
     /// Header names that matched no field, as written in the file.
     pub unknown: Vec<String>,
+    /// The profile's mapping, when it maps values: `None` keeps [`RowView::get`] to the
+    /// cleaning alone.
+    values: Option<Arc<Mapping>>,
 }
 
 impl ColumnMap {
@@ -145,7 +151,8 @@ impl ColumnMap {
 }
 
 /// One record seen through the column map. `get` gives each value as every later stage sees
-/// it (trimmed and normalised by [`text::clean`]), and "" for a column the file does not
+/// it (trimmed and normalised by [`text::clean`], then one of the partner's words turned
+/// into ours by the profile's `[values.<field>]`), and "" for a column the file does not
 /// have.
 #[derive(Debug, Clone, Copy)]
 pub struct RowView<'a> {
@@ -159,7 +166,11 @@ impl<'a> RowView<'a> {
     }
 
     pub fn get(&self, field: Field) -> Cow<'a, str> {
-        text::clean(self.raw(field))
+        let value = text::clean(self.raw(field));
+        match &self.columns.values {
+            Some(mapping) => mapping.word(field, value),
+            None => value,
+        }
     }
 
     /// A value as the file holds it, only trimmed of whitespace and format characters at
@@ -184,6 +195,9 @@ pub struct Reading {
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// The worksheet of an .xlsx workbook; `None`: the first.
     pub sheet: Option<String>,
+    /// The profile's header aliases and value words; `None`: headers are our field names and
+    /// values are read as written.
+    pub mapping: Option<Arc<Mapping>>,
 }
 
 impl Reading {
@@ -193,6 +207,7 @@ impl Reading {
             delimiter,
             encoding: None,
             sheet: None,
+            mapping: None,
         }
     }
 }
@@ -364,6 +379,7 @@ impl CsvInput {
             headers,
             file_len,
             delimiter,
+            reading,
         )?;
         input.skip = skip;
         Ok(input)
@@ -397,7 +413,14 @@ impl CsvInput {
             )));
         }
         let headers: csv::StringRecord = header.cells.iter().collect();
-        let mut input = CsvInput::new(shown, Records::Sheet(sheet), headers, file_len, b',')?;
+        let mut input = CsvInput::new(
+            shown,
+            Records::Sheet(sheet),
+            headers,
+            file_len,
+            b',',
+            reading,
+        )?;
         input.sheet_sha = Some(sha);
         Ok(input)
     }
@@ -408,6 +431,7 @@ impl CsvInput {
         headers: csv::StringRecord,
         file_len: u64,
         delimiter: u8,
+        reading: &Reading,
     ) -> Result<CsvInput, InputError> {
         if headers.is_empty() || (headers.len() == 1 && headers[0].trim().is_empty()) {
             return Err(InputError::Empty { path });
@@ -421,7 +445,7 @@ impl CsvInput {
         } else {
             headers
         };
-        let columns = map_columns(&path, &headers)?;
+        let columns = map_columns(&path, &headers, reading.mapping.as_ref())?;
         Ok(CsvInput {
             path,
             records,
@@ -746,14 +770,24 @@ fn closest_field(header: &str) -> Option<Field> {
         .map(|(f, _)| f)
 }
 
-fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, InputError> {
+/// Which column holds each field: the header named like it, or one the profile's
+/// `[columns]` gives for it (`mapping`).
+fn map_columns(
+    path: &str,
+    headers: &csv::StringRecord,
+    mapping: Option<&Arc<Mapping>>,
+) -> Result<ColumnMap, InputError> {
     let bad = |problem: String| InputError::Bad {
         path: path.to_string(),
         line: 1,
         problem,
     };
-    let mut map = ColumnMap::default();
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut map = ColumnMap {
+        values: mapping.filter(|m| m.has_values()).cloned(),
+        ..ColumnMap::default()
+    };
+    // The profile cannot give a field's header to another field, so the order is moot.
+    let known = |name: &str| field_named(name).or_else(|| mapping.and_then(|m| m.field_of(name)));
     for (i, raw) in headers.iter().enumerate() {
         let name = normalise(raw);
         if name.is_empty() {
@@ -762,27 +796,37 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
             map.unknown.push(format!("(unnamed column {})", i + 1));
             continue;
         }
-        let known = field_named(&name);
-        if let Some(first) = seen.insert(name.clone(), i)
-            && let Some(field) = known
-        {
+        let Some(field) = known(&name) else {
+            map.unknown.push(text::printable(raw.trim()).into_owned());
+            continue;
+        };
+        if let Some(first) = map.column(field) {
             // Which of the two is the customer's? Only a column we read is ambiguous; an
             // unknown one is carried along as it is, however often it appears.
+            let (a, b) = (headers[first].trim(), raw.trim());
+            let names = if normalise(a) == name {
+                String::new()
+            } else {
+                format!(": '{}' and '{}'", text::printable(a), text::printable(b))
+            };
             return Err(bad(format!(
-                "column '{field}' appears twice (columns {} and {})",
+                "column '{field}' appears twice (columns {} and {}){names}",
                 first + 1,
                 i + 1
             )));
         }
-        match known {
-            Some(f) => map.columns[f.index()] = Some(i),
-            None => map.unknown.push(text::printable(raw.trim()).into_owned()),
-        }
+        map.columns[field.index()] = Some(i);
     }
-    let missing: Vec<&str> = Field::REQUIRED
+    let missing: Vec<String> = Field::REQUIRED
         .iter()
         .filter(|f| !map.has(**f))
-        .map(|f| f.name())
+        .map(|f| {
+            let aliases: Vec<&str> = mapping.into_iter().flat_map(|m| m.aliases(*f)).collect();
+            match aliases[..] {
+                [] => f.name().to_string(),
+                _ => format!("{f} (or '{}')", aliases.join("' or '")),
+            }
+        })
         .collect();
     if !missing.is_empty() {
         // One column whose name holds the others: the file uses another delimiter.
@@ -801,7 +845,7 @@ fn map_columns(path: &str, headers: &csv::StringRecord) -> Result<ColumnMap, Inp
             .iter()
             .filter(|h| !h.trim().is_empty())
             .map(|h| match closest_field(h).filter(|f| !map.has(*f)) {
-                Some(f) if field_named(&normalise(h)).is_none() => {
+                Some(f) if known(&normalise(h)).is_none() => {
                     format!("'{}' (closest field: {f})", text::printable(h.trim()))
                 }
                 _ => format!("'{}'", text::printable(h.trim())),

@@ -591,7 +591,7 @@ fn decoding_keeps_multibyte_delimiter_bytes_inside_their_characters() {
     let reading = Reading {
         delimiter: b'|',
         encoding: Some(encoding_rs::SHIFT_JIS),
-        sheet: None,
+        ..Reading::default()
     };
     let f = write(&bytes);
     let mut input = CsvInput::open(f.path(), &reading).unwrap();
