@@ -2,7 +2,13 @@
 //!
 //! ```sh
 //! cargo run --release --example bench_validate -- [ROWS]   # default 1,000,000
+//! cargo run --release --example bench_validate -- [ROWS] forms
 //! ```
+//!
+//! With `forms`, the same rows are then validated end to end as a partner's other forms would
+//! send them: Windows-1252 (`--encoding windows-1252`), gzip, UTF-16LE with a byte-order
+//! mark, and an .xlsx workbook (of at most 200,000 rows, its dates as date cells), each
+//! beside the UTF-8 file measured in the same run.
 //!
 //! Prints rows/s and peak RSS (VmHWM, reset before each phase through /proc/self/clear_refs)
 //! for: the input scan alone, parsing plus row validation, parsing plus planning (validation
@@ -331,9 +337,97 @@ fn main() -> anyhow::Result<()> {
     clock.show("validate_file (end to end)", rows);
     assert_eq!(exit.code(), 0, "validate must find every row valid");
 
+    if std::env::args().nth(2).as_deref() == Some("forms") {
+        forms(&csv, rows, tmp.path(), &input)?;
+    }
     println!(
         "target: 500000 rows/s on one core; cores online: {}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    Ok(())
+}
+
+/// `validate_file` end to end on the same rows in each form a partner may send.
+fn forms(csv: &Path, rows: u64, dir: &Path, settings: &InputSettings) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader};
+    let cp1252 = dir.join("bench-cp1252.csv");
+    let gz = dir.join("bench.csv.gz");
+    let utf16 = dir.join("bench-utf16.csv");
+    let xlsx = dir.join("bench.xlsx");
+    let sheet_rows = rows.min(200_000);
+    {
+        let mut to_cp1252 = BufWriter::new(std::fs::File::create(&cp1252)?);
+        let mut to_gz = flate2::write::GzEncoder::new(
+            BufWriter::new(std::fs::File::create(&gz)?),
+            flate2::Compression::default(),
+        );
+        let mut to_utf16 = BufWriter::new(std::fs::File::create(&utf16)?);
+        to_utf16.write_all(&[0xff, 0xfe])?;
+        for line in BufReader::new(std::fs::File::open(csv)?).split(b'\n') {
+            let mut line = line?;
+            line.push(b'\n');
+            to_gz.write_all(&line)?;
+            let text = std::str::from_utf8(&line)?;
+            let (bytes, _, lossy) = encoding_rs::WINDOWS_1252.encode(text);
+            assert!(!lossy, "every generated character is in Windows-1252");
+            to_cp1252.write_all(&bytes)?;
+            for unit in text.encode_utf16() {
+                to_utf16.write_all(&unit.to_le_bytes())?;
+            }
+        }
+        to_cp1252.flush()?;
+        to_gz.finish()?.flush()?;
+        to_utf16.flush()?;
+    }
+    {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet();
+        let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+        let mut reader = csv::Reader::from_path(csv)?;
+        let headers = reader.headers()?.clone();
+        let born = headers.iter().position(|h| h == "date_of_birth").unwrap();
+        for (c, h) in headers.iter().enumerate() {
+            sheet.write_string(0, c as u16, h)?;
+        }
+        for (r, record) in reader.records().take(sheet_rows as usize).enumerate() {
+            for (c, cell) in record?.iter().enumerate() {
+                let (r, c) = (r as u32 + 1, c as u16);
+                if c as usize == born {
+                    let day = rust_xlsxwriter::ExcelDateTime::parse_from_str(cell)?;
+                    sheet.write_date_with_format(r, c, &day, &date)?;
+                } else {
+                    sheet.write_string(r, c, cell)?;
+                }
+            }
+        }
+        workbook.save(&xlsx)?;
+    }
+    let size = |p: &Path| std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / (1 << 20) as f64);
+    let forms = [
+        ("UTF-8 (the same run)", csv, rows, Reading::default()),
+        (
+            "Windows-1252",
+            &cp1252,
+            rows,
+            Reading {
+                encoding: Some(encoding_rs::WINDOWS_1252),
+                ..Reading::default()
+            },
+        ),
+        ("gzip", &gz, rows, Reading::default()),
+        ("UTF-16LE, BOM", &utf16, rows, Reading::default()),
+        (".xlsx", &xlsx, sheet_rows, Reading::default()),
+    ];
+    for (name, path, rows, reading) in forms {
+        let settings = InputSettings {
+            reading,
+            ..settings.clone()
+        };
+        let report = dir.join(format!("report-{}", name.len()));
+        let clock = Clock::start();
+        let exit = cartevo_enroll::internals::validate_file(&settings, path, &report)?;
+        clock.show(&format!("validate {name} ({:.0} MiB)", size(path)), rows);
+        assert_eq!(exit.code(), 0, "{name}: validate must find every row valid");
+    }
     Ok(())
 }
