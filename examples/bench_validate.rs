@@ -1,8 +1,12 @@
 //! Speed of `validate` end to end, on a generated file of valid, distinct URL-document rows.
 //!
 //! ```sh
-//! cargo run --release --example bench_validate -- [ROWS]   # default 1,000,000
+//! cargo run --release --example bench_validate -- [ROWS] [PHONES]   # default 1,000,000 national
 //! ```
+//!
+//! PHONES is how the phone numbers are written: `national` (digits only, the default) or
+//! `written` (as partners write them: "+234 803 123 4567", "0803-123-4567" where the country
+//! has a trunk prefix, "677 12 34 56" where it has none).
 //!
 //! Prints rows/s and peak RSS (VmHWM, reset before each phase through /proc/self/clear_refs)
 //! for: the input scan alone, parsing plus row validation, parsing plus planning (validation
@@ -152,7 +156,27 @@ const HEADER: &str = "reference,first_name,last_name,email,country,street,city,s
 country_iso_code,country_phone_code,phone_number,identification_number,id_document_type,\
 date_of_birth,id_document_front_url,id_document_back_url\n";
 
-fn generate(path: &Path, rows: u64) -> std::io::Result<u64> {
+/// How the generated file writes its phone numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phones {
+    /// Digits only, the national significant number.
+    National,
+    /// With spaces, dashes, the dial code or the trunk prefix, in turn.
+    Written,
+}
+
+/// `number` as a partner may write it, one of three forms chosen by `i`.
+fn written(i: u64, dial: &str, iso: &str, number: &str) -> String {
+    let (head, tail) = number.split_at(3);
+    match i % 3 {
+        0 => format!("{dial} {head} {tail}"),
+        // Trunk prefix 0 in the national form where the country has one.
+        1 if matches!(iso, "NG" | "GH" | "KE" | "ZA" | "UG" | "FR") => format!("0{head}-{tail}"),
+        _ => format!("{head} {tail}"),
+    }
+}
+
+fn generate(path: &Path, rows: u64, phones: Phones) -> std::io::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     out.write_all(HEADER.as_bytes())?;
     for i in 0..rows {
@@ -163,19 +187,23 @@ fn generate(path: &Path, rows: u64) -> std::io::Result<u64> {
         // Vary the last digits of the national number, keeping its length.
         let keep = phone.len() - 4;
         let suffix = i % 10_000;
+        let number = format!("{}{suffix:04}", &phone[..keep]);
+        let number = match phones {
+            Phones::National => number,
+            Phones::Written => written(i, dial, iso, &number),
+        };
         let year = 1950 + i % 55;
         let month = 1 + i % 12;
         let day = 1 + i % 28;
         writeln!(
             out,
             "P-{i:07},{first},{last},{}.{}.{i}@example.com,{country},{} Independence Avenue,\
-             {city},{state},{postal},{iso},{dial},{}{suffix:04},{iso}-{i:010},{doc},\
+             {city},{state},{postal},{iso},{dial},{number},{iso}-{i:010},{doc},\
              {year}-{month:02}-{day:02},https://cdn.example.com/kyc/p-{i}/front.jpg,\
              https://cdn.example.com/kyc/p-{i}/back.jpg",
             first.to_lowercase(),
             last.to_lowercase(),
             1 + i % 200,
-            &phone[..keep],
         )?;
     }
     out.flush()?;
@@ -252,6 +280,7 @@ fn rules(dir: &Path) -> Rules {
         documents_dir: dir.to_path_buf(),
         strict: false,
         date_format: None,
+        keep_phone_format: false,
     }
 }
 
@@ -260,11 +289,16 @@ fn main() -> anyhow::Result<()> {
         Some(s) => s.replace(['_', ','], "").parse()?,
         None => 1_000_000,
     };
+    let phones = match std::env::args().nth(2).as_deref() {
+        None | Some("national") => Phones::National,
+        Some("written") => Phones::Written,
+        Some(other) => anyhow::bail!("PHONES is national or written, not '{other}'"),
+    };
     let tmp = tempfile::tempdir()?;
     let csv = tmp.path().join("bench.csv");
 
     let t = Instant::now();
-    let bytes = generate(&csv, rows)?;
+    let bytes = generate(&csv, rows, phones)?;
     println!(
         "generated {rows} rows, {:.1} MiB, in {:.2} s ({})",
         bytes as f64 / (1 << 20) as f64,
@@ -319,6 +353,7 @@ fn main() -> anyhow::Result<()> {
         strict: false,
         reading: Reading::default(),
         date_format: None,
+        keep_phone_format: false,
     };
     let report_dir = tmp.path().join("report");
     let clock = Clock::start();

@@ -41,6 +41,8 @@ pub struct InputSettings {
     pub strict: bool,
     pub reading: Reading,
     pub date_format: Option<crate::validate::DateFormat>,
+    /// `--keep-phone-format`: phone numbers sent as written.
+    pub keep_phone_format: bool,
 }
 
 impl InputSettings {
@@ -52,6 +54,7 @@ impl InputSettings {
             strict: args.strict,
             reading: reading(args.read),
             date_format: args.date_format,
+            keep_phone_format: args.keep_phone_format,
         }
     }
 
@@ -70,6 +73,7 @@ impl InputSettings {
             documents_dir,
             strict: self.strict,
             date_format: self.date_format,
+            keep_phone_format: self.keep_phone_format,
         }
     }
 }

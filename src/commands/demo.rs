@@ -100,6 +100,7 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
         strict: false,
         reading: crate::input::Reading::default(),
         date_format: None,
+        keep_phone_format: false,
     };
     let send = Policy {
         rate: Rate::PerSecond(20.0),
