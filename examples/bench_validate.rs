@@ -1,12 +1,14 @@
 //! Speed of `validate` end to end, on a generated file of valid, distinct URL-document rows.
 //!
 //! ```sh
-//! cargo run --release --example bench_validate -- [ROWS] [PHONES]   # default 1,000,000 national
+//! cargo run --release --example bench_validate -- [ROWS] [PHONES] [keep]
 //! ```
 //!
 //! PHONES is how the phone numbers are written: `national` (digits only, the default) or
 //! `written` (as partners write them: "+234 803 123 4567", "0803-123-4567" where the country
-//! has a trunk prefix, "677 12 34 56" where it has none).
+//! has a trunk prefix, "677 12 34 56" where it has none). `keep` validates as
+//! `--keep-phone-format` does: numbers as written, no parser, as before phone numbers were
+//! normalised. ROWS defaults to 1,000,000.
 //!
 //! Prints rows/s and peak RSS (VmHWM, reset before each phase through /proc/self/clear_refs)
 //! for: the input scan alone, parsing plus row validation, parsing plus planning (validation
@@ -274,13 +276,13 @@ impl Clock {
     }
 }
 
-fn rules(dir: &Path) -> Rules {
+fn rules(dir: &Path, keep_phone_format: bool) -> Rules {
     Rules {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
         documents_dir: dir.to_path_buf(),
         strict: false,
         date_format: None,
-        keep_phone_format: false,
+        keep_phone_format,
     }
 }
 
@@ -293,6 +295,11 @@ fn main() -> anyhow::Result<()> {
         None | Some("national") => Phones::National,
         Some("written") => Phones::Written,
         Some(other) => anyhow::bail!("PHONES is national or written, not '{other}'"),
+    };
+    let keep_phone_format = match std::env::args().nth(3).as_deref() {
+        None => false,
+        Some("keep") => true,
+        Some(other) => anyhow::bail!("the third argument is keep or nothing, not '{other}'"),
     };
     let tmp = tempfile::tempdir()?;
     let csv = tmp.path().join("bench.csv");
@@ -314,7 +321,7 @@ fn main() -> anyhow::Result<()> {
 
     // The country tables are built once per process, by the first Validator::new.
     let clock = Clock::start();
-    let validator = Validator::new(rules(tmp.path()))?;
+    let validator = Validator::new(rules(tmp.path(), keep_phone_format))?;
     clock.show("Validator::new (once)", 0);
 
     // 2. Parsing plus row validation, nothing kept.
@@ -332,7 +339,7 @@ fn main() -> anyhow::Result<()> {
 
     // 3. Parsing plus planning: validation and in-file dedupe.
     let clock = Clock::start();
-    let mut planner = Planner::new(Validator::new(rules(tmp.path()))?, None);
+    let mut planner = Planner::new(Validator::new(rules(tmp.path(), keep_phone_format))?, None);
     let mut input = CsvInput::open(&csv, &Reading::csv(b','))?;
     let columns = input.columns.clone();
     let mut sent = 0u64;
@@ -353,7 +360,7 @@ fn main() -> anyhow::Result<()> {
         strict: false,
         reading: Reading::default(),
         date_format: None,
-        keep_phone_format: false,
+        keep_phone_format,
     };
     let report_dir = tmp.path().join("report");
     let clock = Clock::start();
