@@ -1,14 +1,18 @@
 //! Speed of `validate` end to end, on a generated file of valid, distinct URL-document rows.
 //!
 //! ```sh
-//! cargo run --release --example bench_validate -- [ROWS]   # default 1,000,000
-//! cargo run --release --example bench_validate -- [ROWS] forms
+//! cargo run --release --example bench_validate -- [ROWS] [national|written] [keep] [forms]
 //! ```
 //!
-//! With `forms`, the same rows are then validated end to end as a partner's other forms would
-//! send them: Windows-1252 (`--encoding windows-1252`), gzip, UTF-16LE with a byte-order
-//! mark, and an .xlsx workbook (of at most 200,000 rows, its dates as date cells), each
-//! beside the UTF-8 file measured in the same run.
+//! ROWS defaults to 1,000,000. The words after it, in any order:
+//! - `national` (the default) or `written`: how the phone numbers are written: digits only, or
+//!   as partners write them ("+234 803 123 4567", "0803-123-4567" where the country has a
+//!   trunk prefix, "677 12 34 56" where it has none).
+//! - `keep`: validate as `--keep-phone-format` does: numbers as written, no parser.
+//! - `forms`: the same rows are then validated end to end as a partner's other forms would
+//!   send them: Windows-1252 (`--encoding windows-1252`), gzip, UTF-16LE with a byte-order
+//!   mark, and an .xlsx workbook (of at most 200,000 rows, its dates as date cells), each
+//!   beside the UTF-8 file measured in the same run.
 //!
 //! Prints rows/s and peak RSS (VmHWM, reset before each phase through /proc/self/clear_refs)
 //! for: the input scan alone, parsing plus row validation, parsing plus planning (validation
@@ -158,7 +162,27 @@ const HEADER: &str = "reference,first_name,last_name,email,country,street,city,s
 country_iso_code,country_phone_code,phone_number,identification_number,id_document_type,\
 date_of_birth,id_document_front_url,id_document_back_url\n";
 
-fn generate(path: &Path, rows: u64) -> std::io::Result<u64> {
+/// How the generated file writes its phone numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phones {
+    /// Digits only, the national significant number.
+    National,
+    /// With spaces, dashes, the dial code or the trunk prefix, in turn.
+    Written,
+}
+
+/// `number` as a partner may write it, one of three forms chosen by `i`.
+fn written(i: u64, dial: &str, iso: &str, number: &str) -> String {
+    let (head, tail) = number.split_at(3);
+    match i % 3 {
+        0 => format!("{dial} {head} {tail}"),
+        // Trunk prefix 0 in the national form where the country has one.
+        1 if matches!(iso, "NG" | "GH" | "KE" | "ZA" | "UG" | "FR") => format!("0{head}-{tail}"),
+        _ => format!("{head} {tail}"),
+    }
+}
+
+fn generate(path: &Path, rows: u64, phones: Phones) -> std::io::Result<u64> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     out.write_all(HEADER.as_bytes())?;
     for i in 0..rows {
@@ -169,19 +193,23 @@ fn generate(path: &Path, rows: u64) -> std::io::Result<u64> {
         // Vary the last digits of the national number, keeping its length.
         let keep = phone.len() - 4;
         let suffix = i % 10_000;
+        let number = format!("{}{suffix:04}", &phone[..keep]);
+        let number = match phones {
+            Phones::National => number,
+            Phones::Written => written(i, dial, iso, &number),
+        };
         let year = 1950 + i % 55;
         let month = 1 + i % 12;
         let day = 1 + i % 28;
         writeln!(
             out,
             "P-{i:07},{first},{last},{}.{}.{i}@example.com,{country},{} Independence Avenue,\
-             {city},{state},{postal},{iso},{dial},{}{suffix:04},{iso}-{i:010},{doc},\
+             {city},{state},{postal},{iso},{dial},{number},{iso}-{i:010},{doc},\
              {year}-{month:02}-{day:02},https://cdn.example.com/kyc/p-{i}/front.jpg,\
              https://cdn.example.com/kyc/p-{i}/back.jpg",
             first.to_lowercase(),
             last.to_lowercase(),
             1 + i % 200,
-            &phone[..keep],
         )?;
     }
     out.flush()?;
@@ -252,12 +280,13 @@ impl Clock {
     }
 }
 
-fn rules(dir: &Path) -> Rules {
+fn rules(dir: &Path, keep_phone_format: bool) -> Rules {
     Rules {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap(),
         documents_dir: dir.to_path_buf(),
         strict: false,
         date_format: None,
+        keep_phone_format,
     }
 }
 
@@ -266,11 +295,25 @@ fn main() -> anyhow::Result<()> {
         Some(s) => s.replace(['_', ','], "").parse()?,
         None => 1_000_000,
     };
+    let words: Vec<String> = std::env::args().skip(2).collect();
+    if let Some(other) = words
+        .iter()
+        .find(|w| !["national", "written", "keep", "forms"].contains(&w.as_str()))
+    {
+        anyhow::bail!("'{other}' is none of national, written, keep, forms");
+    }
+    let has = |word: &str| words.iter().any(|w| w == word);
+    let phones = if has("written") {
+        Phones::Written
+    } else {
+        Phones::National
+    };
+    let keep_phone_format = has("keep");
     let tmp = tempfile::tempdir()?;
     let csv = tmp.path().join("bench.csv");
 
     let t = Instant::now();
-    let bytes = generate(&csv, rows)?;
+    let bytes = generate(&csv, rows, phones)?;
     println!(
         "generated {rows} rows, {:.1} MiB, in {:.2} s ({})",
         bytes as f64 / (1 << 20) as f64,
@@ -286,7 +329,7 @@ fn main() -> anyhow::Result<()> {
 
     // The country tables are built once per process, by the first Validator::new.
     let clock = Clock::start();
-    let validator = Validator::new(rules(tmp.path()))?;
+    let validator = Validator::new(rules(tmp.path(), keep_phone_format))?;
     clock.show("Validator::new (once)", 0);
 
     // 2. Parsing plus row validation, nothing kept.
@@ -304,7 +347,7 @@ fn main() -> anyhow::Result<()> {
 
     // 3. Parsing plus planning: validation and in-file dedupe.
     let clock = Clock::start();
-    let mut planner = Planner::new(Validator::new(rules(tmp.path()))?, None);
+    let mut planner = Planner::new(Validator::new(rules(tmp.path(), keep_phone_format))?, None);
     let mut input = CsvInput::open(&csv, &Reading::csv(b','))?;
     let columns = input.columns.clone();
     let mut sent = 0u64;
@@ -330,6 +373,7 @@ fn main() -> anyhow::Result<()> {
         strict: false,
         reading: Reading::default(),
         date_format: None,
+        keep_phone_format,
     };
     let report_dir = tmp.path().join("report");
     let clock = Clock::start();
@@ -337,7 +381,7 @@ fn main() -> anyhow::Result<()> {
     clock.show("validate_file (end to end)", rows);
     assert_eq!(exit.code(), 0, "validate must find every row valid");
 
-    if std::env::args().nth(2).as_deref() == Some("forms") {
+    if has("forms") {
         forms(&csv, rows, tmp.path(), &input)?;
     }
     println!(

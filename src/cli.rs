@@ -133,6 +133,12 @@ pub struct CommonArgs {
     /// date_format, else YYYY-MM-DD].
     #[arg(long, value_parser = crate::validate::DateFormat::parse)]
     pub date_format: Option<crate::validate::DateFormat>,
+    /// Send phone numbers as written. Without it, a number is sent as its national
+    /// significant number: spaces, dashes, dots and brackets removed, and a leading +<code>
+    /// or 00<code> equal to the row's country_phone_code and the country's trunk prefix (the
+    /// 0 of 0801...) dropped, with a warning saying what was removed.
+    #[arg(long)]
+    pub keep_phone_format: bool,
 }
 
 /// How a partner file is read: the flags every command that reads one takes.

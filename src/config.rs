@@ -52,6 +52,8 @@ pub struct InputSettings {
     pub strict: bool,
     pub reading: Reading,
     pub date_format: Option<crate::validate::DateFormat>,
+    /// `--keep-phone-format`: phone numbers sent as written.
+    pub keep_phone_format: bool,
 }
 
 impl InputSettings {
@@ -65,6 +67,7 @@ impl InputSettings {
             strict: args.strict,
             date_format: args.date_format.or(profile.date_format),
             reading: reading(args.read, &profile),
+            keep_phone_format: args.keep_phone_format,
         })
     }
 
@@ -83,6 +86,7 @@ impl InputSettings {
             documents_dir,
             strict: self.strict,
             date_format: self.date_format,
+            keep_phone_format: self.keep_phone_format,
         }
     }
 }

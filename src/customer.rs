@@ -22,6 +22,9 @@ pub struct Customer {
     pub country_iso_code: String,
     /// "+" and 1–4 digits.
     pub country_phone_code: String,
+    /// The national significant number (digits only, no dial code, no trunk prefix) when
+    /// validation could establish it, else as written; as written with
+    /// `--keep-phone-format`.
     pub phone_number: String,
     pub identification_number: String,
     pub id_document_type: DocumentType,

@@ -37,24 +37,35 @@ impl SandboxProcess {
         SandboxProcess { child, url }
     }
 
-    /// How many customers the sandbox holds, through GET /customers (plain HTTP/1.0 over a
-    /// socket: the test needs nothing installed).
+    /// How many customers the sandbox holds, through GET /customers.
     fn customers(&self) -> u64 {
+        let v = self.get("customers?page=1&limit=1");
+        v["meta"]["total"].as_u64().unwrap_or(0)
+    }
+
+    /// The first 100 customers the sandbox holds, as GET /customers gives them.
+    fn customer_list(&self) -> Vec<Value> {
+        let v = self.get("customers?page=1&limit=100");
+        v["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The JSON body of GET `route` (plain HTTP/1.0 over a socket: the test needs nothing
+    /// installed); `Null` when it is not JSON.
+    fn get(&self, route: &str) -> Value {
         use std::io::{Read, Write};
         let rest = self.url.trim_start_matches("http://");
         let (host, prefix) = rest.split_once('/').unwrap();
         let mut stream = std::net::TcpStream::connect(host).unwrap();
         write!(
             stream,
-            "GET /{prefix}/customers?page=1&limit=1 HTTP/1.0\r\nHost: {host}\r\n\
+            "GET /{prefix}/{route} HTTP/1.0\r\nHost: {host}\r\n\
              Authorization: Bearer sandbox\r\n\r\n"
         )
         .unwrap();
         let mut answer = String::new();
         stream.read_to_string(&mut answer).unwrap();
         let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-        v["meta"]["total"].as_u64().unwrap_or(0)
+        serde_json::from_str(body).unwrap_or(Value::Null)
     }
 }
 
@@ -182,4 +193,104 @@ fn killed_runs_resume_without_creating_anyone_twice() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_all_enrolled(&results(dir.path(), "final"), rows);
     assert_eq!(sandbox.customers(), rows as u64);
+}
+
+/// Rows of Nigerian customers with the phone numbers given, written as partners write them.
+fn phone_csv(dir: &Path, name: &str, tag: &str, phones: &[&str]) -> PathBuf {
+    let mut text = format!("{HEADER}\n");
+    for (i, phone) in phones.iter().enumerate() {
+        text.push_str(&format!(
+            "P-{i},Amina,Okafor,{tag}{i}@example.com,Nigeria,14 Awolowo Road,Lagos,Lagos State,\
+             101233,NG,+234,\"{phone}\",{tag}{i:09},NIN,1991-04-12,\
+             https://cdn.example.com/{i}/f.jpg,https://cdn.example.com/{i}/b.jpg\n"
+        ));
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The phone number the sandbox holds for each email.
+fn phones_by_email(sandbox: &SandboxProcess) -> std::collections::BTreeMap<String, String> {
+    sandbox
+        .customer_list()
+        .iter()
+        .map(|c| {
+            (
+                c["email"].as_str().unwrap().to_owned(),
+                c["phone_number"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_sandbox_receives_national_numbers_unless_the_format_is_kept() {
+    let sandbox = SandboxProcess::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let written = [
+        "0801-234-5678",
+        "+234 802 345 6789",
+        "00234 (0)803 456 7890",
+        "804 567 8901",
+        "8055678901",
+        // Another country's number: not the row's to change, sent as written.
+        "+44 7911 123456",
+    ];
+    let file = phone_csv(dir.path(), "partner.csv", "n", &written);
+    let out = run(dir.path(), &sandbox.url, &file, "r", &["--rate", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let phones = phones_by_email(&sandbox);
+    let expected = [
+        "8012345678",
+        "8023456789",
+        "8034567890",
+        "8045678901",
+        "8055678901",
+        "+44 7911 123456",
+    ];
+    for (i, national) in expected.iter().enumerate() {
+        assert_eq!(phones[&format!("n{i}@example.com")], *national, "row {i}");
+    }
+    // results.csv says what was removed, never the number.
+    let rows = results(dir.path(), "r");
+    let warnings: Vec<&str> = rows.iter().map(|r| &r[7]).collect();
+    assert!(
+        warnings[0].contains(
+            "phone_number: normalised to the national number (formatting and trunk prefix 0 \
+             removed)"
+        ),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[2].contains(
+            "phone_number: normalised to the national number (formatting, country code +234 \
+             and trunk prefix 0 removed)"
+        ),
+        "{warnings:?}"
+    );
+    assert!(!warnings[4].contains("phone_number"), "{warnings:?}");
+    assert!(
+        warnings[5].contains("seems to include a country code"),
+        "{warnings:?}"
+    );
+    for (w, number) in warnings.iter().zip(expected) {
+        assert!(!w.contains(number), "{w}");
+    }
+
+    // --keep-phone-format: as written, today's warnings.
+    let file = phone_csv(dir.path(), "kept.csv", "k", &written[..3]);
+    let out = run(dir.path(), &sandbox.url, &file, "k", &["--rate", "0"])
+        .arg("--keep-phone-format")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let phones = phones_by_email(&sandbox);
+    for (i, as_written) in written[..3].iter().enumerate() {
+        assert_eq!(phones[&format!("k{i}@example.com")], *as_written, "row {i}");
+    }
+    let rows = results(dir.path(), "k");
+    assert!(rows.iter().all(|r| !r[7].contains("normalised")));
 }

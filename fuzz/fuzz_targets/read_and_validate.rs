@@ -24,6 +24,7 @@ static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
         documents_dir: DOCS.clone(),
         strict: false,
             date_format: None,
+            keep_phone_format: false,
     })
     .unwrap()
 });

@@ -110,6 +110,7 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
         strict: false,
         reading: crate::input::Reading::default(),
         date_format: None,
+        keep_phone_format: false,
     };
     // A partner's own headers, words and dates, read through its profile with no flag given.
     let profile_path = "examples/profiles/french-partner.toml";

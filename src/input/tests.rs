@@ -342,6 +342,7 @@ https://cdn.example.com/b.jpg\n";
             documents_dir: docs.path().to_path_buf(),
             strict: false,
             date_format: None,
+            keep_phone_format: false,
         })
         .unwrap();
         let edit = (

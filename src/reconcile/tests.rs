@@ -568,6 +568,7 @@ async fn end_to_end_against_the_sandbox() {
         strict: false,
         reading: crate::input::Reading::default(),
         date_format: None,
+        keep_phone_format: false,
     };
     let mut send = f.settings().send;
     send.concurrency = 2;
@@ -648,6 +649,7 @@ async fn throughput() {
         strict: false,
         reading: crate::input::Reading::default(),
         date_format: None,
+        keep_phone_format: false,
     };
     let mut send = f.settings().send;
     send.concurrency = 8;

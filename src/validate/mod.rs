@@ -3,8 +3,9 @@
 //!
 //! Owns the documented field constraints, the checks the API leaves to us (ISO 3166-1
 //! alpha-2, 18+ on the `--as-of` date), the cross-field warnings (country name, dial code
-//! and phone number against the ISO code) and the safety of local document paths. It does
-//! not look across rows: duplicates within a file are the plan stage's job.
+//! and phone number against the ISO code), the phone number as sent (its national
+//! significant number, unless `--keep-phone-format`) and the safety of local document
+//! paths. It does not look across rows: duplicates within a file are the plan stage's job.
 //!
 //! Messages read "field: problem" and never repeat the cell's value, because they go into
 //! reports that must hold no personal data.
@@ -33,6 +34,9 @@ use country::COUNTRIES;
 /// ([`validatorjs::length`]).
 const MAX_LEN: usize = 255;
 
+/// The shortest phone number the API takes, written or sent.
+const PHONE_MIN: usize = 3;
+
 /// What a run validates against.
 #[derive(Debug, Clone)]
 pub struct Rules {
@@ -44,6 +48,9 @@ pub struct Rules {
     pub strict: bool,
     /// How the file writes dates of birth (`--date-format`); `None`: `YYYY-MM-DD` only.
     pub date_format: Option<DateFormat>,
+    /// Send phone numbers as written (`--keep-phone-format`) rather than as their national
+    /// significant number.
+    pub keep_phone_format: bool,
 }
 
 /// Checks rows against [`Rules`]. Cheap to share: it holds no per-row state.
@@ -55,6 +62,7 @@ pub struct Validator {
     documents_dir: PathBuf,
     strict: bool,
     date_format: Option<DateFormat>,
+    keep_phone_format: bool,
 }
 
 /// The verdict on one row.
@@ -91,6 +99,7 @@ impl Validator {
             documents_dir,
             strict: rules.strict,
             date_format: rules.date_format,
+            keep_phone_format: rules.keep_phone_format,
         })
     }
 
@@ -108,9 +117,10 @@ impl Validator {
         let postal_code = text(&mut p, row, Field::PostalCode, 3);
         let iso = iso_code(&mut p, row);
         let dial = dial_code(&mut p, row);
-        let phone_number = text(&mut p, row, Field::PhoneNumber, 3);
+        let phone_number = text(&mut p, row, Field::PhoneNumber, PHONE_MIN);
         let identification_number = text(&mut p, row, Field::IdentificationNumber, 1);
-        let phone_number = phone_number.filter(|v| !excel_damaged(&mut p, Field::PhoneNumber, v));
+        let mut phone_number =
+            phone_number.filter(|v| !excel_damaged(&mut p, Field::PhoneNumber, v));
         let identification_number = identification_number
             .filter(|v| !excel_damaged(&mut p, Field::IdentificationNumber, v));
         reference(&mut p, row);
@@ -136,21 +146,9 @@ impl Validator {
                     "is not the dial code of the country of country_iso_code",
                 );
             }
-            if let Some(number) = phone_number.as_deref()
-                && has_country_code(number)
-            {
-                p.warning(
-                    Field::PhoneNumber,
-                    "seems to include a country code: give the local number, the dial code \
-                     goes in country_phone_code",
-                );
-            } else if let Some(number) = phone_number.as_deref()
-                && entry.phone_plausible(number) == Some(false)
-            {
-                p.warning(
-                    Field::PhoneNumber,
-                    "not a plausible national number for the country of country_iso_code",
-                );
+            if let Some(number) = phone_number.take() {
+                let dial_code = dial.as_ref().map(|(_, code)| *code);
+                phone_number = Some(self.phone_to_send(&mut p, entry, dial_code, number));
             }
         }
 
@@ -192,6 +190,42 @@ impl Validator {
                 p.invalid()
             }
         }
+    }
+
+    /// The phone number to send: its national significant number when
+    /// [`country::Country::national_number`] finds one (and `--keep-phone-format` is not
+    /// given), with a warning saying what was removed; otherwise the number as written, with
+    /// the warnings it has always had.
+    fn phone_to_send<'a>(
+        &self,
+        p: &mut Problems,
+        entry: &country::Country,
+        dial_code: Option<u16>,
+        number: Cow<'a, str>,
+    ) -> Cow<'a, str> {
+        if !self.keep_phone_format
+            && let Some(code) = dial_code
+            && let Some(national) = national_number(entry, &number, code)
+        {
+            p.warning(
+                Field::PhoneNumber,
+                format_args!("normalised to the national number ({national} removed)"),
+            );
+            return Cow::Owned(national.number);
+        }
+        if has_country_code(&number) {
+            p.warning(
+                Field::PhoneNumber,
+                "seems to include a country code: give the local number, the dial code goes \
+                 in country_phone_code",
+            );
+        } else if entry.phone_plausible(&number) == Some(false) {
+            p.warning(
+                Field::PhoneNumber,
+                "not a plausible national number for the country of country_iso_code",
+            );
+        }
+        number
     }
 
     fn date_of_birth(&self, p: &mut Problems, row: &RowView<'_>) -> Option<NaiveDate> {
@@ -283,7 +317,34 @@ fn required<'a>(p: &mut Problems, row: &RowView<'a>, field: Field) -> Option<Cow
     }
 }
 
-/// "+234 803..." or "00234 803...": the API wants the local subscriber number only.
+/// [`country::Country::national_number`], held to the length rule: it holds on the value
+/// sent (digits, one character each).
+fn national_number<'c>(
+    entry: &'c country::Country,
+    number: &str,
+    dial_code: u16,
+) -> Option<country::National<'c>> {
+    entry
+        .national_number(number, dial_code)
+        .filter(|n| n.number.len() >= PHONE_MIN)
+}
+
+/// The phone number `run` sends for `row` without `--keep-phone-format`, when that is not
+/// the cell as written; `None` when it is, or when the row's country or dial code is not
+/// valid. For `reconcile`, which compares what Cartevo holds with the file.
+pub(crate) fn national_phone(row: &RowView<'_>) -> Option<String> {
+    let (_, entry) = COUNTRIES.get(&row.get(Field::CountryIsoCode))?;
+    let dial = row.get(Field::CountryPhoneCode);
+    let dial_code = dial
+        .strip_prefix('+')
+        .filter(|d| (1..=4).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))?
+        .parse()
+        .ok()?;
+    national_number(entry, &row.get(Field::PhoneNumber), dial_code).map(|n| n.number)
+}
+
+/// "+44 7911..." or "00234 803..." left as written (another country's code, or
+/// `--keep-phone-format`): the API wants the national number, the dial code apart.
 fn has_country_code(number: &str) -> bool {
     number.starts_with('+') || number.starts_with("00")
 }

@@ -55,8 +55,28 @@ impl Fixture {
             documents_dir: self.docs(),
             strict,
             date_format: None,
+            keep_phone_format: false,
         })
         .unwrap()
+    }
+
+    /// The validator of `--keep-phone-format`.
+    fn keeping_phone_format(&self) -> Validator {
+        Validator::new(Rules {
+            keep_phone_format: true,
+            ..self.rules()
+        })
+        .unwrap()
+    }
+
+    fn rules(&self) -> Rules {
+        Rules {
+            as_of: date("2026-11-21"),
+            documents_dir: self.docs(),
+            strict: false,
+            date_format: None,
+            keep_phone_format: false,
+        }
     }
 
     fn check(&self, set: &[(Field, &str)]) -> Checked {
@@ -210,6 +230,7 @@ fn validator_needs_an_existing_documents_folder() {
         documents_dir: f.root.path().join("nope"),
         strict: false,
         date_format: None,
+        keep_phone_format: false,
     })
     .unwrap_err();
     assert!(format!("{err:#}").contains("documents folder"));
@@ -302,9 +323,19 @@ fn postal_code_phone_and_identification_lengths() {
         w,
         ["phone_number: not a plausible national number for the country of country_iso_code"]
     );
-    // The country code inside the number gets its own, clearer warning.
+    // The row's own country code is removed; with --keep-phone-format it is sent and
+    // gets its own, clearer warning.
     for number in ["+237677123456", "00237677123456"] {
-        let (_, w) = valid(f.check(&[(Field::PhoneNumber, number)]));
+        let (c, w) = valid(f.check(&[(Field::PhoneNumber, number)]));
+        assert_eq!(
+            w,
+            ["phone_number: normalised to the national number (country code +237 removed)"]
+        );
+        assert_eq!(c.phone_number, "677123456");
+        let (c, w) = valid(check_with(
+            &f.keeping_phone_format(),
+            &[(Field::PhoneNumber, number)],
+        ));
         assert_eq!(
             w,
             [
@@ -312,6 +343,7 @@ fn postal_code_phone_and_identification_lengths() {
               code goes in country_phone_code"
             ]
         );
+        assert_eq!(c.phone_number, number);
     }
 
     assert_valid_clean(f.check(&[(Field::IdentificationNumber, "7")]));
@@ -646,6 +678,7 @@ fn a_date_format_reads_the_partners_dates() {
         documents_dir: f.docs(),
         strict: false,
         date_format: Some(super::DateFormat::parse("DD/MM/YYYY").unwrap()),
+        keep_phone_format: false,
     })
     .unwrap();
     let (c, _) = valid(check_with(&v, &[(Field::DateOfBirth, "5/1/1990")]));
@@ -894,6 +927,7 @@ fn the_documents_folder_may_itself_be_a_symlink() {
         documents_dir: link,
         strict: false,
         date_format: None,
+        keep_phone_format: false,
     })
     .unwrap();
     valid(check_with(&v, &files("front.jpg", "back.png")));
@@ -1167,18 +1201,25 @@ fn dial_codes_match_the_country() {
 fn phone_numbers_are_plausible_for_the_country() {
     let f = Fixture::new();
     let warn = "phone_number: not a plausible national number for the country of country_iso_code";
-    for ok in ["600000000", "6 00 00 00 00", "600-000-000", "6-00 00-00-00"] {
-        assert_valid_clean(f.check(&[(Field::PhoneNumber, ok)]));
-    }
-    for bad in [
-        "60000",
-        "6000000000000",
-        "60000000a",
+    assert_valid_clean(f.check(&[(Field::PhoneNumber, "600000000")]));
+    // Formatting is removed before sending; as written it was plausible too.
+    for formatted in [
+        "6 00 00 00 00",
+        "600-000-000",
+        "6-00 00-00-00",
         "(600)000000",
-        "237600000000",
     ] {
-        let (_, w) = valid(f.check(&[(Field::PhoneNumber, bad)]));
+        let (c, w) = valid(f.check(&[(Field::PhoneNumber, formatted)]));
+        assert_eq!(
+            w,
+            ["phone_number: normalised to the national number (formatting removed)"]
+        );
+        assert_eq!(c.phone_number, "600000000");
+    }
+    for bad in ["60000", "6000000000000", "60000000a", "237600000000"] {
+        let (c, w) = valid(f.check(&[(Field::PhoneNumber, bad)]));
         assert_eq!(w, [warn], "{bad}");
+        assert_eq!(c.phone_number, bad, "sent as written");
     }
     // The national trunk prefix is tolerated: "07911 123456" is how the British write it.
     let uk = [
@@ -1186,7 +1227,17 @@ fn phone_numbers_are_plausible_for_the_country() {
         (Field::Country, "United Kingdom"),
         (Field::CountryPhoneCode, "+44"),
     ];
-    assert_valid_clean(f.check(&with(uk.to_vec(), &[(Field::PhoneNumber, "07911 123456")])));
+    let row = with(uk.to_vec(), &[(Field::PhoneNumber, "07911 123456")]);
+    assert_valid_clean(check_with(&f.keeping_phone_format(), &row));
+    let (c, w) = valid(f.check(&row));
+    assert_eq!(
+        w,
+        [
+            "phone_number: normalised to the national number (formatting and trunk prefix 0 \
+             removed)"
+        ]
+    );
+    assert_eq!(c.phone_number, "7911123456");
     let (_, w) = valid(f.check(&with(
         uk.to_vec(),
         &[(Field::PhoneNumber, "079111234567890")],
@@ -1204,6 +1255,290 @@ fn a_region_unknown_to_libphonenumber_gets_no_phone_warning() {
         (Field::CountryPhoneCode, "+672"),
         (Field::PhoneNumber, "123"),
     ]));
+}
+
+// ---------------------------------------------------------------- phone numbers sent
+
+/// What libphonenumber's metadata, the authority, takes for the national significant number
+/// of `number` in region `iso`.
+#[track_caller]
+fn libphonenumber_national(iso: &str, number: &str) -> String {
+    let region: phonenumber::country::Id = iso.parse().unwrap();
+    phonenumber::parse(Some(region), number)
+        .unwrap()
+        .national()
+        .to_string()
+}
+
+/// The row of a country: (iso code, name, dial code).
+type Place = (&'static str, &'static str, &'static str);
+const NIGERIA: Place = ("NG", "Nigeria", "+234");
+const CAMEROON: Place = ("CM", "Cameroon", "+237");
+const FRANCE: Place = ("FR", "France", "+33");
+const IVORY_COAST: Place = ("CI", "Ivory Coast", "+225");
+const KENYA: Place = ("KE", "Kenya", "+254");
+
+/// The phone number sent for `number` in a row of `place`, and the row's warnings.
+#[track_caller]
+fn sent(v: &Validator, place: Place, number: &str) -> (String, Vec<String>) {
+    let (iso, country, dial) = place;
+    let (c, w) = valid(check_with(
+        v,
+        &[
+            (Field::CountryIsoCode, iso),
+            (Field::Country, country),
+            (Field::CountryPhoneCode, dial),
+            (Field::PhoneNumber, number),
+        ],
+    ));
+    (c.phone_number, w)
+}
+
+fn normalised(removed: &str) -> Vec<String> {
+    vec![format!(
+        "phone_number: normalised to the national number ({removed} removed)"
+    )]
+}
+
+/// Each `(written, removed)` of `place` is sent as `national`, which is what libphonenumber
+/// makes of it, with the warning naming `removed` ("" for no warning).
+#[track_caller]
+fn assert_sent_as(place: Place, national: &str, cases: &[(&str, &str)]) {
+    let f = Fixture::new();
+    let v = f.validator("2026-11-21", false);
+    for &(written, removed) in cases {
+        assert_eq!(
+            libphonenumber_national(place.0, written),
+            national,
+            "libphonenumber's reading of {written}"
+        );
+        let (number, warnings) = sent(&v, place, written);
+        assert_eq!(number, national, "{written}");
+        let expected = if removed.is_empty() {
+            Vec::new()
+        } else {
+            normalised(removed)
+        };
+        assert_eq!(warnings, expected, "{written}");
+    }
+}
+
+#[test]
+fn nigerian_numbers_lose_formatting_country_code_and_trunk_prefix() {
+    assert_sent_as(
+        NIGERIA,
+        "8012345678",
+        &[
+            ("8012345678", ""),
+            ("801 234 5678", "formatting"),
+            ("08012345678", "trunk prefix 0"),
+            ("0801-234-5678", "formatting and trunk prefix 0"),
+            ("+2348012345678", "country code +234"),
+            ("+234 801 234 5678", "formatting and country code +234"),
+            (
+                "+234 (0)801 234 5678",
+                "formatting, country code +234 and trunk prefix 0",
+            ),
+            ("0801.234.5678", "formatting and trunk prefix 0"),
+        ],
+    );
+    // "00" is how Nigerians write the international prefix too, though libphonenumber's
+    // for Nigeria is "009": the contract removes "00" and the row's code.
+    let f = Fixture::new();
+    let (number, w) = sent(
+        &f.validator("2026-11-21", false),
+        NIGERIA,
+        "00234 801 234 5678",
+    );
+    assert_eq!(number, "8012345678");
+    assert_eq!(w, normalised("formatting and country code +234"));
+}
+
+#[test]
+fn cameroonian_numbers_have_no_trunk_prefix() {
+    assert_sent_as(
+        CAMEROON,
+        "677123456",
+        &[
+            ("677123456", ""),
+            ("6 77 12 34 56", "formatting"),
+            ("+237 6 77 12 34 56", "formatting and country code +237"),
+            ("00237677123456", "country code +237"),
+        ],
+    );
+    // Cameroon has no trunk prefix: a leading 0 is not removed, and the number, too long
+    // for Cameroon, keeps its warning.
+    let f = Fixture::new();
+    let national = libphonenumber_national("CM", "0677123456");
+    assert_eq!(national, "0677123456");
+    let (number, w) = sent(&f.validator("2026-11-21", false), CAMEROON, "0677123456");
+    assert_eq!(number, national);
+    assert_eq!(
+        w,
+        ["phone_number: not a plausible national number for the country of country_iso_code"]
+    );
+}
+
+#[test]
+fn french_numbers_lose_their_trunk_prefix() {
+    assert_sent_as(
+        FRANCE,
+        "612345678",
+        &[
+            ("612345678", ""),
+            ("0612345678", "trunk prefix 0"),
+            ("06 12 34 56 78", "formatting and trunk prefix 0"),
+            ("06.12.34.56.78", "formatting and trunk prefix 0"),
+            ("+33 6 12 34 56 78", "formatting and country code +33"),
+            (
+                "+33 (0)6 12 34 56 78",
+                "formatting, country code +33 and trunk prefix 0",
+            ),
+            ("0033612345678", "country code +33"),
+        ],
+    );
+}
+
+#[test]
+fn ivorian_numbers_keep_their_leading_zero() {
+    // Since 2021 Ivorian numbers have ten digits, and their leading 0 is part of the number:
+    // libphonenumber's metadata gives Côte d'Ivoire no trunk prefix.
+    let meta = phonenumber::metadata::DATABASE.by_id("CI").unwrap();
+    assert_eq!(meta.national_prefix(), None);
+    assert_sent_as(
+        IVORY_COAST,
+        "0708091011",
+        &[
+            ("0708091011", ""),
+            ("07 08 09 10 11", "formatting"),
+            ("07-08-09-10-11", "formatting"),
+            ("+225 07 08 09 10 11", "formatting and country code +225"),
+            ("+2250708091011", "country code +225"),
+            ("002250708091011", "country code +225"),
+        ],
+    );
+}
+
+#[test]
+fn kenyan_numbers_lose_their_trunk_prefix() {
+    assert_sent_as(
+        KENYA,
+        "712345678",
+        &[
+            ("712345678", ""),
+            ("0712345678", "trunk prefix 0"),
+            ("0712 345678", "formatting and trunk prefix 0"),
+            ("+254 712 345678", "formatting and country code +254"),
+            ("+254-712-345-678", "formatting and country code +254"),
+        ],
+    );
+}
+
+#[test]
+fn another_countrys_number_is_sent_as_written() {
+    // A British number in a Nigerian row: libphonenumber reads +44, not the row's +234, so
+    // nothing is removed and the number keeps today's warning.
+    let region: phonenumber::country::Id = "NG".parse().unwrap();
+    let parsed = phonenumber::parse(Some(region), "+44 7911 123456").unwrap();
+    assert_eq!(parsed.code().value(), 44);
+    let f = Fixture::new();
+    let v = f.validator("2026-11-21", false);
+    for written in ["+44 7911 123456", "0044 7911 123456", "+447911123456"] {
+        let (number, w) = sent(&v, NIGERIA, written);
+        assert_eq!(number, written);
+        assert_eq!(
+            w,
+            [
+                "phone_number: seems to include a country code: give the local number, the dial \
+                 code goes in country_phone_code"
+            ],
+            "{written}"
+        );
+    }
+}
+
+#[test]
+fn a_number_the_parser_does_not_vouch_for_is_sent_as_written() {
+    let f = Fixture::new();
+    let v = f.validator("2026-11-21", false);
+    let not_plausible =
+        "phone_number: not a plausible national number for the country of country_iso_code";
+    // A country code without "+" or "00" is not removed: the contract does not say so.
+    let (number, _) = sent(&v, NIGERIA, "234 801 234 5678");
+    assert_eq!(number, "234 801 234 5678");
+    // Too long for Nigeria once normalised, an extension, a letter: as written, warned.
+    for written in [
+        "0801 234 5678 9999999",
+        "0801 234 5678 ext 12",
+        "0801 234 567O",
+    ] {
+        let (number, w) = sent(&v, NIGERIA, written);
+        assert_eq!(number, written);
+        assert_eq!(w, [not_plausible], "{written}");
+    }
+    // The row's dial code is not its country's: no removal is trusted.
+    let (number, w) = sent(&v, ("CM", "Cameroon", "+234"), "+234 801 234 5678");
+    assert_eq!(number, "+234 801 234 5678");
+    assert_eq!(w.len(), 2, "{w:?}");
+    // Too short to be a number: sent as written, never shorter than the length rule.
+    let (number, w) = sent(&v, NIGERIA, "+234 8");
+    assert_eq!(number, "+234 8");
+    assert_eq!(w.len(), 1, "{w:?}");
+    // A region libphonenumber does not know: no facts to normalise with, sent as written.
+    let (number, w) = sent(&v, ("AQ", "Antarctica", "+672"), "+672 10 1234");
+    assert_eq!(number, "+672 10 1234");
+    assert_eq!(
+        w,
+        [
+            "phone_number: seems to include a country code: give the local number, the dial code \
+             goes in country_phone_code"
+        ]
+    );
+}
+
+#[test]
+fn keep_phone_format_sends_numbers_as_written() {
+    let f = Fixture::new();
+    let v = f.keeping_phone_format();
+    for written in ["0801-234-5678", "801 234 5678", "08012345678"] {
+        let (number, w) = sent(&v, NIGERIA, written);
+        assert_eq!(number, written);
+        assert!(w.is_empty(), "{written}: {w:?}");
+    }
+    let (number, w) = sent(&v, NIGERIA, "+234 801 234 5678");
+    assert_eq!(number, "+234 801 234 5678");
+    assert_eq!(
+        w,
+        [
+            "phone_number: seems to include a country code: give the local number, the dial code \
+             goes in country_phone_code"
+        ]
+    );
+}
+
+#[test]
+fn a_normalised_number_is_a_warning_so_strict_refuses_it() {
+    let f = Fixture::new();
+    let strict = f.validator("2026-11-21", true);
+    let errs = errors(check_with(&strict, &[(Field::PhoneNumber, "677 12 34 56")]));
+    assert_eq!(
+        errs,
+        ["phone_number: normalised to the national number (formatting removed)"]
+    );
+}
+
+#[test]
+fn the_normalisation_warning_never_holds_the_number() {
+    let f = Fixture::new();
+    let (_, w) = sent(
+        &f.validator("2026-11-21", false),
+        NIGERIA,
+        "+234 (0)801 234 5678",
+    );
+    assert_eq!(w.len(), 1);
+    for part in ["801", "234 5678", "5678"] {
+        assert!(!w[0].contains(part), "{}", w[0]);
+    }
 }
 
 // ---------------------------------------------------------------- privacy
@@ -1249,6 +1584,7 @@ fn throughput() {
         documents_dir: dir.path().to_path_buf(),
         strict: false,
         date_format: None,
+        keep_phone_format: false,
     })
     .unwrap();
     let fields: Vec<Field> = BASE.iter().map(|c| c.0).collect();
