@@ -181,21 +181,22 @@ impl Kind {
     }
 }
 
-/// `text` with every run of ASCII digits as one `#`, into `out`.
+/// `text` with every run of ASCII digits as one `#`, into `out`. On bytes, a stretch at a
+/// time: this runs once per problem of every invalid or warned row.
 fn fold(text: &str, out: &mut String) {
     out.clear();
-    let mut in_number = false;
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            if !in_number {
-                out.push('#');
-            }
-            in_number = true;
-        } else {
-            out.push(c);
-            in_number = false;
-        }
+    let mut rest = text;
+    while let Some(start) = rest.bytes().position(|b| b.is_ascii_digit()) {
+        out.push_str(&rest[..start]);
+        out.push('#');
+        let number = &rest[start..];
+        let end = number
+            .bytes()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(number.len());
+        rest = &number[end..];
     }
+    out.push_str(rest);
 }
 
 /// The runs of ASCII digits of `text`, in order.
