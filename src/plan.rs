@@ -9,7 +9,7 @@ use crate::customer::Customer;
 use crate::input::{CsvInput, Field, RowView};
 use crate::journal::{CustomerKeys, JournalStatus, KeyKind, Keyer, Lookup};
 use crate::status::Status;
-use crate::validate::{Checked, Validator};
+use crate::validate::{Checked, DateFormat, Validator};
 
 /// A row that passed every check and must be sent.
 #[derive(Debug)]
@@ -59,6 +59,38 @@ pub struct Planner {
     known: Option<Known>,
     /// The duplicate index was sized for the whole file.
     sized: bool,
+    dates: AmbiguousDates,
+}
+
+/// The dates of birth a `--date-format` whose day and month could swap read in a file, and
+/// how many of them would read as another real date with the two swapped: one such date
+/// proves nothing, all of them may mean the partner writes the other way. Only rows checked
+/// count (a resumed run skips the rows answered before).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AmbiguousDates {
+    /// The pattern given, when its day and month could swap ([`DateFormat::swapped`]).
+    pub format: Option<DateFormat>,
+    pub read: u64,
+    pub ambiguous: u64,
+}
+
+impl AmbiguousDates {
+    fn new(format: Option<DateFormat>) -> AmbiguousDates {
+        AmbiguousDates {
+            format: format.filter(|f| f.swapped().is_some()),
+            ..AmbiguousDates::default()
+        }
+    }
+
+    fn count(&mut self, born: chrono::NaiveDate) {
+        self.read += 1;
+        self.ambiguous += u64::from(DateFormat::could_swap(born));
+    }
+
+    /// The other way the ambiguous dates read.
+    pub fn swapped(&self) -> Option<DateFormat> {
+        self.format.and_then(|f| f.swapped())
+    }
 }
 
 impl Job {
@@ -75,11 +107,17 @@ impl Job {
 impl Planner {
     pub fn new(validator: Validator, known: Option<Known>) -> Planner {
         Planner {
+            dates: AmbiguousDates::new(validator.date_format()),
             validator,
             dedupe: Dedupe::default(),
             known,
             sized: false,
         }
+    }
+
+    /// The dates of birth read so far.
+    pub fn dates(&self) -> AmbiguousDates {
+        self.dates
     }
 
     /// Sizes the in-file duplicate index for about `rows` rows, so it never grows (and never
@@ -149,6 +187,13 @@ impl Planner {
                 mut errors,
                 warnings,
             } => {
+                // An invalid row's date may have read all the same: it counts too. Read
+                // again here, off the valid rows' path, so the verdict carries nothing more.
+                if let Some(format) = self.dates.format
+                    && let Some(born) = format.read(&view.get(Field::DateOfBirth))
+                {
+                    self.dates.count(born);
+                }
                 errors.extend(duplicate);
                 return Ok(Decision::Local {
                     status: Status::Invalid,
@@ -157,7 +202,12 @@ impl Planner {
                     warnings: warnings.join("; "),
                 });
             }
-            Checked::Valid { customer, warnings } => (customer, warnings.join("; ")),
+            Checked::Valid { customer, warnings } => {
+                if self.dates.format.is_some() {
+                    self.dates.count(customer.date_of_birth);
+                }
+                (customer, warnings.join("; "))
+            }
         };
         if let Some(message) = duplicate {
             return Ok(Decision::Local {

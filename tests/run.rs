@@ -1132,3 +1132,89 @@ async fn standard_input_is_a_file_like_any_other() {
         stderr(&out)
     );
 }
+
+/// The lines under a file's counts on stderr, in order: its problems and ambiguous dates.
+fn problem_lines(out: &Output) -> Vec<String> {
+    stderr(out)
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `run` names the commonest problems as `validate` does, the API's reasons for rejected
+/// rows among them; `report` names the same ones from the journal, without dates.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_and_report_name_the_commonest_problems_and_ambiguous_dates() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("customer30@"))
+        .respond_with(error(422, "KYC document unreadable"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    // With --date-format DD/MM/YYYY: 20 ISO dates that it does not read, 10 dates that read
+    // both ways (3 of them in rows whose country does not match its code), one rejected.
+    let rows = (1..=30).map(|i| {
+        let r = row(i);
+        if i <= 20 {
+            r
+        } else {
+            let r = r.replace("1991-04-12", &format!("{:02}/04/1991", i - 20));
+            if i <= 23 {
+                r.replace(",Nigeria,", ",Ghana,")
+            } else {
+                r
+            }
+        }
+    });
+    let file = case.csv("in.csv", rows);
+    let url = format!("{}/api/v1", server.uri());
+    let out = case.run(&url, &file, "r", &["--date-format", "DD/MM/YYYY"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let expected = [
+        "  invalid: date_of_birth: not a real date in the form --date-format gives (20 rows)",
+        "  rejected: KYC document unreadable (1 row)",
+        "  warning: country: does not match the country of country_iso_code (3 rows)",
+    ];
+    let mut with_dates = expected.map(str::to_string).to_vec();
+    with_dates.push(
+        "  date_of_birth: 9 of 10 dates could also be read as MM/DD/YYYY (day and month both \
+         12 or less): check the partner's format"
+            .to_string(),
+    );
+    assert_eq!(problem_lines(&out), with_dates, "{}", stderr(&out));
+    let summary = case.summary("r");
+    crate::util::assert_schema_valid(&summary);
+    assert_eq!(summary["ambiguous_dates"], 9);
+    assert_eq!(
+        summary["problems"]["invalid"],
+        serde_json::json!([{
+            "problem": "date_of_birth: not a real date in the form --date-format gives",
+            "rows": 20
+        }])
+    );
+    assert_eq!(
+        summary["problems"]["rejected"],
+        serde_json::json!([{"problem": "KYC document unreadable", "rows": 1}])
+    );
+    assert_eq!(summary["problems"]["warnings"][0]["rows"], 3);
+
+    // report rebuilds the same problems from the journal; it has no dates to count.
+    let report = Command::new(BIN)
+        .current_dir(case.dir.path())
+        .args(["report", "in.csv", "--journal", "journal.db"])
+        .args(["--report-dir", "again"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&report), 2, "{}", stderr(&report));
+    assert_eq!(problem_lines(&report), expected, "{}", stderr(&report));
+    let again = case.summary("again");
+    crate::util::assert_schema_valid(&again);
+    assert_eq!(again["problems"], summary["problems"]);
+    assert!(again.get("ambiguous_dates").is_none(), "{again}");
+}

@@ -1154,3 +1154,116 @@ fn a_wrong_profile_is_fatal_for_every_command_that_reads_files() {
         );
     }
 }
+
+/// The lines under a file's counts on stderr, in order: its problems and ambiguous dates.
+fn problem_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("  ")).collect()
+}
+
+#[test]
+fn the_terminal_and_summary_json_name_the_commonest_problems() {
+    let work = Work::new();
+    let mut rows = Vec::new();
+    // 20 dates of birth in a partner's DD/MM/YYYY (days past 12: only that pattern reads
+    // them), 3 countries that do not match their code, 2 dates too old to be true.
+    for n in 1..=20 {
+        let mut r = url_row(n);
+        r[14] = format!("{}/{:02}/1990", 13 + n % 15, 1 + n % 12);
+        rows.push(r);
+    }
+    for n in 21..=23 {
+        let mut r = url_row(n);
+        r[4] = "Ghana".to_string();
+        rows.push(r);
+    }
+    for (n, born) in [(24, "1890-05-06"), (25, "1880-01-02")] {
+        let mut r = url_row(n);
+        r[14] = born.to_string();
+        rows.push(r);
+    }
+    rows.push(url_row(26));
+    let file = work.write("partner.csv", &csv_text(URL_HEADER, &rows));
+    let out = work.validate(&file, &[]);
+    out.expect_code(2);
+    assert!(
+        out.stderr
+            .contains("partner.csv: 26 rows: invalid 20, valid 6\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        problem_lines(&out.stderr),
+        [
+            "  invalid: date_of_birth: not a date in the form YYYY-MM-DD: try --date-format \
+             DD/MM/YYYY (20 rows)",
+            "  warning: country: does not match the country of country_iso_code (3 rows)",
+            "  warning: date_of_birth: customer would be N on 2026-11-21: check the year (2 rows)",
+        ],
+        "{}",
+        out.stderr
+    );
+    let summary = out.summary();
+    assert_eq!(
+        summary["problems"],
+        serde_json::json!({
+            "invalid": [{
+                "problem": "date_of_birth: not a date in the form YYYY-MM-DD: try --date-format \
+                            DD/MM/YYYY",
+                "rows": 20
+            }],
+            "rejected": [],
+            "warnings": [
+                {"problem": "country: does not match the country of country_iso_code", "rows": 3},
+                {
+                    "problem": "date_of_birth: customer would be N on 2026-11-21: check the year",
+                    "rows": 2
+                }
+            ]
+        })
+    );
+    // No --date-format: no date can read two ways.
+    assert_eq!(summary["ambiguous_dates"], 0);
+    assert!(!out.stderr.contains("could also be read"), "{}", out.stderr);
+}
+
+#[test]
+fn dates_that_read_both_ways_are_counted_and_still_read() {
+    let work = Work::new();
+    let mut rows = Vec::new();
+    // 20 dates with day and month both 12 or less, one of them in a row invalid for its
+    // email; one with day 13 and one with day = month, which read one way only.
+    for n in 1..=20 {
+        let mut r = url_row(n);
+        r[14] = format!("{:02}/{:02}/1990", 1 + n % 12, 1 + (n + 1) % 12);
+        rows.push(r);
+    }
+    rows[4][3] = "not-an-email".to_string();
+    for (n, born) in [(21, "13/01/1990"), (22, "06/06/1990")] {
+        let mut r = url_row(n);
+        r[14] = born.to_string();
+        rows.push(r);
+    }
+    let file = work.write("ambiguous.csv", &csv_text(URL_HEADER, &rows));
+    let out = work.validate(&file, &["--date-format", "DD/MM/YYYY"]);
+    out.expect_code(2);
+    assert_eq!(out.count("valid"), 21);
+    assert_eq!(
+        problem_lines(&out.stderr),
+        [
+            "  invalid: email: not a valid email address (1 row)",
+            "  date_of_birth: 20 of 22 dates could also be read as MM/DD/YYYY (day and month \
+             both 12 or less): check the partner's format",
+        ],
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.summary()["ambiguous_dates"], 20);
+
+    // The year first reads one way only.
+    let iso: Vec<_> = (1..=3).map(url_row).collect();
+    let file = work.write("iso.csv", &csv_text(URL_HEADER, &iso));
+    let out = work.validate_into(&file, "iso", &["--date-format", "YYYY-MM-DD"]);
+    out.expect_code(0);
+    assert!(problem_lines(&out.stderr).is_empty(), "{}", out.stderr);
+    assert_eq!(out.summary()["ambiguous_dates"], 0);
+}

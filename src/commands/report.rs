@@ -47,10 +47,11 @@ pub fn report(settings: ReportSettings) -> Result<Exit> {
         }
     };
     let input = SummaryInput::new(&file.display().to_string(), &sha, rows);
+    // No dates: the journal keeps none, so summary.json has no ambiguous_dates.
     let (counts, summary) =
         crate::report::from_journal(&journal, &entry, &file, &reading, &dir, |c| {
             Summary::new(SummaryCommand::Report, input, c, figures)
         })?;
-    crate::report::announce(&file, &counts, &dir);
+    crate::report::announce(&file, &counts, &summary, &dir);
     Ok(summary.exit())
 }

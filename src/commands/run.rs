@@ -14,7 +14,7 @@ use crate::exit::Exit;
 use crate::input::CsvInput;
 use crate::journal::writer::{self, Command as JournalCommand};
 use crate::journal::{Journal, JournalRead, RunEnd};
-use crate::plan::{Decision, Job, Known, Planner};
+use crate::plan::{AmbiguousDates, Decision, Job, Known, Planner};
 use crate::progress::RowProgress;
 use crate::report::{Figures, ReportDirs, Summary, SummaryCommand, SummaryInput};
 use crate::validate::Validator;
@@ -128,7 +128,7 @@ pub async fn run_file(
         let progress = progress.clone();
         let sha = sha.clone();
         let reading = reading.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
+        tokio::task::spawn_blocking(move || -> Result<AmbiguousDates> {
             let mut input = CsvInput::open(&file, &reading)?;
             input.warn_unknown();
             let mut planner = Planner::new(validator, Some(known));
@@ -167,16 +167,17 @@ pub async fn run_file(
                 }
                 Ok(!executor_gone)
             })?;
+            let dates = planner.dates();
             if stop.is_stopped() || executor_gone {
-                return Ok(());
+                return Ok(dates);
             }
             if !batch.is_empty() && jobs_tx.blocking_send(batch).is_err() {
-                return Ok(());
+                return Ok(dates);
             }
             if input.sha256()? != sha {
                 bail!("'{}' changed while it was being run", file.display());
             }
-            Ok(())
+            Ok(dates)
         })
     };
 
@@ -202,7 +203,7 @@ pub async fn run_file(
     progress.finish();
     exec?;
     flushed?;
-    planned??;
+    let dates = planned??;
 
     tracing::info!(
         requests = stats.snapshot().sent,
@@ -225,7 +226,8 @@ pub async fn run_file(
                 SummaryInput::new(&path_text, &sha, rows),
                 c,
                 Figures::new(started, Utc::now(), tally),
-            );
+            )
+            .dates(dates);
             match &stopped {
                 Some(reason) => summary.stopped(reason.exit(), reason.describe().to_owned()),
                 None => summary,
@@ -261,7 +263,7 @@ pub async fn run_file(
         seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
         "report written"
     );
-    crate::report::announce(file, &counts, dir);
+    crate::report::announce(file, &counts, &summary, dir);
     match &stopped {
         Some(StopReason::Fatal(m)) => eprintln!("error: run stopped, {m}"),
         Some(StopReason::Unreachable(m)) => {

@@ -85,8 +85,9 @@ pub fn validate_file(input: &InputSettings, file: &Path, dir: &Path) -> Result<E
         SummaryInput::new(&path, &sha, rows),
         counts,
         Figures::new(started, Utc::now(), Default::default()),
-    );
-    report.finish(&summary)?;
-    crate::report::announce(file, &counts, dir);
+    )
+    .dates(planner.dates());
+    let summary = report.finish(summary)?;
+    crate::report::announce(file, &counts, &summary, dir);
     Ok(summary.exit())
 }

@@ -12,7 +12,8 @@ use crate::status::{Counts, Status};
 /// Writes a file's report from the journal: the CSV is read again for references and the
 /// original fields of rejects, beside the journal's rows; a row the journal does not have is
 /// `pending`. Gives the final counts and the summary written, which `summary` makes from
-/// them.
+/// them. The commonest problems are counted from the journal's messages, as `validate`
+/// counts its own: `run` and `report` name the same ones.
 pub fn from_journal(
     journal: &JournalRead,
     entry: &FileEntry,
@@ -62,7 +63,6 @@ pub fn from_journal(
         return Err(e);
     }
     let counts = *report.counts();
-    let summary = summary(counts);
-    report.finish(&summary)?;
+    let summary = report.finish(summary(counts))?;
     Ok((counts, summary))
 }

@@ -10,6 +10,7 @@
 
 mod dirs;
 mod from_journal;
+mod problems;
 mod rejects;
 mod results;
 mod summary;
@@ -20,10 +21,17 @@ use anyhow::{Context, Result};
 
 pub use dirs::{REPORT_FILES, ReportDirs, per_file_dirs, refuse_overwriting_inputs, stamped};
 pub use from_journal::from_journal;
+pub use problems::CommonProblems;
 pub use summary::{Figures, Summary, SummaryCommand, SummaryInput, stage_json, stamp};
 
 use crate::files::{self, Ready, Staged};
 use crate::status::{Counts, Status};
+use problems::ProblemTally;
+
+/// Problems of each list that summary.json names; the terminal names the first
+/// [`ON_TERMINAL`] of them.
+const IN_SUMMARY: usize = 5;
+const ON_TERMINAL: usize = 3;
 
 /// Everything the report says about one input row.
 pub struct ReportRow<'a> {
@@ -51,6 +59,7 @@ pub struct Report {
     dir: PathBuf,
     writers: Vec<Box<dyn Writer>>,
     counts: Counts,
+    problems: ProblemTally,
 }
 
 impl Report {
@@ -67,6 +76,7 @@ impl Report {
             dir: dir.to_path_buf(),
             writers,
             counts: Counts::default(),
+            problems: ProblemTally::default(),
         })
     }
 
@@ -79,6 +89,7 @@ impl Report {
 
     pub fn row(&mut self, row: &ReportRow<'_>) -> Result<()> {
         self.counts.add(row.status);
+        self.problems.row(row.status, row.message, row.warnings);
         for w in &mut self.writers {
             w.row(row)?;
         }
@@ -89,17 +100,27 @@ impl Report {
         &self.counts
     }
 
-    /// Writes out the row files and summary.json with the final counts, then puts them in
-    /// place. On an error none is put in place, and the folder is removed if it is empty.
-    pub fn finish(self, summary: &Summary) -> Result<()> {
-        let Report { dir, writers, .. } = self;
+    /// Writes out the row files and summary.json, `summary` with the commonest problems of
+    /// the rows added, then puts them in place and gives that summary. On an error none is
+    /// put in place, and the folder is removed if it is empty.
+    pub fn finish(self, mut summary: Summary) -> Result<Summary> {
+        let Report {
+            dir,
+            writers,
+            problems,
+            ..
+        } = self;
+        summary.problems = problems.common(IN_SUMMARY);
         let written = writers
             .into_iter()
             .map(|w| w.finish())
-            .chain([summary::stage_json(&dir.join("summary.json"), summary)])
+            .chain([summary::stage_json(&dir.join("summary.json"), &summary)])
             .collect::<Result<Vec<Ready>>>();
         match written {
-            Ok(ready) => ready.into_iter().try_for_each(Ready::put_in_place),
+            Ok(ready) => {
+                ready.into_iter().try_for_each(Ready::put_in_place)?;
+                Ok(summary)
+            }
             Err(e) => {
                 let _ = std::fs::remove_dir(&dir);
                 Err(e)
@@ -108,21 +129,77 @@ impl Report {
     }
 }
 
-/// The per-file lines on stderr: the counts per status, and where the report is.
-pub fn announce(file: &Path, counts: &Counts, dir: &Path) {
+/// The per-file lines on stderr: the counts per status, the commonest problems, dates that
+/// read two ways, and where the report is.
+pub fn announce(file: &Path, counts: &Counts, summary: &Summary, dir: &Path) {
+    let mut err = std::io::stderr().lock();
+    // A closed stderr has no reader to tell.
+    let text = announcement(file, counts, summary, dir);
+    let _ = std::io::Write::write_all(&mut err, text.as_bytes());
+}
+
+/// What [`announce`] writes: plain lines, no colour and no layout that needs a terminal, so
+/// that a cron log reads as well.
+fn announcement(file: &Path, counts: &Counts, summary: &Summary, dir: &Path) -> String {
+    use std::fmt::Write;
     let parts: Vec<String> = counts
         .iter()
         .filter(|(_, n)| *n > 0)
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
-    eprintln!(
-        "{}: {} rows{}{}",
-        file.display(),
+    let mut out = format!(
+        "{}: {} rows{}{}\n",
+        crate::text::printable(&file.display().to_string()),
         counts.total(),
         if parts.is_empty() { "" } else { ": " },
         parts.join(", ")
     );
-    eprintln!("report: {}", dir.display());
+    let lists = &summary.problems;
+    for (what, list) in [
+        ("invalid", &lists.invalid),
+        ("rejected", &lists.rejected),
+        ("warning", &lists.warnings),
+    ] {
+        for c in list.listed.iter().take(ON_TERMINAL) {
+            // The API's reasons are text from the network: no escape reaches the terminal.
+            let problem = crate::text::cut(crate::text::printable(&c.problem).into_owned(), 200);
+            let _ = writeln!(out, "  {what}: {problem} ({})", rows(c.rows));
+        }
+        let more = list
+            .listed
+            .iter()
+            .skip(ON_TERMINAL)
+            .map(|c| c.rows)
+            .sum::<u64>()
+            + list.unlisted;
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "  {what}: other problems ({more} times): see results.csv"
+            );
+        }
+    }
+    if let Some(dates) = &summary.ambiguous_dates
+        && dates.ambiguous > 0
+        && let Some(other) = dates.swapped()
+    {
+        let _ = writeln!(
+            out,
+            "  date_of_birth: {} of {} dates could also be read as {other} (day and month both \
+             12 or less): check the partner's format",
+            dates.ambiguous, dates.read
+        );
+    }
+    let _ = writeln!(
+        out,
+        "report: {}",
+        crate::text::printable(&dir.display().to_string())
+    );
+    out
+}
+
+fn rows(n: u64) -> String {
+    format!("{n} row{}", if n == 1 { "" } else { "s" })
 }
 
 /// A cell as a spreadsheet may open it without running it: a value that starts with `=`,
@@ -229,7 +306,7 @@ mod tests {
             .unwrap();
         let counts = *report.counts();
         let summary = summary(counts, 2);
-        report.finish(&summary).unwrap();
+        report.finish(summary).unwrap();
 
         let results = std::fs::read_to_string(dir.path().join("results.csv")).unwrap();
         assert_eq!(
@@ -250,6 +327,91 @@ mod tests {
         assert_eq!(json["counts"]["invalid"], 1);
         assert_eq!(json["counts"]["created"], 1);
         assert_eq!(json["input"]["rows"], 2);
+    }
+
+    #[test]
+    fn the_terminal_names_the_commonest_problems_and_ambiguous_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        let headers = csv::StringRecord::from(vec!["date_of_birth"]);
+        let mut report = Report::create(dir.path(), &headers).unwrap();
+        let record = csv::StringRecord::from(vec!["x"]);
+        let mut row = |n: u64, status, message: &str, warnings: &str| {
+            report
+                .row(&ReportRow {
+                    row: n,
+                    reference: "",
+                    status,
+                    customer_id: None,
+                    http_status: None,
+                    attempts: 0,
+                    message,
+                    warnings,
+                    record: &record,
+                })
+                .unwrap()
+        };
+        let bad_date = "date_of_birth: not a date in the form YYYY-MM-DD: try --date-format \
+                        DD/MM/YYYY";
+        for n in 1..=4 {
+            row(n, Status::Invalid, bad_date, "");
+        }
+        for (n, problem) in [
+            "email: not a valid email address",
+            "first_name: is required",
+            "city: is required",
+            "state: is required",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            row(10 + n as u64, Status::Invalid, problem, "");
+        }
+        row(
+            20,
+            Status::Valid,
+            "",
+            "country: \x1b[31mred; phone_number: odd",
+        );
+        let counts = *report.counts();
+        let dates = crate::plan::AmbiguousDates {
+            format: Some(crate::validate::DateFormat::parse("DD/MM/YYYY").unwrap()),
+            read: 5,
+            ambiguous: 3,
+        };
+        let written = report.finish(summary(counts, 9).dates(dates)).unwrap();
+        assert_eq!(
+            announcement(Path::new("in.csv"), &counts, &written, Path::new("out")),
+            "in.csv: 9 rows: invalid 8, valid 1\n\
+             \x20 invalid: date_of_birth: not a date in the form YYYY-MM-DD: try --date-format \
+             DD/MM/YYYY (4 rows)\n\
+             \x20 invalid: email: not a valid email address (1 row)\n\
+             \x20 invalid: first_name: is required (1 row)\n\
+             \x20 invalid: other problems (2 times): see results.csv\n\
+             \x20 warning: country: \\u{1b}[31mred (1 row)\n\
+             \x20 warning: phone_number: odd (1 row)\n\
+             \x20 date_of_birth: 3 of 5 dates could also be read as MM/DD/YYYY (day and month \
+             both 12 or less): check the partner's format\n\
+             report: out\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(json["ambiguous_dates"], 3);
+        assert_eq!(json["problems"]["invalid"].as_array().unwrap().len(), 5);
+        assert_eq!(
+            json["problems"]["invalid"][0],
+            serde_json::json!({"problem": bad_date, "rows": 4})
+        );
+        assert_eq!(json["problems"]["rejected"], serde_json::json!([]));
+
+        // Nothing to say: the counts and the folder only; no dates, no key.
+        let quiet = summary(counts, 9);
+        assert_eq!(
+            announcement(Path::new("in.csv"), &counts, &quiet, Path::new("out")),
+            "in.csv: 9 rows: invalid 8, valid 1\nreport: out\n"
+        );
+        let json = serde_json::to_value(&quiet).unwrap();
+        assert!(json.get("ambiguous_dates").is_none(), "{json}");
     }
 
     #[test]
@@ -282,7 +444,7 @@ mod tests {
             .unwrap();
         let counts = *report.counts();
         let summary = summary(counts, 1);
-        report.finish(&summary).unwrap();
+        report.finish(summary).unwrap();
         let rejects = std::fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
         assert_eq!(
             rejects,

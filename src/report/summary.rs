@@ -1,6 +1,7 @@
-//! summary.json: the file's identity, counts per status, timing, request figures and the exit
-//! code. Its shape is pinned by schemas/summary.schema.json. [`Figures`] and [`stage_json`]
-//! serve reconcile-summary.json too.
+//! summary.json: the file's identity, counts per status, the commonest problems, dates that
+//! read two ways, timing, request figures and the exit code. Its shape is pinned by
+//! schemas/summary.schema.json. [`Figures`] and [`stage_json`] serve reconcile-summary.json
+//! too.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +13,10 @@ use serde::Serialize;
 use crate::executor::Tally;
 use crate::exit::Exit;
 use crate::files::Ready;
+use crate::plan::AmbiguousDates;
 use crate::status::{Counts, Status};
+
+use super::CommonProblems;
 
 /// The command a summary is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -83,6 +87,16 @@ pub struct Summary {
     pub input: SummaryInput,
     /// Every status of the contract, zeros included, so a script never meets a missing key.
     pub counts: BTreeMap<&'static str, u64>,
+    /// The commonest problems of the rows, set by [`super::Report::finish`] from the rows
+    /// it wrote.
+    pub problems: CommonProblems,
+    /// `validate` and `run`: how many of the dates of birth the command read were ambiguous.
+    /// `report` has none: the journal keeps no dates.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ambiguous_count"
+    )]
+    pub ambiguous_dates: Option<AmbiguousDates>,
     #[serde(flatten)]
     pub figures: Figures,
     pub exit_code: i32,
@@ -106,10 +120,18 @@ impl Summary {
                 .into_iter()
                 .map(|s| (s.as_str(), counts.get(s)))
                 .collect(),
+            problems: CommonProblems::default(),
+            ambiguous_dates: None,
             figures,
             exit_code: counts.exit(command == SummaryCommand::Validate).code(),
             stopped: None,
         }
+    }
+
+    /// The dates of birth the command read (`validate`, `run`).
+    pub fn dates(mut self, dates: AmbiguousDates) -> Summary {
+        self.ambiguous_dates = Some(dates);
+        self
     }
 
     /// The run stopped early: `exit` says how, `why` says why.
@@ -122,6 +144,14 @@ impl Summary {
     pub fn exit(&self) -> Exit {
         Exit::from_code(self.exit_code)
     }
+}
+
+/// summary.json gives the count only; the terminal says of how many and read how.
+fn ambiguous_count<S: serde::Serializer>(
+    dates: &Option<AmbiguousDates>,
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    dates.map(|d| d.ambiguous).serialize(out)
 }
 
 pub fn stamp(t: DateTime<Utc>) -> String {

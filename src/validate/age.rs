@@ -118,6 +118,28 @@ impl DateFormat {
         NaiveDate::from_ymd_opt(year?, month?, day?)
     }
 
+    /// The pattern with day and month swapped, when a partner who gave this one may have
+    /// meant that (DD/MM/YYYY and MM/DD/YYYY, whatever the separator); `None` for the year,
+    /// month, day order, which reads as it says.
+    pub fn swapped(&self) -> Option<DateFormat> {
+        if self.order == [Part::Year, Part::Month, Part::Day] {
+            return None;
+        }
+        let order = self.order.map(|p| match p {
+            Part::Day => Part::Month,
+            Part::Month => Part::Day,
+            Part::Year => Part::Year,
+        });
+        Some(DateFormat { order, ..*self })
+    }
+
+    /// `date`, read with a pattern, would read as another real date with day and month
+    /// swapped: both are 12 or less and they differ.
+    pub fn could_swap(date: NaiveDate) -> bool {
+        let (day, month) = (date.day(), date.month());
+        day <= 12 && day != month
+    }
+
     /// The patterns that would read `s` as a real date: what to suggest for a date that is not
     /// `YYYY-MM-DD`.
     pub fn that_read(s: &str) -> Vec<&'static str> {
@@ -125,6 +147,23 @@ impl DateFormat {
             .into_iter()
             .filter(|p| Self::parse(p).is_ok_and(|f| f.read(s).is_some()))
             .collect()
+    }
+}
+
+/// The pattern as given: `DD/MM/YYYY`.
+impl std::fmt::Display for DateFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, part) in self.order.iter().enumerate() {
+            if i > 0 {
+                write!(f, "{}", self.separator)?;
+            }
+            f.write_str(match part {
+                Part::Year => "YYYY",
+                Part::Month => "MM",
+                Part::Day => "DD",
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -171,5 +210,26 @@ mod format_tests {
             ["DD/MM/YYYY", "MM/DD/YYYY"]
         );
         assert!(DateFormat::that_read("not a date").is_empty());
+    }
+
+    #[test]
+    fn day_and_month_swap_unless_the_year_comes_first() {
+        let dmy = DateFormat::parse("DD.MM.YYYY").unwrap();
+        assert_eq!(dmy.to_string(), "DD.MM.YYYY");
+        assert_eq!(dmy.swapped().unwrap().to_string(), "MM.DD.YYYY");
+        let mdy = DateFormat::parse("MM/DD/YYYY").unwrap();
+        assert_eq!(mdy.swapped().unwrap().to_string(), "DD/MM/YYYY");
+        assert_eq!(DateFormat::parse("YYYY/MM/DD").unwrap().swapped(), None);
+        assert_eq!(
+            DateFormat::parse("YYYY-DD-MM")
+                .unwrap()
+                .swapped()
+                .map(|f| f.to_string()),
+            Some("YYYY-MM-DD".to_string())
+        );
+        assert!(DateFormat::could_swap(date(1990, 1, 5)));
+        assert!(DateFormat::could_swap(date(1990, 12, 11)));
+        assert!(!DateFormat::could_swap(date(1990, 1, 13)));
+        assert!(!DateFormat::could_swap(date(1990, 6, 6)));
     }
 }

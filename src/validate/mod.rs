@@ -103,6 +103,11 @@ impl Validator {
         })
     }
 
+    /// How the file writes dates of birth (`--date-format`); `None`: `YYYY-MM-DD` only.
+    pub fn date_format(&self) -> Option<DateFormat> {
+        self.date_format
+    }
+
     /// Checks one row. All problems of the row are reported together.
     pub fn check(&self, row: &RowView<'_>) -> Checked {
         let mut p = Problems::default();
