@@ -290,6 +290,15 @@ fn rules(dir: &Path, keep_phone_format: bool) -> Rules {
     }
 }
 
+/// Removes the benchmark's temporary folder when dropped.
+struct Cleanup(std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let rows: u64 = match std::env::args().nth(1) {
         Some(s) => s.replace(['_', ','], "").parse()?,
@@ -309,8 +318,18 @@ fn main() -> anyhow::Result<()> {
         Phones::National
     };
     let keep_phone_format = has("keep");
-    let tmp = tempfile::tempdir()?;
-    let csv = tmp.path().join("bench.csv");
+    // BENCH_DIR keeps the generated files there (to measure the command line's memory on
+    // them afterwards); without it they go with a temporary folder.
+    let tmp = match std::env::var_os("BENCH_DIR") {
+        Some(dir) => tempfile::Builder::new()
+            .prefix("bench-")
+            .tempdir_in(dir)?
+            .keep(),
+        None => tempfile::tempdir()?.keep(),
+    };
+    let _cleanup = (std::env::var_os("BENCH_DIR").is_none()).then(|| Cleanup(tmp.clone()));
+    let tmp = tmp.as_path();
+    let csv = tmp.join("bench.csv");
 
     let t = Instant::now();
     let bytes = generate(&csv, rows, phones)?;
@@ -329,7 +348,7 @@ fn main() -> anyhow::Result<()> {
 
     // The country tables are built once per process, by the first Validator::new.
     let clock = Clock::start();
-    let validator = Validator::new(rules(tmp.path(), keep_phone_format))?;
+    let validator = Validator::new(rules(tmp, keep_phone_format))?;
     clock.show("Validator::new (once)", 0);
 
     // 2. Parsing plus row validation, nothing kept.
@@ -347,7 +366,7 @@ fn main() -> anyhow::Result<()> {
 
     // 3. Parsing plus planning: validation and in-file dedupe.
     let clock = Clock::start();
-    let mut planner = Planner::new(Validator::new(rules(tmp.path(), keep_phone_format))?, None);
+    let mut planner = Planner::new(Validator::new(rules(tmp, keep_phone_format))?, None);
     let mut input = CsvInput::open(&csv, &Reading::csv(b','))?;
     let columns = input.columns.clone();
     let mut sent = 0u64;
@@ -375,14 +394,14 @@ fn main() -> anyhow::Result<()> {
         date_format: None,
         keep_phone_format,
     };
-    let report_dir = tmp.path().join("report");
+    let report_dir = tmp.join("report");
     let clock = Clock::start();
     let exit = cartevo_enroll::internals::validate_file(&input, &csv, &report_dir)?;
     clock.show("validate_file (end to end)", rows);
     assert_eq!(exit.code(), 0, "validate must find every row valid");
 
     if has("forms") {
-        forms(&csv, rows, tmp.path(), &input)?;
+        forms(&csv, rows, tmp, &input)?;
     }
     println!(
         "target: 500000 rows/s on one core; cores online: {}",

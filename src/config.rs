@@ -168,6 +168,7 @@ impl ReconcileSettings {
                 files: args.files,
                 journal: args.journal.journal,
                 report_dir: args.report_dir,
+                date_format: profile.date_format,
                 reading: reading(args.read, &profile),
                 cards: args.cards,
                 transactions: args.transactions,

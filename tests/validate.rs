@@ -520,9 +520,9 @@ fn a_row_with_another_number_of_fields_is_invalid_and_the_rest_goes_on() {
     let ragged = out.result(2);
     assert_eq!(ragged.status, "invalid");
     assert!(
-        ragged
-            .message
-            .contains("row: has 18 fields where the header has 17; a value holds an unquoted ','"),
+        ragged.message.contains(
+            "row: has 18 fields where the header has 17 (a value may hold an unquoted ','"
+        ),
         "{ragged:?}"
     );
     let rejects = out.rejects();
@@ -1224,6 +1224,46 @@ fn the_terminal_and_summary_json_name_the_commonest_problems() {
     // No --date-format: no date can read two ways.
     assert_eq!(summary["ambiguous_dates"], 0);
     assert!(!out.stderr.contains("could also be read"), "{}", out.stderr);
+}
+
+/// A problem whose text holds its own advice is counted whole, not cut at its punctuation
+/// into a "problem" that is only the advice.
+#[test]
+fn a_problem_with_its_advice_is_counted_as_one() {
+    let work = Work::new();
+    let mut damaged = url_row(1);
+    damaged[12] = "1.23457E+10".to_string();
+    let mut ragged = url_row(2).join(",");
+    ragged.push_str(",extra");
+    let mut text = csv_text(URL_HEADER, &[damaged, url_row(3)]);
+    text.extend_from_slice(format!("{ragged}\n").as_bytes());
+    let file = work.write("partner.csv", &text);
+    let out = work.validate(&file, &[]);
+    out.expect_code(2);
+    let invalid: Vec<String> = out.summary()["problems"]["invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["problem"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(invalid.len(), 2, "{invalid:?}");
+    for problem in &invalid {
+        assert!(
+            problem.starts_with("identification_number: is in scientific notation")
+                || problem.starts_with("row: has 18 fields where the header has 17"),
+            "{invalid:?}"
+        );
+    }
+    assert!(
+        invalid
+            .iter()
+            .any(|p| p.contains("format the column as text"))
+    );
+    assert!(
+        invalid
+            .iter()
+            .any(|p| p.contains("put that value in double quotes"))
+    );
 }
 
 #[test]

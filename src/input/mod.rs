@@ -165,10 +165,11 @@ impl<'a> RowView<'a> {
         RowView { columns, record }
     }
 
+    #[inline]
     pub fn get(&self, field: Field) -> Cow<'a, str> {
         let value = text::clean(self.raw(field));
         match &self.columns.values {
-            Some(mapping) => mapping.word(field, value),
+            Some(mapping) => mapped(mapping, field, value),
             None => value,
         }
     }
@@ -179,12 +180,21 @@ impl<'a> RowView<'a> {
         self.raw(field).trim_matches(text::is_edge_junk)
     }
 
+    #[inline]
     fn raw(&self, field: Field) -> &'a str {
         self.columns
             .column(field)
             .and_then(|i| self.record.get(i))
             .unwrap_or("")
     }
+}
+
+/// A profile's word for a value, kept out of line: most files have no profile, and
+/// [`RowView::get`] runs for every field of every row.
+#[cold]
+#[inline(never)]
+fn mapped<'a>(mapping: &'a Mapping, field: Field, value: Cow<'a, str>) -> Cow<'a, str> {
+    mapping.word(field, value)
 }
 
 /// How a partner file is read: its format, not its values.
@@ -636,16 +646,21 @@ impl CsvInput {
             b'\t' => "tab".to_string(),
             d => format!("'{}'", d as char),
         };
-        let mut problem = format!("row: has {len} fields where the header has {expected}");
+        // One problem, so no "; " in it: that separates the problems of a row.
+        let mut hints = Vec::new();
         if len > expected {
-            problem.push_str(&format!(
-                "; a value holds an unquoted {delimiter}: put that value in double quotes"
+            hints.push(format!(
+                "a value may hold an unquoted {delimiter}: put that value in double quotes"
             ));
         }
         if self.record.iter().any(|f| f.contains(['\n', '\r'])) {
-            problem.push_str(
-                "; a quoted value runs over several lines: a closing quote may be missing",
+            hints.push(
+                "a quoted value runs over several lines: a closing quote may be missing".into(),
             );
+        }
+        let mut problem = format!("row: has {len} fields where the header has {expected}");
+        if !hints.is_empty() {
+            problem.push_str(&format!(" ({})", hints.join(", and ")));
         }
         problem
     }
@@ -665,7 +680,8 @@ impl CsvInput {
                 match text.encoding() {
                     None if !text.gzip() => at,
                     _ => {
-                        let scale = text.raw_bytes() as f64 / text.produced().max(1) as f64;
+                        let decoded = text.produced() + text.ahead();
+                        let scale = text.raw_bytes() as f64 / decoded.max(1) as f64;
                         (at as f64 * scale) as u64
                     }
                 }

@@ -354,9 +354,23 @@ impl Text {
         self.produced
     }
 
-    /// Bytes of the file read from disk so far.
+    /// Bytes of the file read from disk and taken by the layers above so far: what the raw
+    /// read-ahead holds is not counted.
     pub(super) fn raw_bytes(&self) -> u64 {
-        self.stack.raw().get_ref().bytes()
+        let raw = self.stack.raw();
+        raw.get_ref().bytes() - raw.buffer().len() as u64
+    }
+
+    /// Bytes decoded or decompressed but not yet handed out (the decompressed bytes waiting
+    /// for a decoder are counted as if they were text: an estimate).
+    pub(super) fn ahead(&self) -> u64 {
+        let n = match &self.stack {
+            Stack::Plain(_) => 0,
+            Stack::Gzip(r) => r.buffer().len(),
+            Stack::Decoded(r) => r.end - r.start,
+            Stack::GzipDecoded(r) => r.end - r.start + r.inner.buffer().len(),
+        };
+        n as u64
     }
 
     /// Whether a sequence that is not valid in the file's encoding was replaced in text

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 
 use crate::api::RemoteCustomer;
 use crate::input::{Field, RowView};
+use crate::validate::DateFormat;
 
 /// The CSV columns compared, in the order mismatches are listed. The names reported are the
 /// CSV's (which are the create request's), not the read endpoint's (`phone_country_code`,
@@ -37,13 +38,29 @@ pub struct Expected {
     /// cell: Cartevo holds one or the other, and reconcile does not know which flag the run
     /// had.
     national_phone: Option<String>,
+    /// The dates the written date of birth may be: the one `--date-format` (or the profile's
+    /// `date_format`) reads, or without one, every date a pattern reads from it (one for
+    /// `YYYY-MM-DD`, two for an ambiguous `01/02/1990`).
+    born: Vec<NaiveDate>,
 }
 
 impl Expected {
-    pub fn from_row(row: &RowView<'_>) -> Expected {
+    pub fn from_row(row: &RowView<'_>, date_format: Option<DateFormat>) -> Expected {
+        let written = row.get(Field::DateOfBirth);
+        let born = match date_format {
+            Some(format) => format.read(&written).into_iter().collect(),
+            None => match crate::validate::parse_date(&written) {
+                Some(day) => vec![day],
+                None => DateFormat::that_read(&written)
+                    .into_iter()
+                    .filter_map(|p| DateFormat::parse(p).ok()?.read(&written))
+                    .collect(),
+            },
+        };
         Expected {
             values: COMPARED.map(|f| row.get(f).into_owned()),
             national_phone: crate::validate::national_phone(row),
+            born,
         }
     }
 
@@ -93,7 +110,9 @@ pub fn mismatches(expected: &Expected, customer: &RemoteCustomer) -> Vec<&'stati
             remote(customer, **f).is_some_and(|theirs| {
                 let sent_national = **f == Field::PhoneNumber
                     && expected.national_phone.as_deref() == Some(theirs.trim());
-                !(same(**f, expected.get(**f), theirs) || sent_national)
+                let sent_date = **f == Field::DateOfBirth
+                    && date(theirs).is_some_and(|d| expected.born.contains(&d));
+                !(same(**f, expected.get(**f), theirs) || sent_national || sent_date)
             })
         })
         .map(|f| f.name())
@@ -110,6 +129,8 @@ fn same(field: Field, ours: &str, theirs: &str) -> bool {
             (Some(a), Some(b)) => a == b,
             _ => ours == theirs,
         },
+        // A spreadsheet drops the "+" of "+234", and validation puts it back.
+        Field::CountryPhoneCode => ours.trim_start_matches('+') == theirs.trim_start_matches('+'),
         _ => ours == theirs,
     }
 }
@@ -142,7 +163,7 @@ mod tests {
             "nin",
             "1990-01-15",
         ]);
-        Expected::from_row(&RowView::new(&columns, &record))
+        Expected::from_row(&RowView::new(&columns, &record), None)
     }
 
     fn reference_customer() -> RemoteCustomer {
@@ -183,7 +204,7 @@ mod tests {
             Field::PhoneNumber,
         ]);
         let record = csv::StringRecord::from(vec!["NG", "+234", "0801-234-5678"]);
-        let expected = Expected::from_row(&RowView::new(&columns, &record));
+        let expected = Expected::from_row(&RowView::new(&columns, &record), None);
         let holding = |phone: &str| -> RemoteCustomer {
             serde_json::from_value(serde_json::json!({"id": "x", "phone_number": phone})).unwrap()
         };
@@ -193,6 +214,30 @@ mod tests {
         for other in ["8012345679", "08012345678", "2348012345678"] {
             assert_eq!(mismatches(&expected, &holding(other)), ["phone_number"]);
         }
+    }
+
+    #[test]
+    fn a_date_matches_as_the_date_format_reads_it() {
+        let columns = ColumnMap::from_fields(&[Field::CountryPhoneCode, Field::DateOfBirth]);
+        let record = csv::StringRecord::from(vec!["234", "03/04/1990"]);
+        let row = RowView::new(&columns, &record);
+        let holding = |born: &str| -> RemoteCustomer {
+            serde_json::from_value(serde_json::json!({
+                "id": "x", "date_of_birth": born, "phone_country_code": "+234"
+            }))
+            .unwrap()
+        };
+        let day_first = Expected::from_row(&row, Some(DateFormat::parse("DD/MM/YYYY").unwrap()));
+        assert!(mismatches(&day_first, &holding("1990-04-03T00:00:00.000Z")).is_empty());
+        assert_eq!(
+            mismatches(&day_first, &holding("1990-03-04")),
+            ["date_of_birth"]
+        );
+        // Without a format, either reading of an ambiguous date is what was sent.
+        let any = Expected::from_row(&row, None);
+        assert!(mismatches(&any, &holding("1990-04-03")).is_empty());
+        assert!(mismatches(&any, &holding("1990-03-04")).is_empty());
+        assert_eq!(mismatches(&any, &holding("1990-04-04")), ["date_of_birth"]);
     }
 
     #[test]

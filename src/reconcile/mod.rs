@@ -35,6 +35,7 @@ use crate::input::{CsvInput, Field, Reading, RowView};
 use crate::journal::{FileEntry, Journal, JournalRead, JournalStatus, RowState};
 use crate::report::{Figures, SummaryCommand, SummaryInput};
 use crate::status::Status;
+use crate::validate::DateFormat;
 use compare::Expected;
 use output::{CardTally, Checked, ReconcileReport, Summary, TransactionTally, Verdict};
 
@@ -50,6 +51,9 @@ pub struct Settings {
     /// `None`: `reports/reconcile-<UTC timestamp>/`.
     pub report_dir: Option<PathBuf>,
     pub reading: Reading,
+    /// How the files write dates of birth (the profile's `date_format`); `None`: any
+    /// reading of the written date matches.
+    pub date_format: Option<DateFormat>,
     pub cards: bool,
     pub transactions: bool,
     pub resolve_duplicates: bool,
@@ -284,8 +288,10 @@ async fn reconcile_file(
     let producer = {
         let journal_path = settings.journal.clone();
         let target = target.clone();
-        let reading = settings.reading.clone();
-        tokio::task::spawn_blocking(move || produce(&journal_path, &target, &reading, jobs_tx))
+        let (reading, date_format) = (settings.reading.clone(), settings.date_format);
+        tokio::task::spawn_blocking(move || {
+            produce(&journal_path, &target, &reading, date_format, jobs_tx)
+        })
     };
 
     let progress = progress(&target.path);
@@ -353,6 +359,7 @@ fn produce(
     journal: &Path,
     target: &Target,
     reading: &Reading,
+    date_format: Option<DateFormat>,
     jobs: mpsc::Sender<Job>,
 ) -> Result<()> {
     let journal = JournalRead::open(journal)?;
@@ -367,7 +374,7 @@ fn produce(
             row,
             reference: view.get(Field::Reference).into_owned(),
             customer_id: customer_id.to_owned(),
-            expected: Expected::from_row(&view),
+            expected: Expected::from_row(&view, date_format),
         };
         jobs.blocking_send(job)
             .map_err(|_| anyhow!("reconcile stopped"))

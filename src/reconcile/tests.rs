@@ -120,6 +120,7 @@ impl Fixture {
             journal: self.journal.clone(),
             report_dir: Some(self.out()),
             reading: crate::input::Reading::default(),
+            date_format: None,
             cards: false,
             transactions: false,
             resolve_duplicates: false,

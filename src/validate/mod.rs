@@ -379,7 +379,7 @@ fn excel_damaged(p: &mut Problems, field: Field, value: &str) -> bool {
         p.error(
             field,
             "is in scientific notation (a number written with E+): the spreadsheet lost its last \
-             digits; format the column as text before exporting, and send the full numbers",
+             digits (format the column as text before exporting, and send the full numbers)",
         );
         return true;
     }
