@@ -203,7 +203,10 @@ impl Planner {
                 });
             }
             Checked::Valid { customer, warnings } => {
-                if self.dates.format.is_some() {
+                // Only dates the pattern read: a date cell's YYYY-MM-DD reads one way.
+                if let Some(format) = self.dates.format
+                    && format.read(&view.get(Field::DateOfBirth)).is_some()
+                {
                     self.dates.count(customer.date_of_birth);
                 }
                 (customer, warnings.join("; "))

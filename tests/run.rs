@@ -1105,9 +1105,10 @@ async fn standard_input_is_a_file_like_any_other() {
     let url = format!("{}/api/v1", server.uri());
     let file = case.csv("in.csv", (1..=3).map(row));
     let text = std::fs::read(&file).unwrap();
-    for (report, sent) in [("r1", 3), ("r2", 3)] {
+    // `/dev/stdin` on a pipe cannot be read twice either: it is spooled like `-`.
+    for (input, report, sent) in [("-", "r1", 3), ("-", "r2", 3), ("/dev/stdin", "r4", 3)] {
         let mut child = case
-            .command(&url, Path::new("-"), report, &[])
+            .command(&url, Path::new(input), report, &[])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

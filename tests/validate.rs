@@ -510,7 +510,8 @@ fn a_column_twice_is_fatal() {
 }
 
 /// One unquoted delimiter in a value: that row is invalid and goes to rejects.csv as it was
-/// read, all 18 fields of it; the file's other rows are checked as usual.
+/// read, all 18 fields of it (`row` and `error` under their headers, the field past the
+/// header's 17 after them); the file's other rows are checked as usual.
 #[test]
 fn a_row_with_another_number_of_fields_is_invalid_and_the_rest_goes_on() {
     let work = Work::new();
@@ -527,7 +528,10 @@ fn a_row_with_another_number_of_fields_is_invalid_and_the_rest_goes_on() {
     );
     let rejects = out.rejects();
     assert_eq!(rejects.rows[0].len(), 18 + 2, "{:?}", rejects.rows[0]);
-    assert_eq!(rejects.rows[0][18], "2");
+    assert_eq!(rejects.headers[17], "row");
+    assert_eq!(rejects.rows[0][17], "2");
+    assert!(rejects.rows[0][18].starts_with("row: has 18 fields"));
+    assert_eq!(rejects.rows[0][19], "extra");
 }
 
 /// A quote never closed swallows the rest of the file: fatal, naming the line it opened on.

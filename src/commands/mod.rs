@@ -59,30 +59,43 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// `-` among the files: standard input, spooled to a private temporary file (0600, removed
+/// `-` among the files (standard input), and any file that can be read only once (a pipe,
+/// `/dev/stdin`, a shell's `<(...)`): each spooled to a private temporary file (0600, removed
 /// when the command ends) so that it can be hashed, read again and resumed like any file.
-/// The returned file must live as long as the command.
-fn spool_stdin(
-    files: &mut [std::path::PathBuf],
-) -> anyhow::Result<Option<tempfile::NamedTempFile>> {
+/// The returned files must live as long as the command.
+fn spool_stdin(files: &mut [std::path::PathBuf]) -> anyhow::Result<Vec<tempfile::NamedTempFile>> {
     use anyhow::Context;
     let dashes = files.iter().filter(|f| f.as_os_str() == "-").count();
-    if dashes == 0 {
-        return Ok(None);
-    }
     anyhow::ensure!(
-        dashes == 1,
+        dashes <= 1,
         "'-' (standard input) is given {dashes} times: it can be read once"
     );
-    let mut spooled = tempfile::Builder::new()
-        .prefix("stdin-")
-        .suffix(".csv")
-        .tempfile()
-        .context("could not create a temporary file for standard input")?;
-    std::io::copy(&mut std::io::stdin().lock(), &mut spooled)
-        .context("could not read standard input")?;
-    for file in files.iter_mut().filter(|f| f.as_os_str() == "-") {
-        *file = spooled.path().to_path_buf();
+    let mut spooled = Vec::new();
+    for file in files.iter_mut() {
+        let stdin = file.as_os_str() == "-";
+        // A missing file, a folder or a regular file is left to the reader's messages.
+        let once = stdin || std::fs::metadata(&*file).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        if !once {
+            continue;
+        }
+        let shown = if stdin {
+            "standard input".to_string()
+        } else {
+            format!("'{}'", file.display())
+        };
+        let mut copy = tempfile::Builder::new()
+            .prefix("stdin-")
+            .suffix(".csv")
+            .tempfile()
+            .with_context(|| format!("could not create a temporary file for {shown}"))?;
+        let copied = if stdin {
+            std::io::copy(&mut std::io::stdin().lock(), &mut copy)
+        } else {
+            std::fs::File::open(&*file).and_then(|mut f| std::io::copy(&mut f, &mut copy))
+        };
+        copied.with_context(|| format!("could not read {shown}"))?;
+        *file = copy.path().to_path_buf();
+        spooled.push(copy);
     }
-    Ok(Some(spooled))
+    Ok(spooled)
 }

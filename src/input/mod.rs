@@ -307,7 +307,7 @@ impl CsvInput {
             line,
             problem,
         };
-        let form = match source::sniff(&mut file).map_err(io)? {
+        let form = match source::sniff(&mut file, reading.encoding).map_err(io)? {
             Ok(form) => form,
             Err(what) => {
                 return Err(InputError::NotText {
@@ -573,8 +573,8 @@ impl CsvInput {
                 let likely = source::likely_encoding(raw.as_slice());
                 self.record = raw.iter().map(String::from_utf8_lossy).collect();
                 self.problem = Some(format!(
-                    "{}: holds bytes that are not valid UTF-8 (shown as \u{fffd} in \
-                     rejects.csv); they look {}-encoded: try --encoding {}",
+                    "{}: holds bytes that are not valid UTF-8, shown as \u{fffd} in \
+                     rejects.csv (they look {}-encoded: try --encoding {})",
                     self.column_name(column),
                     likely.name(),
                     likely.name().to_ascii_lowercase()
@@ -642,6 +642,15 @@ impl CsvInput {
 
     fn unequal_lengths(&self) -> String {
         let (len, expected) = (self.record.len(), self.headers.len());
+        if let Records::Sheet(_) = self.records
+            && len > expected
+        {
+            // No delimiter or quote in a workbook: a cell right of the last header.
+            return format!(
+                "row: has a value in column {len} where the header has {expected} columns (a \
+                 cell right of the last header)"
+            );
+        }
         let delimiter = match self.delimiter {
             b'\t' => "tab".to_string(),
             d => format!("'{}'", d as char),
@@ -856,15 +865,30 @@ fn map_columns(
                 .unwrap_or_default(),
             _ => String::new(),
         };
+        // A file sent without its header row has a customer where the headers go: that line
+        // is personal data, and is not repeated in a message.
+        let data_like = headers.iter().any(|h| {
+            let digits = h.bytes().filter(u8::is_ascii_digit).count();
+            h.contains(['@', '\n', '\r']) || digits >= 6
+        });
+        if data_like {
+            return Err(bad(format!(
+                "required column{} missing: {}{hint}; the first line looks like a customer's \
+                 data, not a header row: the file needs a header row (see the README's Input \
+                 section)",
+                if missing.len() > 1 { "s" } else { "" },
+                missing.join(", "),
+            )));
+        }
         // What the file has instead, and what each unread header most likely meant.
         let found: Vec<String> = headers
             .iter()
             .filter(|h| !h.trim().is_empty())
             .map(|h| match closest_field(h).filter(|f| !map.has(*f)) {
                 Some(f) if known(&normalise(h)).is_none() => {
-                    format!("'{}' (closest field: {f})", text::printable(h.trim()))
+                    format!("'{}' (closest field: {f})", shown_header(h))
                 }
-                _ => format!("'{}'", text::printable(h.trim())),
+                _ => format!("'{}'", shown_header(h)),
             })
             .collect();
         return Err(bad(format!(
@@ -882,6 +906,11 @@ fn map_columns(
         ));
     }
     Ok(map)
+}
+
+/// A header as a message shows it: printable, and at most 60 characters.
+fn shown_header(header: &str) -> String {
+    text::cut(text::printable(header.trim()).into_owned(), 60)
 }
 
 /// A parser error: with flexible records read as bytes, only the file's reading can fail.

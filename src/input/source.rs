@@ -20,7 +20,12 @@ pub(super) enum Form {
 }
 
 /// Reads the head of `file` and says what it is, or why it cannot be read as partner data.
-pub(super) fn sniff(file: &mut File) -> io::Result<Result<Form, String>> {
+/// `encoding` is `--encoding`: a UTF-16 one makes a head full of zero bytes text.
+pub(super) fn sniff(
+    file: &mut File,
+    encoding: Option<&'static Encoding>,
+) -> io::Result<Result<Form, String>> {
+    let utf16 = encoding.is_some_and(|e| e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE);
     use std::io::Seek;
     let mut head = Vec::with_capacity(8192);
     file.by_ref().take(8192).read_to_end(&mut head)?;
@@ -32,25 +37,27 @@ pub(super) fn sniff(file: &mut File) -> io::Result<Result<Form, String>> {
         let _ = flate2::read::MultiGzDecoder::new(&head[..])
             .take(8192)
             .read_to_end(&mut inner);
-        return Ok(match binary(&inner) {
+        return Ok(match binary(&inner).filter(|_| !utf16) {
             Some(what) => Err(format!("a gzip file holding {what}")),
             None => Ok(Form::Text { gzip: true }),
         });
     }
     if head.starts_with(b"PK\x03\x04") {
-        return Ok(
-            if zip_holds(&head, b"xl/") || zip_holds(&head, b"[Content_Types].xml") {
-                Ok(Form::Workbook)
-            } else if zip_holds(&head, b"application/vnd.oasis.opendocument.spreadsheet") {
-                Err("an OpenDocument spreadsheet (.ods): save it as .xlsx, or as CSV UTF-8".into())
-            } else if zip_holds(&head, b"word/") {
-                Err("a Word document (.docx), not a spreadsheet".into())
-            } else {
-                Err("a zip archive: unzip it and give the CSV or .xlsx file inside".into())
-            },
-        );
+        // Every Office Open XML file has a [Content_Types].xml: a document or a presentation
+        // is told apart by its folders first.
+        return Ok(if zip_holds(&head, b"word/") {
+            Err("a Word document (.docx), not a spreadsheet".into())
+        } else if zip_holds(&head, b"ppt/") {
+            Err("a PowerPoint presentation (.pptx), not a spreadsheet".into())
+        } else if zip_holds(&head, b"application/vnd.oasis.opendocument.spreadsheet") {
+            Err("an OpenDocument spreadsheet (.ods): save it as .xlsx, or as CSV UTF-8".into())
+        } else if zip_holds(&head, b"xl/") || zip_holds(&head, b"[Content_Types].xml") {
+            Ok(Form::Workbook)
+        } else {
+            Err("a zip archive: unzip it and give the CSV or .xlsx file inside".into())
+        });
     }
-    Ok(match binary(&head) {
+    Ok(match binary(&head).filter(|_| !utf16) {
         Some(what) => Err(what),
         None => Ok(Form::Text { gzip: false }),
     })
@@ -84,8 +91,10 @@ fn binary(head: &[u8]) -> Option<String> {
     if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
         return None; // UTF-16 with its byte-order mark: text.
     }
+    // A stray zero byte in a text file is one row's problem, not the file's: a binary file
+    // has them everywhere.
     let nuls = head.iter().filter(|&&b| b == 0).count();
-    if nuls == 0 {
+    if nuls == 0 || nuls * 100 < head.len() {
         return None;
     }
     // Text in UTF-16 without a byte-order mark has a NUL beside every ASCII character.
@@ -466,6 +475,13 @@ pub(super) fn open_quote(text: impl Read, delimiter: u8) -> io::Result<Option<u6
     let mut opened = 0u64;
     let mut offset = 0u64;
     let mut reader = BufReader::with_capacity(64 * 1024, text);
+    // A UTF-8 byte-order mark (Excel's "CSV UTF-8" writes one) is not part of the first field:
+    // the quote after it opens that field, as the CSV reader sees it.
+    const BOM: &[u8] = b"\xef\xbb\xbf";
+    if reader.fill_buf()?.starts_with(BOM) {
+        reader.consume(BOM.len());
+        offset = BOM.len() as u64;
+    }
     loop {
         let chunk = reader.fill_buf()?;
         if chunk.is_empty() {

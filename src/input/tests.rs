@@ -151,8 +151,10 @@ fn a_quote_open_at_the_end_of_the_file_is_fatal_naming_the_line_that_opened_it()
             format!("{HEADER}\n{}\n{open}\n", good.replace(",X,", ",\"X\nY\","),),
             4,
         ),
-        // In the header itself, and on the last line without a line break.
+        // In the header itself, also after Excel's UTF-8 byte-order mark, and on the last
+        // line without a line break.
         (format!("\"first_name,{HEADER}\n{good}\n"), 1),
+        (format!("\u{feff}\"first_name,{HEADER}\n{good}\n"), 1),
         (
             format!("{HEADER}\n{good}\n{}", good.replace(",v", ",\"v")),
             3,
@@ -441,6 +443,22 @@ fn missing_columns_name_the_headers_found_and_the_closest_field() {
     assert!(e.contains("the file's headers: "), "{e}");
 }
 
+/// A file sent without its header row: its first customer is not repeated in the message.
+#[test]
+fn a_first_line_of_customer_data_is_not_shown_as_headers() {
+    let first = "Ann,Lee,ann.lee@example.com,X,Y,Z,W,123,CM,+237,677123456,CM-000000001,NIN,\
+                 1990-01-01,u,v";
+    let f = write(format!("{first}\n{first}\n").as_bytes());
+    let e = scan(f.path(), &Reading::csv(b',')).unwrap_err().to_string();
+    assert!(
+        e.contains("the first line looks like a customer's data"),
+        "{e}"
+    );
+    for personal in ["ann.lee", "677123456", "Lee"] {
+        assert!(!e.contains(personal), "{personal}: {e}");
+    }
+}
+
 /// The exports of a real spreadsheet program (LibreOffice Calc, through
 /// `scripts/partner-files/make.sh`) read to the same records as the UTF-8 file they came
 /// from: Windows-1252 text, gzip-compressed or not, "Unicode Text" (UTF-16LE with a BOM,
@@ -573,12 +591,66 @@ fn files_that_are_not_text_are_refused_naming_what_they_are() {
         let e = scan(f.path(), &Reading::default()).unwrap_err().to_string();
         assert!(e.contains(what), "{what}: {e}");
     }
+    // An Office document that is not a workbook is named, not read as one.
+    for (folder, what) in [
+        (&b"word/document.xml"[..], "a Word document"),
+        (b"ppt/slides", "a PowerPoint"),
+    ] {
+        let mut bytes = b"PK\x03\x04\x14\0\0\0\x08\0[Content_Types].xml".to_vec();
+        bytes.extend_from_slice(b"PK\x03\x04\x14\0\0\0\x08\0");
+        bytes.extend_from_slice(folder);
+        let e = scan(write(&bytes).path(), &Reading::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(what), "{what}: {e}");
+    }
     // Gzip is looked into: a compressed PDF is still a PDF.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, b"%PDF-1.7\n").unwrap();
     let f = write(&gz.finish().unwrap());
     let e = scan(f.path(), &Reading::default()).unwrap_err().to_string();
     assert!(e.contains("a gzip file holding a PDF document"), "{e}");
+}
+
+/// UTF-16 without a byte-order mark is read with the --encoding the refusal names; one zero
+/// byte in a UTF-8 file is its row's problem, not a binary file.
+#[test]
+fn utf16_without_a_mark_reads_with_its_encoding_and_a_stray_zero_byte_stays_in_its_row() {
+    let good = "Ann,Lee,a@b.co,X,Y,Z,W,123,CM,+237,1234,1,NIN,1990-01-01,u,v";
+    let text = format!("{HEADER}\n{good}\n");
+    for (encoding, units) in [
+        (
+            encoding_rs::UTF_16LE,
+            text.encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect::<Vec<u8>>(),
+        ),
+        (
+            encoding_rs::UTF_16BE,
+            text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        ),
+    ] {
+        let f = write(&units);
+        assert!(scan(f.path(), &Reading::default()).is_err());
+        let reading = Reading {
+            encoding: Some(encoding),
+            ..Reading::default()
+        };
+        let mut input = CsvInput::open(f.path(), &reading).unwrap();
+        let record = input.next_record().unwrap().unwrap();
+        assert_eq!(&record.fields[2], "a@b.co");
+        assert!(record.problem.is_none());
+    }
+    let body = format!(
+        "{HEADER}\n{good}\n{}\n{good}\n",
+        good.replace("Lee", "L\0ee")
+    );
+    assert_eq!(
+        scan(write(body.as_bytes()).path(), &Reading::default())
+            .unwrap()
+            .1,
+        3
+    );
 }
 
 #[test]

@@ -48,7 +48,7 @@ impl Expected {
     pub fn from_row(row: &RowView<'_>, date_format: Option<DateFormat>) -> Expected {
         let written = row.get(Field::DateOfBirth);
         let born = match date_format {
-            Some(format) => format.read(&written).into_iter().collect(),
+            Some(format) => format.read_or_iso(&written).into_iter().collect(),
             None => match crate::validate::parse_date(&written) {
                 Some(day) => vec![day],
                 None => DateFormat::that_read(&written)
@@ -210,6 +210,10 @@ mod tests {
         };
         // Sent without --keep-phone-format, then with it.
         assert!(mismatches(&expected, &holding("8012345678")).is_empty());
+        // A dial code a spreadsheet wrote without its "+" reads the same.
+        let record = csv::StringRecord::from(vec!["NG", "234", "0801-234-5678"]);
+        let without_plus = Expected::from_row(&RowView::new(&columns, &record), None);
+        assert!(mismatches(&without_plus, &holding("8012345678")).is_empty());
         assert!(mismatches(&expected, &holding("0801-234-5678")).is_empty());
         for other in ["8012345679", "08012345678", "2348012345678"] {
             assert_eq!(mismatches(&expected, &holding(other)), ["phone_number"]);

@@ -16,6 +16,9 @@ pub(super) struct Rejects {
     /// Where the file already has a `row` / an `error` column; `None`: appended.
     row_column: Option<usize>,
     error_column: Option<usize>,
+    /// The header's number of columns: a record of another length (an invalid row) is laid
+    /// out against it, so that `row` and `error` stay under their headers.
+    width: usize,
     fields: Vec<String>,
 }
 
@@ -44,6 +47,7 @@ impl Rejects {
             row: itoa::Buffer::new(),
             row_column,
             error_column,
+            width: headers.len(),
             fields: Vec::new(),
         })
     }
@@ -55,20 +59,27 @@ impl Writer for Rejects {
             return Ok(());
         }
         let row = self.row.format(r.row);
-        if self.row_column.is_none() && self.error_column.is_none() {
+        let fitting = r.record.len() == self.width;
+        if fitting && self.row_column.is_none() && self.error_column.is_none() {
             return self
                 .out
                 .write_record(r.record.iter().chain([row, r.message]).map(guard_cell))
                 .with_context(|| super::could_not_write(&self.out));
         }
+        // The header's columns first (a short record padded with empty cells), then the
+        // appended `row` and `error`, then what a long record holds past the header.
         self.fields.clear();
-        self.fields.extend(r.record.iter().map(str::to_owned));
+        self.fields
+            .extend(r.record.iter().take(self.width).map(str::to_owned));
+        self.fields.resize(self.width, String::new());
         for (column, value) in [(self.row_column, row), (self.error_column, r.message)] {
             match column {
-                Some(i) if i < self.fields.len() => self.fields[i] = value.to_owned(),
-                _ => self.fields.push(value.to_owned()),
+                Some(i) => self.fields[i] = value.to_owned(),
+                None => self.fields.push(value.to_owned()),
             }
         }
+        self.fields
+            .extend(r.record.iter().skip(self.width).map(str::to_owned));
         self.out
             .write_record(self.fields.iter().map(|f| guard_cell(f)))
             .with_context(|| super::could_not_write(&self.out))

@@ -118,6 +118,17 @@ impl DateFormat {
         NaiveDate::from_ymd_opt(year?, month?, day?)
     }
 
+    /// The date `s` names in this pattern, or else in `YYYY-MM-DD`: a workbook's date cells
+    /// are read as `YYYY-MM-DD` whatever the partner types, and a partner's text dates may sit
+    /// beside them. Not for a pattern that starts with the year and separates with `-`
+    /// (`YYYY-DD-MM`), where `YYYY-MM-DD` would be a second reading of the same text.
+    pub fn read_or_iso(&self, s: &str) -> Option<NaiveDate> {
+        self.read(s).or_else(|| {
+            let clashes = self.separator == '-' && self.order[0] == Part::Year;
+            if clashes { None } else { parse_date(s) }
+        })
+    }
+
     /// The pattern with day and month swapped, when a partner who gave this one may have
     /// meant that (DD/MM/YYYY and MM/DD/YYYY, whatever the separator); `None` for the year,
     /// month, day order, which reads as it says.

@@ -236,7 +236,7 @@ impl Validator {
     fn date_of_birth(&self, p: &mut Problems, row: &RowView<'_>) -> Option<NaiveDate> {
         let value = required(p, row, Field::DateOfBirth)?;
         let born = match self.date_format {
-            Some(format) => format.read(&value),
+            Some(format) => format.read_or_iso(&value),
             None => age::parse_date(&value),
         };
         let Some(born) = born else {
@@ -340,8 +340,9 @@ fn national_number<'c>(
 pub(crate) fn national_phone(row: &RowView<'_>) -> Option<String> {
     let (_, entry) = COUNTRIES.get(&row.get(Field::CountryIsoCode))?;
     let dial = row.get(Field::CountryPhoneCode);
-    let dial_code = dial
-        .strip_prefix('+')
+    // With or without its "+": validation puts back one a spreadsheet dropped.
+    let digits = dial.strip_prefix('+').unwrap_or(&dial);
+    let dial_code = Some(digits)
         .filter(|d| (1..=4).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))?
         .parse()
         .ok()?;
@@ -370,7 +371,8 @@ fn excel_damaged(p: &mut Problems, field: Field, value: &str) -> bool {
         return false;
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match mantissa.split_once('.') {
+    // French, German or Spanish Excel writes a decimal comma: 1,23457E+10.
+    let mantissa_ok = match mantissa.split_once(['.', ',']) {
         Some((whole, fraction)) => digits(whole) && digits(fraction),
         None => digits(mantissa),
     };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use tempfile::TempDir;
 
-use super::{Checked, Rules, Validator};
+use super::{Checked, DateFormat, Rules, Validator};
 use crate::customer::{DocumentType, Documents};
 use crate::input::{ColumnMap, Field, RowView};
 
@@ -683,8 +683,11 @@ fn a_date_format_reads_the_partners_dates() {
     .unwrap();
     let (c, _) = valid(check_with(&v, &[(Field::DateOfBirth, "5/1/1990")]));
     assert_eq!(c.date_of_birth, date("1990-01-05"));
+    // A workbook's date cell reads as YYYY-MM-DD beside the pattern.
+    let (c, _) = valid(check_with(&v, &[(Field::DateOfBirth, "1990-01-05")]));
+    assert_eq!(c.date_of_birth, date("1990-01-05"));
     assert_error(
-        check_with(&v, &[(Field::DateOfBirth, "1990-01-05")]),
+        check_with(&v, &[(Field::DateOfBirth, "1990/01/05")]),
         "date_of_birth: not a real date in the form --date-format gives",
     );
     assert_error(
@@ -1765,13 +1768,36 @@ mod properties {
     }
 }
 
+/// A workbook's date cells arrive as YYYY-MM-DD beside a partner's typed DD/MM/YYYY: with
+/// that pattern both read, and YYYY-MM-DD is still not read by YYYY-DD-MM.
+#[test]
+fn a_date_format_also_reads_a_date_cells_yyyy_mm_dd() {
+    let day_first = DateFormat::parse("DD/MM/YYYY").unwrap();
+    let cell = NaiveDate::from_ymd_opt(1990, 1, 15);
+    assert_eq!(day_first.read_or_iso("15/01/1990"), cell);
+    assert_eq!(day_first.read_or_iso("1990-01-15"), cell);
+    assert_eq!(day_first.read("1990-01-15"), None);
+    let odd = DateFormat::parse("YYYY-DD-MM").unwrap();
+    assert_eq!(
+        odd.read_or_iso("1990-01-02"),
+        NaiveDate::from_ymd_opt(1990, 2, 1)
+    );
+    assert_eq!(odd.read_or_iso("1990-01-15"), None);
+}
+
 /// What Excel does to a long number in a column not formatted as text: `1.23457E+10`. The
 /// digits are lost; sending it would enroll a wrong number, and make every later row with the
 /// same mangled value a duplicate of the first.
 #[test]
 fn numbers_a_spreadsheet_turned_into_scientific_notation_are_refused() {
     let f = Fixture::new();
-    for damaged in ["1.23457E+10", "2.34E+11", "1E+10", "8.03123e+09"] {
+    for damaged in [
+        "1.23457E+10",
+        "2.34E+11",
+        "1E+10",
+        "8.03123e+09",
+        "1,23457E+10",
+    ] {
         for field in [Field::IdentificationNumber, Field::PhoneNumber] {
             let errs = errors(f.check(&[(field, damaged)]));
             assert!(
