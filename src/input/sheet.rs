@@ -201,6 +201,16 @@ fn number(f: f64) -> String {
             Some((mantissa, exp)) if !exp.starts_with('-') => format!("{mantissa}E+{exp}"),
             _ => text,
         }
+    } else if f.is_finite() && f != 0.0 {
+        // As Excel shows it in the General format: 15 significant digits, so a binary
+        // fraction's tail (0.30000000000000004) is not read as the partner's digits.
+        let magnitude = f.abs().log10().floor() as i32;
+        let decimals = (14 - magnitude).clamp(0, 30) as usize;
+        let text = format!("{f:.decimals$}");
+        match text.contains('.') {
+            true => text.trim_end_matches('0').trim_end_matches('.').to_string(),
+            false => text,
+        }
     } else {
         f.to_string()
     }
@@ -213,4 +223,26 @@ pub(super) fn sha256(path: &Path) -> std::io::Result<String> {
     while hashing.read(&mut buf)? > 0 {}
     let (_, hasher) = hashing.into_parts();
     Ok(hex::encode(sha2::Digest::finalize(hasher)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    /// Number cells read as Excel's General format shows them: whole numbers without a
+    /// decimal point, 15 significant digits, scientific notation from 1E+15.
+    #[test]
+    fn numbers_read_as_the_spreadsheet_shows_them() {
+        for (cell, shown) in [
+            (8012345678.0, "8012345678"),
+            (0.1 + 0.2, "0.3"),
+            (1.5, "1.5"),
+            (-2.25, "-2.25"),
+            (123456.789012345678, "123456.789012346"),
+            (0.000123, "0.000123"),
+            (1234567890123456.0, "1.234567890123456E+15"),
+        ] {
+            assert_eq!(number(cell), shown, "{cell}");
+        }
+    }
 }
