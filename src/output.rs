@@ -140,19 +140,19 @@ impl Event {
             return;
         }
         let line = match mode.format {
-            LogFormat::Text => self.to_text(),
-            LogFormat::Json => self.to_json_line(),
+            LogFormat::Text => self.into_text(),
+            LogFormat::Json => self.into_json_line(),
         };
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 
-    fn to_text(self) -> String {
+    fn into_text(self) -> String {
         self.text.unwrap_or_else(|| format!("{}\n", self.message))
     }
 
     /// One line: the object and a newline; an empty message (a blank text line) is written
     /// as nothing.
-    fn to_json_line(self) -> String {
+    fn into_json_line(self) -> String {
         if self.message.trim().is_empty() && self.fields.is_empty() {
             return String::new();
         }
@@ -240,7 +240,7 @@ mod tests {
         let line = Event::info("file finished")
             .field("rows", 3)
             .text("not this\n")
-            .to_json_line();
+            .into_json_line();
         assert!(
             line.starts_with(r#"{"timestamp":"#) && line.contains(r#""fields":{"message":"#),
             "{line}"
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn an_error_keeps_its_chain_apart_in_json_and_joined_in_text() {
         let e = anyhow::anyhow!("disk full").context("could not write 'r/results.csv'");
-        let v = parse(&Event::failure(&e).to_json_line());
+        let v = parse(&Event::failure(&e).into_json_line());
         assert_eq!(v["level"], "ERROR");
         assert_eq!(
             v["fields"]["message"],
@@ -271,17 +271,17 @@ mod tests {
             serde_json::json!(["could not write 'r/results.csv'", "disk full"])
         );
         assert_eq!(
-            Event::failure(&e).to_text(),
+            Event::failure(&e).into_text(),
             "error: could not write 'r/results.csv': disk full\n"
         );
     }
 
     #[test]
     fn multi_line_text_is_one_json_line_and_blank_text_is_none() {
-        let v = parse(&Event::warn("\nSIGINT: stopping\n").to_json_line());
+        let v = parse(&Event::warn("\nSIGINT: stopping\n").into_json_line());
         assert_eq!(v["fields"]["message"], "SIGINT: stopping");
-        assert_eq!(Event::info("").to_json_line(), "");
-        assert_eq!(Event::info("").to_text(), "\n");
+        assert_eq!(Event::info("").into_json_line(), "");
+        assert_eq!(Event::info("").into_text(), "\n");
     }
 
     #[test]

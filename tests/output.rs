@@ -121,7 +121,10 @@ fn text_mode_keeps_its_lines_and_stdout_has_only_the_folders() {
     // A folder with a space is still one whole line a script can read.
     assert_eq!(stdout, "out dir\n");
     assert!(work.path("out dir/summary.json").is_file());
-    assert!(stderr.contains("in valid.csv: 17 rows: invalid "), "{stderr}");
+    assert!(
+        stderr.contains("in valid.csv: 17 rows: invalid "),
+        "{stderr}"
+    );
     assert!(stderr.ends_with("report: out dir\n"), "{stderr}");
 }
 
@@ -178,8 +181,15 @@ fn quiet_leaves_errors_on_stderr_and_folders_on_stdout() {
         .args(["--quiet", "validate", "missing.csv"])
         .arg(&invalid));
     assert_eq!(code, 1);
-    assert_eq!(stdout.lines().count(), 1, "the readable file's folder: {stdout}");
-    assert!(stderr.starts_with("error: could not read 'missing.csv'"), "{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the readable file's folder: {stdout}"
+    );
+    assert!(
+        stderr.starts_with("error: could not read 'missing.csv'"),
+        "{stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
     let (code, _, stderr) = out(bin(&work).args(["-q", "-v", "status"]));
@@ -341,10 +351,12 @@ fn run_report_reconcile_and_status_against_the_sandbox_in_json() {
 
     // --quiet: a run that has nothing left to send says nothing, and still names its folder.
     let mut quiet = bin(&work);
-    quiet
-        .args(["run", "-q"])
-        .arg(&file)
-        .args(["--base-url", &sandbox.url, "--report-dir", "quiet"]);
+    quiet.args(["run", "-q"]).arg(&file).args([
+        "--base-url",
+        &sandbox.url,
+        "--report-dir",
+        "quiet",
+    ]);
     common(&mut quiet);
     let (code, stdout, stderr) = out(&mut quiet);
     assert_eq!(code, 2, "{stderr}");
@@ -372,8 +384,12 @@ fn a_run_stopped_by_refused_credentials_is_json_to_the_end() {
         .args(["--report-dir", "r", "--log-format", "json"])
         .env("CARTEVO_CLIENT_KEY", "wrong"));
     assert_ne!(code, 0, "{stderr}");
-    assert_eq!(stdout, "r
-", "the stopped run's report is written");
+    assert_eq!(
+        stdout,
+        "r
+",
+        "the stopped run's report is written"
+    );
     let lines = json_lines(&stderr);
     let errors: Vec<&Value> = lines.iter().filter(|v| v["level"] == "ERROR").collect();
     assert!(
