@@ -22,7 +22,7 @@ async fn dispatch(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Validate(args) => commands::validate::validate(ValidateSettings::new(args)?),
         Command::Run(args) => commands::run::run(RunSettings::new(args)?).await,
-        Command::Status { journal } => commands::status::status(&journal.journal),
+        Command::Status { journal, json } => commands::status::status(&journal.journal, json),
         Command::Report(args) => commands::report::report(ReportSettings::new(args)?),
         Command::Reconcile(args) => {
             commands::reconcile::reconcile(ReconcileSettings::new(args)?).await

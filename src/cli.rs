@@ -21,6 +21,11 @@ pub struct Cli {
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Only errors on stderr: no logs, summaries or progress. Report folders are still
+    /// printed on stdout.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +39,9 @@ pub enum Command {
     Status {
         #[command(flatten)]
         journal: JournalArgs,
+        /// Print it as one JSON document (schemas/status.schema.json).
+        #[arg(long)]
+        json: bool,
     },
     /// Write a file's report again from the journal.
     Report(ReportArgs),

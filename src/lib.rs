@@ -14,7 +14,9 @@
 //!   (reads back what runs created) and `sandbox` (the local API double).
 //! - Leaves used by all: [`exit`], `status` (row statuses), `customer`, `text` (cleaning of
 //!   cell values), `validatorjs` (the server's validation rules), `sqlite` (migrations),
-//!   `files` (owner-only files and folders, written whole), `progress`, [`logging`].
+//!   `files` (owner-only files and folders, written whole), `progress`, [`logging`] and
+//!   [`output`] (stderr's summaries and errors as text or JSON, `--quiet`, stdout's report
+//!   folders).
 //!
 //! Only what `main` needs is public; `internals` serves the benchmarks and fuzz targets.
 
@@ -22,6 +24,7 @@ pub mod app;
 pub mod cli;
 pub mod exit;
 pub mod logging;
+pub mod output;
 
 pub(crate) mod api;
 pub(crate) mod commands;

@@ -11,13 +11,20 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn init(format: LogFormat, verbose: u8) {
+/// Sets up tracing and [`crate::output`] alike. `quiet` leaves errors only, whatever
+/// `RUST_LOG` says: it is the narrower wish, given for this one command.
+pub fn init(format: LogFormat, verbose: u8, quiet: bool) {
+    crate::output::init(format, quiet);
     let default = match verbose {
         0 => "cartevo_enroll=info,warn",
         1 => "cartevo_enroll=debug,warn",
         _ => "cartevo_enroll=trace,info",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = if quiet {
+        EnvFilter::new("error")
+    } else {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -10,7 +10,12 @@ use crate::status::Status;
 
 /// A bar of `len` steps (`None`: a counter with no end) drawn with `template`.
 pub(crate) fn bar(len: Option<u64>, template: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr_with_hz(4));
+    let target = if crate::output::bars_allowed() {
+        ProgressDrawTarget::stderr_with_hz(4)
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(len, target);
     bar.set_style(
         ProgressStyle::with_template(template)
             .expect("valid template")

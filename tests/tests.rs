@@ -10,6 +10,10 @@ mod validate;
 /// `run` against wiremock: answer classes, retries, tokens, stops, resume, already_enrolled.
 mod run;
 
+/// Where output goes: JSON lines on stderr, report folders on stdout, `--quiet`,
+/// `status --json`.
+mod output;
+
 /// The binary against the sandbox process: failure rehearsal and SIGKILL then resume.
 mod e2e;
 

@@ -90,8 +90,8 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
     })?
     .start()
     .await?;
-    eprintln!("sandbox: {}", sandbox.url());
-    eprintln!("work folder: {}", workdir.display());
+    crate::output::say!("sandbox: {}", sandbox.url());
+    crate::output::say!("work folder: {}", workdir.display());
 
     let client = Client::new(ApiConfig {
         base_url: sandbox.url().to_string(),
@@ -145,14 +145,14 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
     ] {
         let file = workdir.join(format!("examples/{name}.csv"));
         let dir = workdir.join("reports").join(name);
-        eprintln!();
+        crate::output::say!();
         if input.reading.mapping.is_some() {
-            eprintln!("examples/{name}.csv with --profile {profile_path}:");
+            crate::output::say!("examples/{name}.csv with --profile {profile_path}:");
         }
         let outcome = super::run::run_file(input, &send, &file, &dir, &client, &mut journal, &stop)
             .await
             .unwrap_or_else(|e| {
-                eprintln!("error: {e:#}");
+                crate::output::error(&e);
                 Exit::Fatal
             });
         exit = exit.max(outcome);
@@ -165,10 +165,10 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
     }
 
     for id in read_back {
-        eprintln!();
-        eprintln!("GET /customers/{id}:");
+        crate::output::say!();
+        crate::output::say!("GET /customers/{id}:");
         match client.get_customer(&id).await {
-            Ok(Some(c)) => eprintln!(
+            Ok(Some(c)) => crate::output::say!(
                 "  {} {}, {}, {}, born {}, is_active {}, created_at {}",
                 c.first_name.unwrap_or_default(),
                 c.last_name.unwrap_or_default(),
@@ -181,13 +181,13 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
                 c.is_active.map(|a| a.to_string()).unwrap_or_default(),
                 c.created_at.unwrap_or_default()
             ),
-            Ok(None) => eprintln!("  not found"),
-            Err(e) => eprintln!("  {e}"),
+            Ok(None) => crate::output::say!("  not found"),
+            Err(e) => crate::output::say!("  {e}"),
         }
     }
     sandbox.stop().await?;
-    eprintln!();
-    eprintln!(
+    crate::output::say!();
+    crate::output::say!(
         "exit code {} (2: some rows invalid or rejected, as the examples intend)",
         exit.code()
     );
@@ -198,7 +198,7 @@ fn show_results(dir: &Path) -> Result<()> {
     let text = std::fs::read_to_string(dir.join("results.csv"))
         .with_context(|| format!("could not read '{}'", dir.join("results.csv").display()))?;
     for line in text.lines().take(8) {
-        eprintln!("  {line}");
+        crate::output::say!("  {line}");
     }
     Ok(())
 }

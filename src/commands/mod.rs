@@ -37,12 +37,16 @@ fn watch_signals(stop: Stop) {
             }
         };
         let first = next().await;
-        // The terminal may be gone (SIGHUP): a failed write must not end the graceful stop.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n{}: finishing requests in flight (signal again to quit at once)",
+        // The terminal may be gone (SIGHUP): `emit` ignores a failed write, which must not end
+        // the graceful stop. In text, a new line first: the terminal shows ^C where we are.
+        let message = format!(
+            "{}: finishing requests in flight (signal again to quit at once)",
             first.describe()
         );
+        crate::output::Event::warn(message.clone())
+            .field("signal", first.describe())
+            .text(format!("\n{message}\n"))
+            .emit();
         stop.trigger(StopReason::Signal(first));
         let second = next().await;
         std::process::exit(Exit::Stopped(second).code());

@@ -14,6 +14,7 @@ use crate::exit::Exit;
 use crate::input::CsvInput;
 use crate::journal::writer::{self, Command as JournalCommand};
 use crate::journal::{Journal, JournalRead, RunEnd};
+use crate::output::Event;
 use crate::plan::{AmbiguousDates, Decision, Job, Known, Planner};
 use crate::progress::RowProgress;
 use crate::report::{Figures, ReportDirs, Summary, SummaryCommand, SummaryInput};
@@ -51,7 +52,7 @@ pub async fn run(mut settings: RunSettings) -> Result<Exit> {
         )
         .await
         .unwrap_or_else(|e| {
-            eprintln!("error: {e:#}");
+            crate::output::error(&e);
             Exit::Fatal
         });
         exit = exit.max(outcome);
@@ -265,10 +266,11 @@ pub async fn run_file(
     );
     crate::report::announce(file, &counts, &summary, dir);
     match &stopped {
-        Some(StopReason::Fatal(m)) => eprintln!("error: run stopped, {m}"),
-        Some(StopReason::Unreachable(m)) => {
-            eprintln!("error: run stopped, {m}; run again to resume once it answers")
-        }
+        Some(StopReason::Fatal(m)) => Event::error(format!("run stopped, {m}")).emit(),
+        Some(StopReason::Unreachable(m)) => Event::error(format!(
+            "run stopped, {m}; run again to resume once it answers"
+        ))
+        .emit(),
         _ => {}
     }
     Ok(summary.exit())

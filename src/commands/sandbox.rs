@@ -15,7 +15,12 @@ pub async fn serve(settings: SandboxSettings) -> Result<Exit> {
         .with_context(|| format!("could not listen on 127.0.0.1:{port}"))?;
     let addr = listener.local_addr()?;
     super::print_stdout(&format!("http://{addr}{}\n", crate::sandbox::API_PREFIX))?;
-    eprintln!("sandbox listening; Ctrl-C stops it");
+    crate::output::Event::info("sandbox listening; Ctrl-C stops it")
+        .field(
+            "url",
+            format!("http://{addr}{}", crate::sandbox::API_PREFIX),
+        )
+        .emit();
     sandbox
         .serve(listener, async {
             let _ = tokio::signal::ctrl_c().await;

@@ -1,22 +1,32 @@
-//! `status`: what the journal knows, on stdout.
+//! `status`: what the journal knows, on stdout, as text or (`--json`) as one JSON document
+//! whose shape schemas/status.schema.json pins.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::Result;
+use serde::Serialize;
 
 use crate::exit::Exit;
-use crate::journal::JournalRead;
+use crate::journal::{FileStatus, JournalRead};
 
-pub fn status(journal: &Path) -> Result<Exit> {
+pub fn status(journal: &Path, json: bool) -> Result<Exit> {
     let journal = JournalRead::open(journal)?;
-    super::print_stdout(&describe(&journal)?)?;
+    let files = journal.status()?;
+    let text = if json {
+        let mut text = serde_json::to_string_pretty(&StatusJson::new(&journal, &files))?;
+        text.push('\n');
+        text
+    } else {
+        describe(&journal, &files)?
+    };
+    super::print_stdout(&text)?;
     Ok(Exit::Done)
 }
 
-fn describe(journal: &JournalRead) -> Result<String> {
+fn describe(journal: &JournalRead, files: &[FileStatus]) -> Result<String> {
     let mut out = String::new();
-    let files = journal.status()?;
     if files.is_empty() {
         writeln!(out, "journal {}: no files yet", journal.path().display())?;
         return Ok(out);
@@ -48,4 +58,54 @@ fn describe(journal: &JournalRead) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// `status --json`: the text's facts, the SHA-256 whole.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    journal: String,
+    files: Vec<FileJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FileJson<'a> {
+    path: &'a str,
+    sha256: &'a str,
+    rows: u64,
+    runs: u64,
+    /// `null` before the first run.
+    last_run: Option<LastRun<'a>>,
+    /// Rows per journal status, with `pending` for rows no run has reached.
+    counts: BTreeMap<&'a str, u64>,
+}
+
+#[derive(Serialize)]
+struct LastRun<'a> {
+    started_at: &'a str,
+    /// Both `null` while the run has not finished (interrupted or still running).
+    ended_at: Option<&'a str>,
+    exit_code: Option<i32>,
+}
+
+impl<'a> StatusJson<'a> {
+    fn new(journal: &JournalRead, files: &'a [FileStatus]) -> StatusJson<'a> {
+        StatusJson {
+            journal: journal.path().display().to_string(),
+            files: files
+                .iter()
+                .map(|f| FileJson {
+                    path: &f.file.path,
+                    sha256: &f.file.sha256,
+                    rows: f.file.rows,
+                    runs: f.runs,
+                    last_run: f.last_run.as_ref().map(|(start, end, code)| LastRun {
+                        started_at: start,
+                        ended_at: end.as_deref(),
+                        exit_code: *code,
+                    }),
+                    counts: f.counts.iter().map(|(s, n)| (s.as_str(), *n)).collect(),
+                })
+                .collect(),
+        }
+    }
 }

@@ -27,7 +27,7 @@ pub fn validate(mut settings: ValidateSettings) -> Result<Exit> {
     for file in &settings.files {
         let dir = dirs.next(file);
         let outcome = validate_file(&settings.input, file, &dir).unwrap_or_else(|e| {
-            eprintln!("error: {e:#}");
+            crate::output::error(&e);
             Exit::Fatal
         });
         exit = exit.max(outcome);

@@ -33,6 +33,7 @@ use crate::executor::{Attempted, Attempts, Policy, Stats, Stop, StopReason};
 use crate::exit::Exit;
 use crate::input::{CsvInput, Field, Reading, RowView};
 use crate::journal::{FileEntry, Journal, JournalRead, JournalStatus, RowState};
+use crate::output::Event;
 use crate::report::{Figures, SummaryCommand, SummaryInput};
 use crate::status::Status;
 use crate::validate::DateFormat;
@@ -83,10 +84,11 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         .map_err(|e| anyhow!("the file check panicked: {e}"))??
     };
     if targets.is_empty() {
-        eprintln!(
+        Event::info(format!(
             "journal {}: no files to reconcile yet",
             settings.journal.display()
-        );
+        ))
+        .emit();
         return Ok(Exit::Done);
     }
     let stats = Arc::new(Stats::default());
@@ -113,7 +115,11 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         let mut journal = Journal::open(&settings.journal)?;
         match resolve::resolve(&mut journal, &targets, &ctx, &settings.reading).await {
             Ok(n) => {
-                eprintln!("duplicates: {n} resolved to their Cartevo customer id");
+                Event::info(format!(
+                    "duplicates: {n} resolved to their Cartevo customer id"
+                ))
+                .field("duplicates_resolved", n)
+                .emit();
                 Some(n)
             }
             Err(e) => return Ok(fail(&ctx, e)),
@@ -148,15 +154,18 @@ fn stopped(stop: &Stop) -> Exit {
 fn fail(ctx: &Ctx, e: anyhow::Error) -> Exit {
     match ctx.attempts.stop.reason() {
         Some(StopReason::Signal(signal)) => {
-            eprintln!("reconcile {}: {e:#}", signal.describe());
+            Event::warn(format!("reconcile {}: {e:#}", signal.describe())).emit();
             Exit::Stopped(signal)
         }
         Some(StopReason::Unreachable(why)) => {
-            eprintln!("error: reconcile stopped, {why}; run it again once the API answers");
+            Event::error(format!(
+                "reconcile stopped, {why}; run it again once the API answers"
+            ))
+            .emit();
             Exit::Resume
         }
         _ => {
-            eprintln!("error: {e:#}");
+            crate::output::error(&e);
             Exit::Fatal
         }
     }
@@ -346,7 +355,7 @@ async fn reconcile_file(
     };
     let dir = report.dir().to_path_buf();
     report.finish(&summary)?;
-    print_summary(target, &totals, settings, &dir);
+    announce(target, &totals, &summary, settings, &dir);
     match failure {
         Some(e) => Err(e),
         None => Ok(exit),
@@ -477,12 +486,38 @@ fn progress(file: &Path) -> indicatif::ProgressBar {
     bar
 }
 
-fn print_summary(target: &Target, totals: &output::Totals, settings: &Settings, dir: &Path) {
+/// The file's summary on stderr (in JSON one "file reconciled" object with
+/// reconcile-summary.json's figures), and its report folder on stdout.
+fn announce(
+    target: &Target,
+    totals: &output::Totals,
+    summary: &Summary,
+    settings: &Settings,
+    dir: &Path,
+) {
+    Event::info("file reconciled")
+        .field("file", target.path.display().to_string())
+        .summary(summary)
+        .field("report", dir.display().to_string())
+        .text(summary_text(target, totals, settings, dir))
+        .emit();
+    crate::output::report_folder(dir);
+}
+
+fn summary_text(
+    target: &Target,
+    totals: &output::Totals,
+    settings: &Settings,
+    dir: &Path,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let parts: Vec<String> = Verdict::ALL
         .iter()
         .map(|v| format!("{v} {}", totals.get(*v)))
         .collect();
-    eprintln!(
+    let _ = writeln!(
+        out,
         "{}: {} customers read back: {}",
         target.path.display(),
         totals.checked(),
@@ -490,7 +525,8 @@ fn print_summary(target: &Target, totals: &output::Totals, settings: &Settings, 
     );
     if settings.cards {
         let balance = totals.cards.balance_text();
-        eprintln!(
+        let _ = writeln!(
+            out,
             "  cards {}{}",
             totals.cards.count,
             if balance.is_empty() {
@@ -501,7 +537,8 @@ fn print_summary(target: &Target, totals: &output::Totals, settings: &Settings, 
         );
     }
     if settings.transactions {
-        eprintln!("  transactions {}", totals.transactions.count);
+        let _ = writeln!(out, "  transactions {}", totals.transactions.count);
     }
-    eprintln!("report: {}", dir.display());
+    let _ = writeln!(out, "report: {}", dir.display());
+    out
 }

@@ -129,13 +129,18 @@ impl Report {
     }
 }
 
-/// The per-file lines on stderr: the counts per status, the commonest problems, dates that
-/// read two ways, and where the report is.
+/// The per-file summary on stderr (the counts per status, the commonest problems, dates that
+/// read two ways, and where the report is), and the report folder on stdout. In JSON the
+/// summary is one "file finished" object with summary.json's figures and the folder.
 pub fn announce(file: &Path, counts: &Counts, summary: &Summary, dir: &Path) {
-    let mut err = std::io::stderr().lock();
-    // A closed stderr has no reader to tell.
-    let text = announcement(file, counts, summary, dir);
-    let _ = std::io::Write::write_all(&mut err, text.as_bytes());
+    crate::output::Event::info("file finished")
+        .field("file", file.display().to_string())
+        .field("rows", counts.total())
+        .summary(summary)
+        .field("report", dir.display().to_string())
+        .text(announcement(file, counts, summary, dir))
+        .emit();
+    crate::output::report_folder(dir);
 }
 
 /// What [`announce`] writes: plain lines, no colour and no layout that needs a terminal, so
