@@ -13,7 +13,7 @@
 //! says afterwards what was read).
 
 use std::any::TypeId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ const NOT_SETTINGS: [&str; 3] = [CONFIG_FLAG, "help", "version"];
 /// at a place in it, the line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
-    #[error("could not read config file '{path}'{}", by_whom(.named_by))]
+    #[error("could not read config file '{path}'{}: {source}", by_whom(.named_by))]
     Io {
         path: String,
         named_by: Option<&'static str>,
@@ -108,7 +108,11 @@ pub(crate) fn command_for(
     // A first look at the command line, for the file's name and the command being run. It
     // forgives what the real parse will report (a missing file argument, a bad value), and
     // --help or --version simply get no defaults.
-    let Ok(first) = command.clone().ignore_errors(true).try_get_matches_from(args) else {
+    let Ok(first) = command
+        .clone()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+    else {
         return Ok((command, ConfigRead::default()));
     };
     let Some((path, named_by)) = locate(&first, cwd) else {
@@ -194,9 +198,9 @@ impl ConfigFile {
     }
 
     /// Sets each key's value as the default of its flag in `command` when the flag belongs
-    /// to the command being run (`running`: the subcommands' names). Checks every key first:
-    /// a secret, a key that is no flag of any command, a key given twice, or a value its flag
-    /// refuses is an error, whichever command runs.
+    /// to the command being run (`running`: the subcommands' names). A secret, a key that is
+    /// no flag of any command or a flag given twice is an error whichever command runs; a
+    /// value its flag refuses, when that flag's command runs.
     fn apply(
         &self,
         mut command: Command,
@@ -230,11 +234,10 @@ impl ConfigFile {
                     format!("'{name}' cannot be set in a config file"),
                 ));
             }
-            let Some(arg) = every.get(&long) else {
-                let settable = every.keys().filter(|k| !NOT_SETTINGS.contains(&k.as_str()));
+            if !every.contains(&long) {
+                let settable = every.iter().filter(|k| !NOT_SETTINGS.contains(&k.as_str()));
                 let known: Vec<String> = settable.map(|k| k.replace('-', "_")).collect();
-                let problem = match crate::text::closest(name, known.iter().map(String::as_str))
-                {
+                let problem = match crate::text::closest(name, known.iter().map(String::as_str)) {
                     Some(known) => format!(
                         "unknown key '{name}': no command has a flag --{long} (did you mean \
                          '{known}'?)"
@@ -245,7 +248,7 @@ impl ConfigFile {
                     ),
                 };
                 return Err(self.bad(key.span(), problem));
-            };
+            }
             let line = line_of(&self.text, key.span());
             if let Some(earlier) = seen.insert(long.clone(), line) {
                 return Err(self.bad(
@@ -253,10 +256,12 @@ impl ConfigFile {
                     format!("'{name}' sets --{long}, which line {earlier} sets already"),
                 ));
             }
-            let values = self.values(arg, name, value)?;
+            // Checked by the flag of the command being run: another command's flag of the
+            // same name may take another kind of value, and is checked when that one runs.
             match where_set(&command, running, &long) {
-                Some((depth, id)) => {
-                    settings[depth].push((id, values));
+                Some((depth, arg)) => {
+                    let values = self.values(&arg, name, value)?;
+                    settings[depth].push((arg.get_id().to_string(), values));
                     read.applied.push(name.clone());
                 }
                 None => read.ignored.push(name.clone()),
@@ -306,7 +311,9 @@ impl ConfigFile {
                     "give one value: the flag cannot be given more than once".into(),
                 ));
             }
-            (_, other) => vec![scalar(other).ok_or_else(|| bad("give a value, not a table".into()))?],
+            (_, other) => {
+                vec![scalar(other).ok_or_else(|| bad("give a value, not a table".into()))?]
+            }
         };
         check_values(arg, &texts).map_err(bad)?;
         let is_path = arg.get_value_parser().type_id() == TypeId::of::<PathBuf>();
@@ -347,8 +354,9 @@ fn check_values(arg: &Arg, values: &[String]) -> Result<(), String> {
         return Ok(());
     }
     let long = arg.get_long().unwrap_or_default();
-    let probe = Arg::new("value")
+    let probe = Arg::new(arg.get_id().clone())
         .long(long.to_owned())
+        .value_names(arg.get_value_names().unwrap_or_default().to_vec())
         .action(arg.get_action().clone())
         .value_parser(arg.get_value_parser().clone());
     let probe = match arg.get_num_args() {
@@ -370,14 +378,14 @@ fn check_values(arg: &Arg, values: &[String]) -> Result<(), String> {
     }
 }
 
-/// Every long flag of `command` and of its subcommands, at any depth, by its long name.
-fn every_flag(command: &Command) -> BTreeMap<String, Arg> {
-    let mut flags = BTreeMap::new();
+/// The long names of every flag of `command` and of its subcommands, at any depth.
+fn every_flag(command: &Command) -> BTreeSet<String> {
+    let mut flags = BTreeSet::new();
     let mut stack = vec![command];
     while let Some(c) = stack.pop() {
         for arg in c.get_arguments() {
             if let Some(long) = arg.get_long() {
-                flags.entry(long.to_owned()).or_insert_with(|| arg.clone());
+                flags.insert(long.to_owned());
             }
         }
         stack.extend(c.get_subcommands());
@@ -386,15 +394,15 @@ fn every_flag(command: &Command) -> BTreeMap<String, Arg> {
 }
 
 /// Where the flag `--long` of the command being run is defined: how many subcommands deep
-/// on `running`, and its id there. `None` when the command being run has no such flag.
+/// on `running`, and the flag there. `None` when the command being run has no such flag.
 /// The innermost definition wins, as clap's parse does.
-fn where_set(command: &Command, running: &[String], long: &str) -> Option<(usize, String)> {
+fn where_set(command: &Command, running: &[String], long: &str) -> Option<(usize, Arg)> {
     let mut found = None;
     let mut at = Some(command);
     for depth in 0..=running.len() {
         let Some(c) = at else { break };
         if let Some(arg) = c.get_arguments().find(|a| a.get_long() == Some(long)) {
-            found = Some((depth, arg.get_id().to_string()));
+            found = Some((depth, arg.clone()));
         }
         at = running.get(depth).and_then(|name| c.find_subcommand(name));
     }
@@ -439,7 +447,11 @@ fn looks_secret(long: &str) -> bool {
 /// The 1-based line of the byte at `span.start`.
 fn line_of(text: &str, span: Range<usize>) -> usize {
     let start = span.start.min(text.len());
-    text.as_bytes()[..start].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..start]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]

@@ -45,7 +45,14 @@ fn the_current_folders_file_sets_defaults_by_flag_name() {
     assert_eq!(read.path, Some(dir.path().join("cartevo-enroll.toml")));
     assert_eq!(
         read.applied,
-        ["rate", "base_url", "journal", "report-dir", "max_attempts", "timeout"]
+        [
+            "rate",
+            "base_url",
+            "journal",
+            "report-dir",
+            "max_attempts",
+            "timeout"
+        ]
     );
     let run = run_args(cli);
     assert_eq!(run.send.rate, 50.0);
@@ -133,7 +140,10 @@ fn an_unknown_key_is_named_with_the_file_its_line_and_the_closest_key() {
     assert!(e.contains("unknown key 'reprot_dir'"), "{e}");
     let dir = folder_with("[run]\nrate = 5\n");
     let e = parse_in(dir.path(), &["demo"]).unwrap_err();
-    assert!(e.contains("line 1") && e.contains("unknown key 'run'"), "{e}");
+    assert!(
+        e.contains("line 1") && e.contains("unknown key 'run'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -149,8 +159,14 @@ fn a_secret_is_refused_and_the_message_says_where_secrets_go() {
     ] {
         let dir = folder_with(&format!("rate = 5\n{key} = \"s3cr3t-value\"\n"));
         let e = parse_in(dir.path(), &["run", "a.csv"]).unwrap_err();
-        assert!(e.contains("line 2") && e.contains(&format!("'{key}'")), "{e}");
-        assert!(e.contains("environment") && e.contains("--token-file"), "{e}");
+        assert!(
+            e.contains("line 2") && e.contains(&format!("'{key}'")),
+            "{e}"
+        );
+        assert!(
+            e.contains("environment") && e.contains("--token-file"),
+            "{e}"
+        );
         assert!(!e.contains("s3cr3t"), "the value is never echoed: {e}");
     }
     // Where a secret is kept, and how long the sandbox's tokens live, are no secrets.
@@ -172,11 +188,14 @@ fn a_value_its_flag_refuses_is_named_with_its_line() {
         ("strict = \"yes\"\n", "strict: give true or false"),
         ("verbose = -1\n", "verbose: give a count"),
         ("rate = [1, 2]\n", "rate: give one value"),
-        ("report_dir = \"a\"\nreport-dir = \"b\"\n", "which line 1 sets already"),
+        (
+            "report_dir = \"a\"\nreport-dir = \"b\"\n",
+            "which line 1 sets already",
+        ),
         ("rate = \n", "line 1"),
     ] {
         let dir = folder_with(config);
-        let e = parse_in(dir.path(), &["validate", "a.csv"]).unwrap_err();
+        let e = parse_in(dir.path(), &["run", "a.csv"]).unwrap_err();
         assert!(e.contains(wanted), "{config:?}: {e}");
         assert!(e.contains("cartevo-enroll.toml"), "{e}");
     }
@@ -238,4 +257,41 @@ fn help_and_errors_of_the_command_line_are_clap_s_own() {
     assert!(e.contains("required"), "{e}");
     let e = parse_in(dir.path(), &["run", "--help"]).unwrap_err();
     assert!(e.contains("--rate"), "{e}");
+}
+
+#[test]
+fn a_value_is_checked_by_the_flag_of_the_command_being_run() {
+    // `rate` is no flag of validate: its value is run's business.
+    let dir = folder_with("rate = \"fast\"\n");
+    assert!(parse_in(dir.path(), &["validate", "a.csv"]).is_ok());
+    assert!(parse_in(dir.path(), &["run", "a.csv"]).is_err());
+}
+
+#[test]
+fn the_readme_example_is_a_valid_file() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("### Config file").expect("the README section")..];
+    let start = section.find("```toml\n").expect("the example") + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = folder_with(example);
+    let (cli, read) = parse_in(dir.path(), &["run", "a.csv"]).unwrap();
+    assert!(read.ignored.is_empty(), "{read:?}");
+    let run = run_args(cli);
+    assert_eq!(run.send.rate, 20.0);
+    assert!(run.common.strict);
+    assert_eq!(
+        run.api.token_file,
+        Some(dir.path().join("secrets/cartevo.token"))
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn config_dev_null_runs_without_the_current_folders_file() {
+    let dir = folder_with("strict = true\nrate = 50\n");
+    let (cli, read) = parse_in(dir.path(), &["--config", "/dev/null", "run", "a.csv"]).unwrap();
+    assert_eq!(read.path, Some(PathBuf::from("/dev/null")));
+    let run = run_args(cli);
+    assert!(!run.common.strict);
+    assert_eq!(run.send.rate, 5.0);
 }
