@@ -18,6 +18,12 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Defaults for any long flag, by its name, from this TOML file [default:
+    /// cartevo-enroll.toml in the current folder, when there is one]. The command line and
+    /// the environment win over it; it never holds secrets.
+    #[arg(long, global = true, env = "CARTEVO_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

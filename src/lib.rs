@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! One road, every import pointing down it:
-//! - `main.rs` → [`cli`] (clap) → [`app`] (dispatch only) → `config` (checked, typed settings
+//! - `main.rs` → [`cli`] (clap, with [`config_file`]'s defaults) → [`app`] (dispatch only) → `config` (checked, typed settings
 //!   per command; no clap type past it) → `commands` (one file per command, each returning an
 //!   [`exit::Exit`]).
 //! - The stages, in the order data flows: `input` (CSV records, header mapping, a partner's
@@ -22,6 +22,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod config_file;
 pub mod exit;
 pub mod logging;
 pub mod output;

@@ -1,10 +1,8 @@
-use clap::Parser;
-
 fn main() {
     // The contract gives bad arguments exit code 1 (clap's own is 2, which here means "the
     // partner must act"); --help and --version still print and exit 0.
-    let cli = match cartevo_enroll::cli::Cli::try_parse() {
-        Ok(cli) => cli,
+    let (cli, config_file) = match cartevo_enroll::config_file::parse(std::env::args_os()) {
+        Ok(parsed) => parsed,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
             // Asked for JSON, even a usage error is one JSON line.
@@ -21,6 +19,7 @@ fn main() {
         }
     };
     cartevo_enroll::logging::init(cli.log_format, cli.verbose, cli.quiet);
+    config_file.log();
     let exit = cartevo_enroll::app::main(cli).unwrap_or_else(|e| {
         cartevo_enroll::output::error(&e);
         cartevo_enroll::exit::Exit::Fatal

@@ -76,6 +76,17 @@ fn is_format(c: char) -> bool {
     )
 }
 
+/// The candidate closest to `key`, when one is close enough to be a likely typo (a
+/// profile's or a config file's key).
+pub(crate) fn closest<'k>(key: &str, candidates: impl Iterator<Item = &'k str>) -> Option<&'k str> {
+    let key = key.to_lowercase();
+    candidates
+        .map(|c| (c, strsim::jaro_winkler(&key, c)))
+        .filter(|(_, score)| *score >= 0.8)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

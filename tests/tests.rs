@@ -20,6 +20,9 @@ mod e2e;
 /// `run` and `reconcile` over HTTPS: `--ca-cert`, `SSL_CERT_FILE`, refused certificates.
 mod tls;
 
+/// The config file: the current folder's, `--config`, `CARTEVO_CONFIG`, precedence.
+mod config_file;
+
 /// What the tool leaves on disk: owner-only files whatever the umask, the journal's key kept
 /// out of it, and a full disk.
 mod safety;

@@ -289,7 +289,7 @@ impl Check<'_> {
             .map(|key| key.trim().trim_matches(['"', '\'']));
         let problem = match key {
             Some(key) if e.message().starts_with("unknown field") => {
-                match closest(key, KEYS.iter().copied()) {
+                match text::closest(key, KEYS.iter().copied()) {
                     Some(known) => format!("unknown key '{key}' (did you mean '{known}'?)"),
                     None => format!("unknown key '{key}': the keys are {}", KEYS.join(", ")),
                 }
@@ -492,16 +492,6 @@ fn in_file_order<V>(table: BTreeMap<Spanned<String>, V>) -> Vec<(Spanned<String>
     let mut entries: Vec<_> = table.into_iter().collect();
     entries.sort_by_key(|(key, _)| key.span().start);
     entries
-}
-
-/// The candidate closest to `key`, when one is close enough to be a likely typo.
-fn closest<'k>(key: &str, candidates: impl Iterator<Item = &'k str>) -> Option<&'k str> {
-    let key = key.to_lowercase();
-    candidates
-        .map(|c| (c, strsim::jaro_winkler(&key, c)))
-        .filter(|(_, score)| *score >= 0.8)
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(c, _)| c)
 }
 
 #[cfg(test)]
