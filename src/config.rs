@@ -12,8 +12,8 @@ use chrono::{NaiveDate, Utc};
 
 use crate::api::{ApiConfig, Credentials};
 use crate::cli::{
-    ApiArgs, CheckArgs, CommonArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs, SendArgs,
-    ValidateArgs,
+    ApiArgs, CheckArgs, CommonArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs,
+    SendArgs, ValidateArgs,
 };
 use crate::executor::{Backoff, Policy, Rate};
 use crate::input::{Profile, Reading};

@@ -19,5 +19,8 @@ mod tls;
 /// What the tool leaves on disk: owner-only files whatever the umask, the journal's key kept
 /// out of it, and a full disk.
 mod safety;
+/// The command surface: `check`, `completions`, `man`, and `demo`'s temporary folder.
+mod surface;
+
 /// A local HTTPS front with a CA of its own (shared with the unit tests of `api::tls`).
 mod tls_front;

@@ -35,9 +35,7 @@ impl Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = url
-            .port_or_known_default()
-            .expect("checked: http or https");
+        let port = url.port_or_known_default().expect("checked: http or https");
         Ok(Target { url, host, port })
     }
 

@@ -16,7 +16,8 @@ const CREDENTIALS: &str = "Credentials (the first one given is used):
   A secret is never printed, logged, journaled or written to a report.";
 
 /// The exit codes of a command that sends rows or reads them back.
-const STOPPED: &str = "  130       interrupted (Ctrl-C); the journal is consistent: run again to resume
+const STOPPED: &str =
+    "  130       interrupted (Ctrl-C); the journal is consistent: run again to resume
   143, 129  stopped by SIGTERM or SIGHUP, as gracefully as by Ctrl-C: run again to resume";
 
 fn exit_codes(lines: &str, signals: bool) -> String {
@@ -193,10 +194,150 @@ pub fn completions() -> String {
 
 pub fn man() -> String {
     join(&[
-        &exit_codes("  0         the page was printed\n  1         bad arguments", false),
+        &exit_codes(
+            "  0         the page was printed\n  1         bad arguments",
+            false,
+        ),
         &examples(
             "  cartevo-enroll man | man -l -
   cartevo-enroll man > /usr/local/share/man/man1/cartevo-enroll.1",
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::cli::Cli;
+
+    /// Every command, the top one included, with its full name.
+    fn commands() -> Vec<clap::Command> {
+        let mut top = Cli::command();
+        top.build();
+        let mut all = vec![top.clone()];
+        all.extend(top.get_subcommands().cloned());
+        all
+    }
+
+    fn long_help(name: &str) -> String {
+        let mut top = Cli::command();
+        top.build();
+        let mut sub = top.find_subcommand(name).expect(name).clone();
+        sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn every_argument_of_every_command_says_what_it_is() {
+        for command in commands() {
+            for arg in command.get_arguments() {
+                let help = arg.get_long_help().or(arg.get_help());
+                assert!(
+                    help.is_some_and(|h| !h.to_string().trim().is_empty()),
+                    "{} {}: no help text",
+                    command.get_name(),
+                    arg.get_id()
+                );
+            }
+            assert!(
+                command.get_about().is_some() || command.get_name() == "help",
+                "{}: no description",
+                command.get_name()
+            );
+        }
+    }
+
+    #[test]
+    fn commands_that_talk_to_the_api_say_how_to_authenticate_and_how_they_exit() {
+        for name in ["run", "reconcile", "check"] {
+            let help = long_help(name);
+            for needed in [
+                "CARTEVO_API_TOKEN",
+                "CARTEVO_CLIENT_ID",
+                "CARTEVO_CLIENT_KEY",
+                "--token-file",
+                "Exit codes:",
+                "Examples:",
+            ] {
+                assert!(
+                    help.contains(needed),
+                    "{name} --help lacks {needed}:\n{help}"
+                );
+            }
+            let codes: &[&str] = if name == "check" {
+                &["0", "1"]
+            } else {
+                &["0", "2", "3", "1", "130", "143, 129"]
+            };
+            let section = &help[help.find("Exit codes:").unwrap()..];
+            for code in codes {
+                assert!(
+                    section
+                        .lines()
+                        .any(|l| l.trim_start().starts_with(&format!("{code} "))),
+                    "{name} --help has no exit code {code}:\n{section}"
+                );
+            }
+        }
+        let validate = long_help("validate");
+        assert!(validate.contains("2         some rows invalid or duplicated in the file"));
+        assert!(
+            !validate.contains("CARTEVO_API_TOKEN"),
+            "validate sends nothing"
+        );
+    }
+
+    #[test]
+    fn every_command_has_exit_codes_and_examples() {
+        for command in commands().iter().skip(1).filter(|c| c.get_name() != "help") {
+            let help = long_help(command.get_name());
+            for needed in ["Exit codes:", "Examples:"] {
+                assert!(help.contains(needed), "{}: no {needed}", command.get_name());
+            }
+        }
+    }
+
+    #[test]
+    fn reconcile_and_check_take_no_upload_flag() {
+        let mut top = Cli::command();
+        top.build();
+        let flags = |name: &str| -> Vec<String> {
+            top.find_subcommand(name)
+                .unwrap()
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_owned))
+                .collect()
+        };
+        assert!(flags("run").contains(&"no-provider-enroll".to_owned()));
+        for name in ["reconcile", "check"] {
+            assert!(
+                !flags(name).contains(&"no-provider-enroll".to_owned()),
+                "{name}"
+            );
+        }
+        for api in ["base-url", "token-file", "ca-cert", "timeout"] {
+            assert!(flags("check").contains(&api.to_owned()), "check --{api}");
+        }
+        assert!(!long_help("reconcile").contains("no-provider-enroll"));
+    }
+
+    #[test]
+    fn global_flags_stand_under_their_own_heading() {
+        for command in commands() {
+            for arg in command.get_arguments().filter(|a| a.is_global_set()) {
+                assert_eq!(
+                    arg.get_help_heading(),
+                    Some(super::GLOBAL),
+                    "{} --{}",
+                    command.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+        let help = long_help("run");
+        let global = help.find("Global options:").expect("a heading");
+        assert!(help.find("--log-format").unwrap() > global);
+        assert!(help.find("--verbose").unwrap() > global);
+        assert!(help.find("--journal").unwrap() < global);
+    }
 }

@@ -115,9 +115,7 @@ pub async fn check(settings: CheckSettings) -> Result<Exit> {
         }
         Ok(_) => steps.ok(&format!("{source}, accepted by the API")),
         // An answer other than 401: the API knew the token.
-        Err(e) if e.http_status().is_some() => {
-            steps.ok(&format!("{source}, accepted by the API"))
-        }
+        Err(e) if e.http_status().is_some() => steps.ok(&format!("{source}, accepted by the API")),
         Err(_) => steps.ok(&format!(
             "{source}: a token, which no answer of the API confirmed (see the read)"
         )),

@@ -78,8 +78,19 @@ mod tests {
     #[test]
     fn the_page_has_a_section_per_command() {
         let page = page().unwrap();
-        assert!(page.starts_with(".ie") || page.contains(".TH cartevo-enroll 1"), "{page}");
-        for name in ["validate", "run", "status", "report", "reconcile", "check", "sandbox"] {
+        assert!(
+            page.starts_with(".ie") || page.contains(".TH cartevo-enroll 1"),
+            "{page}"
+        );
+        for name in [
+            "validate",
+            "run",
+            "status",
+            "report",
+            "reconcile",
+            "check",
+            "sandbox",
+        ] {
             let heading = format!(".SH \"COMMAND: CARTEVO-ENROLL {}\"", name.to_uppercase());
             assert!(page.contains(&heading), "no {heading}");
         }
