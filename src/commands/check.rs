@@ -11,7 +11,7 @@
 use anyhow::Result;
 
 use crate::api::probe::Target;
-use crate::api::{ApiConfig, ApiError, Client, Credentials};
+use crate::api::{ApiConfig, Client, Credentials};
 use crate::config::CheckSettings;
 use crate::exit::Exit;
 
@@ -126,7 +126,7 @@ pub async fn check(settings: CheckSettings) -> Result<Exit> {
             page.total,
             if page.total == 1 { "" } else { "s" }
         )),
-        Err(e) => return Ok(steps.failed(&format!("GET /customers?limit=1: {}", reason(&e)))),
+        Err(e) => return Ok(steps.failed(&format!("GET /customers?limit=1: {e}"))),
     }
     Ok(Exit::Done)
 }
@@ -140,8 +140,4 @@ fn describe(credentials: &Credentials) -> String {
             "CARTEVO_CLIENT_ID and CARTEVO_CLIENT_KEY through POST /auth/token".to_owned()
         }
     }
-}
-
-fn reason(e: &ApiError) -> String {
-    e.to_string()
 }
