@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use crate::cli::{Cli, Command};
 use crate::commands;
 use crate::config::{
-    ReconcileSettings, ReportSettings, RunSettings, SandboxSettings, ValidateSettings,
+    CheckSettings, ReconcileSettings, ReportSettings, RunSettings, SandboxSettings,
+    ValidateSettings,
 };
 use crate::exit::Exit;
 
@@ -28,6 +29,9 @@ async fn dispatch(cli: Cli) -> Result<Exit> {
             commands::reconcile::reconcile(ReconcileSettings::new(args)?).await
         }
         Command::Sandbox(args) => commands::sandbox::serve(SandboxSettings::new(args)).await,
-        Command::Demo { workdir } => commands::demo::demo(workdir).await,
+        Command::Check(args) => commands::check::check(CheckSettings::new(args)?).await,
+        Command::Demo(args) => commands::demo::demo(args.workdir, args.keep).await,
+        Command::Completions { shell } => commands::manual::completions(shell),
+        Command::Man => commands::manual::man(),
     }
 }

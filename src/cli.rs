@@ -6,42 +6,53 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
+mod help;
+
 /// Enroll customers and their KYC identity documents into the Cartevo API in bulk, from
 /// partner CSV files, with a journal that makes every run resumable.
 #[derive(Debug, Parser)]
-#[command(name = "cartevo-enroll", version, about)]
+#[command(name = "cartevo-enroll", version, about, after_long_help = help::top())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    /// Log format on stderr: text, or json (every line one JSON object, for a log system).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, help_heading = help::GLOBAL)]
     pub log_format: LogFormat,
 
     /// Defaults for any long flag, by its name, from this TOML file [default:
     /// cartevo-enroll.toml in the current folder, when there is one]. The command line and
     /// the environment win over it; it never holds secrets.
-    #[arg(long, global = true, env = "CARTEVO_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "CARTEVO_CONFIG",
+        value_name = "FILE",
+        help_heading = help::GLOBAL
+    )]
     pub config: Option<PathBuf>,
 
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = help::GLOBAL)]
     pub verbose: u8,
 
     /// Only errors on stderr: no logs, summaries or progress. Report folders are still
     /// printed on stdout.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = help::GLOBAL)]
     pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read and validate files; send nothing; write the report.
+    #[command(after_long_help = help::validate())]
     Validate(ValidateArgs),
     /// Validate, enroll every valid row, journal each outcome and write the report. Running it
     /// again on the same file resumes.
+    #[command(after_long_help = help::run())]
     Run(RunArgs),
     /// What the journal knows: files, runs, counts per status.
+    #[command(after_long_help = help::status())]
     Status {
         #[command(flatten)]
         journal: JournalArgs,
@@ -50,22 +61,64 @@ pub enum Command {
         json: bool,
     },
     /// Write a file's report again from the journal.
+    #[command(after_long_help = help::report())]
     Report(ReportArgs),
     /// Read back the customers that runs created and report mismatches.
+    #[command(after_long_help = help::reconcile())]
     Reconcile(ReconcileArgs),
+    /// Try the base URL, TLS, the credentials and one read before a run; create nothing.
+    ///
+    /// Each step is reported as ok or failed with the reason, in order: the base URL (the host
+    /// resolves and accepts a TCP connection), TLS (the handshake, and the server's
+    /// certificate trusted), the credentials (a token obtained and accepted by the API) and
+    /// one read (GET /customers?limit=1). The first failure stops the check; the steps after
+    /// it are skipped.
+    #[command(after_long_help = help::check())]
+    Check(CheckArgs),
     /// Serve a local Cartevo API double on 127.0.0.1 for rehearsals.
+    #[command(after_long_help = help::sandbox())]
     Sandbox(SandboxArgs),
     /// Start the sandbox in-process and run the bundled example files through it.
-    Demo {
-        /// Keep the journal and reports here instead of a temporary folder.
-        #[arg(long)]
-        workdir: Option<PathBuf>,
+    ///
+    /// The example files are written to a temporary work folder, removed at the end unless
+    /// --keep is given; --workdir uses a folder of your own instead, which is never removed.
+    #[command(after_long_help = help::demo())]
+    Demo(DemoArgs),
+    /// Print a shell completion script on stdout.
+    #[command(after_long_help = help::completions())]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
+    /// Print the man page (roff) on stdout.
+    #[command(after_long_help = help::man())]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the journal and reports in this folder (yours: never removed) instead of a
+    /// temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Keep the temporary work folder at the end and say where it is.
+    #[arg(long, conflicts_with = "workdir")]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Timeout of each step in seconds (at most 3600).
+    #[arg(long, default_value_t = 30.0)]
+    pub timeout: f64,
 }
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Partner CSV files.
+    /// Partner CSV files (also .gz and .xlsx; - reads standard input).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
@@ -74,6 +127,7 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Partner CSV files (also .gz and .xlsx; - reads standard input).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
@@ -82,12 +136,17 @@ pub struct RunArgs {
     pub journal: JournalArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    /// Upload documents without enrolling the customer with the card issuer (?enroll=true
+    /// is otherwise sent with document files).
+    #[arg(long)]
+    pub no_provider_enroll: bool,
     #[command(flatten)]
     pub send: SendArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
+    /// The partner file a run read (the journal knows it by its content).
     pub file: PathBuf,
     #[command(flatten)]
     pub journal: JournalArgs,
@@ -196,10 +255,6 @@ pub struct ApiArgs {
     /// Read the bearer token from this file (re-read when the API says 401).
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// Upload documents without enrolling the customer with the card issuer (?enroll=true
-    /// is otherwise sent with document files).
-    #[arg(long)]
-    pub no_provider_enroll: bool,
     /// Also trust the certificate authorities in this PEM file (a company CA, or the CA of a
     /// TLS-inspecting proxy). May be given more than once; a file may hold several
     /// certificates. The operating system's store (or SSL_CERT_FILE / SSL_CERT_DIR) is
@@ -235,8 +290,10 @@ pub struct SandboxArgs {
     /// Bearer token the sandbox accepts.
     #[arg(long, default_value = "sandbox")]
     pub token: String,
+    /// Client id the sandbox's POST /auth/token accepts.
     #[arg(long, default_value = "sandbox")]
     pub client_id: String,
+    /// Client key the sandbox's POST /auth/token accepts.
     #[arg(long, default_value = "sandbox")]
     pub client_key: String,
     /// Latency of every answer in milliseconds, with optional jitter: "50" or "50+20".

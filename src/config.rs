@@ -12,8 +12,8 @@ use chrono::{NaiveDate, Utc};
 
 use crate::api::{ApiConfig, Credentials};
 use crate::cli::{
-    ApiArgs, CommonArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs, SendArgs,
-    ValidateArgs,
+    ApiArgs, CheckArgs, CommonArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs,
+    SendArgs, ValidateArgs,
 };
 use crate::executor::{Backoff, Policy, Rate};
 use crate::input::{Profile, Reading};
@@ -120,8 +120,10 @@ pub struct RunSettings {
 impl RunSettings {
     /// Fails on a bad flag, or when there are no credentials, before anything starts.
     pub fn new(args: RunArgs) -> Result<RunSettings> {
+        let mut api = api(&args.api, &args.send)?;
+        api.provider_enroll = !args.no_provider_enroll;
         Ok(RunSettings {
-            api: api(&args.api, &args.send)?,
+            api,
             send: policy(&args.send)?,
             files: args.files,
             input: InputSettings::new(args.common)?,
@@ -251,7 +253,11 @@ const MAX_TIMEOUT_SECS: f64 = 3600.0;
 
 /// `--timeout`, checked: a positive number of seconds, at most an hour.
 fn timeout(send: &SendArgs) -> Result<Duration> {
-    let secs = send.timeout;
+    checked_timeout(send.timeout)
+}
+
+/// A `--timeout` in seconds, checked.
+fn checked_timeout(secs: f64) -> Result<Duration> {
     if !(secs > 0.0 && secs.is_finite()) {
         bail!("--timeout must be a positive number of seconds");
     }
@@ -270,7 +276,36 @@ fn timeout(send: &SendArgs) -> Result<Duration> {
 /// sends anything.
 pub fn api(api: &ApiArgs, send: &SendArgs) -> Result<ApiConfig> {
     let timeout = timeout(send)?;
-    let credentials = if let Some(path) = &api.token_file {
+    Ok(ApiConfig {
+        base_url: api.base_url.clone(),
+        credentials: credentials(api)?,
+        timeout,
+        // Documents files are uploaded by `run` only, which sets it from its own flag.
+        provider_enroll: true,
+        ca_certs: api.ca_cert.clone(),
+    })
+}
+
+/// `check`'s settings: the API flags and a timeout for each step. The credentials are
+/// looked up by the check itself, as one of its steps.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    pub api: ApiArgs,
+    pub timeout: Duration,
+}
+
+impl CheckSettings {
+    pub fn new(args: CheckArgs) -> Result<CheckSettings> {
+        Ok(CheckSettings {
+            timeout: checked_timeout(args.timeout)?,
+            api: args.api,
+        })
+    }
+}
+
+/// The credentials the environment or `--token-file` give; fails when there are none.
+pub fn credentials(api: &ApiArgs) -> Result<Credentials> {
+    Ok(if let Some(path) = &api.token_file {
         Credentials::TokenFile(path.clone())
     } else if let Some(token) = non_empty_env("CARTEVO_API_TOKEN") {
         Credentials::Token(token)
@@ -284,13 +319,6 @@ pub fn api(api: &ApiArgs, send: &SendArgs) -> Result<ApiConfig> {
             "no credentials: set CARTEVO_API_TOKEN, or CARTEVO_CLIENT_ID and CARTEVO_CLIENT_KEY, \
              or give --token-file"
         );
-    };
-    Ok(ApiConfig {
-        base_url: api.base_url.clone(),
-        credentials,
-        timeout,
-        provider_enroll: !api.no_provider_enroll,
-        ca_certs: api.ca_cert.clone(),
     })
 }
 
@@ -361,7 +389,6 @@ mod tests {
         let api_args = ApiArgs {
             base_url: "http://127.0.0.1:1/api/v1".into(),
             token_file: Some("token".into()),
-            no_provider_enroll: false,
             ca_cert: Vec::new(),
         };
         for ok in [0.001, 30.0, 3600.0] {

@@ -26,5 +26,8 @@ mod config_file;
 /// What the tool leaves on disk: owner-only files whatever the umask, the journal's key kept
 /// out of it, and a full disk.
 mod safety;
+/// The command surface: `check`, `completions`, `man`, and `demo`'s temporary folder.
+mod surface;
+
 /// A local HTTPS front with a CA of its own (shared with the unit tests of `api::tls`).
 mod tls_front;

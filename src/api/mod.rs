@@ -20,6 +20,7 @@ mod direct;
 mod error;
 #[cfg(test)]
 mod hostile_tests;
+pub mod probe;
 #[cfg(test)]
 mod tests;
 mod tls;
@@ -290,6 +291,27 @@ impl Client {
     ) -> Result<Page<RemoteCustomer>, ApiError> {
         let url = self.paged(&["customers"], page, limit);
         self.page(url, page, limit).await
+    }
+
+    /// `GET /customers?limit=N`: the one read `check` makes.
+    pub async fn first_customers(&self, limit: u64) -> Result<Page<RemoteCustomer>, ApiError> {
+        let mut url = self.url(&["customers"]);
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string());
+        self.page(url, 1, limit).await
+    }
+
+    /// Obtains the token the next request will send: reads nothing new for a static token or
+    /// a token file (checked when the client was built), asks `POST /auth/token` for client
+    /// credentials. Whether the API accepts the token, only a request tells.
+    pub async fn authenticate(&self) -> Result<(), ApiError> {
+        let inner = &*self.inner;
+        inner
+            .auth
+            .current(&inner.http)
+            .await
+            .map(drop)
+            .map_err(|e| e.redacted(&self.secrets(&[])))
     }
 
     async fn page<T: DeserializeOwned>(

@@ -2,6 +2,9 @@
 //! files and their documents are embedded in the binary, written to a work folder, and run
 //! through `run` against the sandbox started in-process; the French partner's file is read
 //! through its profile, as `--profile` reads it.
+//!
+//! The work folder is a temporary one, removed at the end whatever happened (an error, Ctrl-C,
+//! SIGTERM), unless `--keep` keeps it; or the user's own `--workdir`, never removed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,15 +67,65 @@ const FILES: &[(&str, &[u8])] = &[
     ),
 ];
 
-pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
-    let workdir = match workdir {
-        Some(dir) => dir,
-        None => tempfile::Builder::new()
-            .prefix("cartevo-enroll-demo-")
-            .tempdir()
-            .context("could not create a temporary folder")?
-            .keep(),
+/// `demo [--workdir DIR] [--keep]`.
+pub async fn demo(workdir: Option<PathBuf>, keep: bool) -> Result<Exit> {
+    if let Some(dir) = workdir {
+        crate::output::say!("work folder: {}", dir.display());
+        return in_folder(&dir).await;
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("cartevo-enroll-demo-")
+        .tempdir()
+        .context("could not create a temporary folder")?;
+    crate::output::say!("work folder: {} (temporary)", temp.path().display());
+    let outcome = until_stopped(in_folder(temp.path())).await;
+    crate::output::say!();
+    if keep {
+        let kept = temp.keep();
+        crate::output::say!("work folder kept: {}", kept.display());
+        return outcome;
+    }
+    let shown = temp.path().display().to_string();
+    match (temp.close(), outcome) {
+        (Ok(()), outcome) => {
+            crate::output::say!("work folder removed (--keep keeps it)");
+            outcome
+        }
+        (Err(e), Ok(_)) => Err(e).with_context(|| format!("could not remove '{shown}'")),
+        // The demo's own error says more than the folder's.
+        (Err(e), Err(first)) => {
+            crate::output::Event::error(format!("could not remove '{shown}': {e}")).emit();
+            Err(first)
+        }
+    }
+}
+
+/// `demo`, or how it was stopped: a signal ends it at once (the demo's journal is thrown away
+/// with its folder, so there is nothing to finish), and the folder is still removed.
+async fn until_stopped(demo: impl std::future::Future<Output = Result<Exit>>) -> Result<Exit> {
+    use crate::exit::Signal;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return demo.await;
     };
+    let stopped = |signal: Signal| {
+        crate::output::say!("\n{}", signal.describe());
+        Ok(Exit::Stopped(signal))
+    };
+    tokio::select! {
+        outcome = demo => outcome,
+        _ = int.recv() => stopped(Signal::Interrupt),
+        _ = term.recv() => stopped(Signal::Terminate),
+        _ = hup.recv() => stopped(Signal::HangUp),
+    }
+}
+
+/// The demo in `workdir`.
+async fn in_folder(workdir: &Path) -> Result<Exit> {
     for (path, bytes) in FILES {
         let target = workdir.join(path);
         if let Some(parent) = target.parent() {
@@ -91,7 +144,6 @@ pub async fn demo(workdir: Option<PathBuf>) -> Result<Exit> {
     .start()
     .await?;
     crate::output::say!("sandbox: {}", sandbox.url());
-    crate::output::say!("work folder: {}", workdir.display());
 
     let client = Client::new(ApiConfig {
         base_url: sandbox.url().to_string(),

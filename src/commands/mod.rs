@@ -1,7 +1,9 @@
 //! One file per command: each takes its checked settings from `config`, drives the stages
 //! below, and returns how it ended as an [`Exit`](crate::exit::Exit).
 
+pub mod check;
 pub mod demo;
+pub mod manual;
 pub mod reconcile;
 pub mod report;
 pub mod run;
