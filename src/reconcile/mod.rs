@@ -59,6 +59,8 @@ pub struct Settings {
     pub resolve_duplicates: bool,
     /// Pacing, requests in flight and retries: as `run`'s.
     pub send: Policy,
+    /// `--progress-interval`: a progress line this often when stderr is not a terminal.
+    pub progress_interval: Option<std::time::Duration>,
 }
 
 /// A file to reconcile: what the journal knows of it and where its content is now.
