@@ -12,8 +12,8 @@ use chrono::{NaiveDate, Utc};
 
 use crate::api::{ApiConfig, Credentials};
 use crate::cli::{
-    ApiArgs, CommonArgs, ProgressArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs, SendArgs,
-    ValidateArgs,
+    ApiArgs, CommonArgs, ProgressArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs,
+    SendArgs, ValidateArgs,
 };
 use crate::executor::{Backoff, Policy, Rate};
 use crate::input::{Profile, Reading};
@@ -140,7 +140,9 @@ impl Default for Watch {
 pub fn progress_interval(args: &ProgressArgs) -> Result<Option<Duration>> {
     let secs = args.progress_interval;
     if !(secs >= 0.0 && secs <= 86_400.0) {
-        bail!("--progress-interval must be a number of seconds from 0 (no progress lines) to 86400");
+        bail!(
+            "--progress-interval must be a number of seconds from 0 (no progress lines) to 86400"
+        );
     }
     Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
 }

@@ -36,7 +36,7 @@ pub(crate) fn bar(len: Option<u64>, template: &str) -> ProgressBar {
 }
 
 /// Now, on tokio's clock when there is one (a test's paused clock), else the system's.
-fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
@@ -184,15 +184,12 @@ impl Figures {
         let earlier = self.earlier.load(Ordering::Relaxed);
         let handled: u64 = counts.iter().map(|(_, n)| n).sum();
         let done = handled + earlier;
-        let rate = self
-            .meter
-            .lock()
-            .expect("meter lock")
-            .rate(now, handled);
+        let rate = self.meter.lock().expect("meter lock").rate(now, handled);
         let left = self.total.saturating_sub(done);
         let eta = match rate {
             _ if left == 0 => Some(Duration::ZERO),
-            Some(r) if r > 0.0 => Duration::try_from_secs_f64(left as f64 / r).ok(),
+            // Whole seconds, rounded up: rows left never read as "ETA 0s".
+            Some(r) if r > 0.0 => Duration::try_from_secs_f64((left as f64 / r).ceil()).ok(),
             _ => None,
         };
         Snapshot {

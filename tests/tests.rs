@@ -10,6 +10,9 @@ mod validate;
 /// `run` against wiremock: answer classes, retries, tokens, stops, resume, already_enrolled.
 mod run;
 
+/// Off a terminal: heartbeat lines in the JSON log, `--metrics-file`.
+mod progress;
+
 /// The binary against the sandbox process: failure rehearsal and SIGKILL then resume.
 mod e2e;
 

@@ -138,7 +138,9 @@ fn exposition(text: &str) -> Result<Vec<Sample>, String> {
         }
         let parts: Vec<&str> = rest.split(' ').collect();
         let [v] = parts.as_slice() else {
-            return Err(format!("a timestamp or extra field (textfile refuses): {line}"));
+            return Err(format!(
+                "a timestamp or extra field (textfile refuses): {line}"
+            ));
         };
         let v = value(v)?;
         if types.get(name).map(String::as_str) != Some("gauge") || !helps.contains(name) {
@@ -243,7 +245,11 @@ fn the_file_is_the_text_exposition_format_with_every_figure() {
     assert_eq!(get(&samples, "cartevo_enroll_running", None), Some(1.0));
     assert_eq!(get(&samples, "cartevo_enroll_exit_code", None), None);
     assert_eq!(
-        get(&samples, "cartevo_enroll_last_success_timestamp_seconds", None),
+        get(
+            &samples,
+            "cartevo_enroll_last_success_timestamp_seconds",
+            None
+        ),
         None
     );
 }
@@ -288,8 +294,14 @@ fn the_last_success_survives_a_failing_run_and_files_add_up() {
         },
     );
     let samples = read(&path);
-    assert_eq!(get(&samples, "cartevo_enroll_rows", Some("created")), Some(7.0));
-    assert_eq!(get(&samples, "cartevo_enroll_rows_done_earlier", None), Some(3.0));
+    assert_eq!(
+        get(&samples, "cartevo_enroll_rows", Some("created")),
+        Some(7.0)
+    );
+    assert_eq!(
+        get(&samples, "cartevo_enroll_rows_done_earlier", None),
+        Some(3.0)
+    );
     assert_eq!(get(&samples, "cartevo_enroll_requests", None), Some(9.0));
     let mut counts = Counts::default();
     for _ in 0..10 {
@@ -304,25 +316,46 @@ fn the_last_success_survives_a_failing_run_and_files_add_up() {
     // A second file, half-way.
     first.progress(&snapshot(2, 0, 5), Tally::default());
     let samples = read(&path);
-    assert_eq!(get(&samples, "cartevo_enroll_rows", Some("created")), Some(12.0));
-    assert_eq!(get(&samples, "cartevo_enroll_rows_done_earlier", None), Some(0.0));
-    assert_eq!(get(&samples, "cartevo_enroll_rows_in_files", None), Some(15.0));
+    assert_eq!(
+        get(&samples, "cartevo_enroll_rows", Some("created")),
+        Some(12.0)
+    );
+    assert_eq!(
+        get(&samples, "cartevo_enroll_rows_done_earlier", None),
+        Some(0.0)
+    );
+    assert_eq!(
+        get(&samples, "cartevo_enroll_rows_in_files", None),
+        Some(15.0)
+    );
     assert_eq!(get(&samples, "cartevo_enroll_requests", None), Some(10.0));
     first.finish(Exit::Done).unwrap();
     let samples = read(&path);
     assert_eq!(get(&samples, "cartevo_enroll_exit_code", None), Some(0.0));
     assert_eq!(get(&samples, "cartevo_enroll_running", None), Some(0.0));
-    let success = get(&samples, "cartevo_enroll_last_success_timestamp_seconds", None).unwrap();
+    let success = get(
+        &samples,
+        "cartevo_enroll_last_success_timestamp_seconds",
+        None,
+    )
+    .unwrap();
     assert!(success >= before as f64 && success <= chrono::Utc::now().timestamp() as f64);
 
     let second = Metrics::start(&path).unwrap();
     let samples = read(&path);
-    assert_eq!(get(&samples, "cartevo_enroll_rows", Some("created")), Some(0.0));
+    assert_eq!(
+        get(&samples, "cartevo_enroll_rows", Some("created")),
+        Some(0.0)
+    );
     second.finish(Exit::Resume).unwrap();
     let samples = read(&path);
     assert_eq!(get(&samples, "cartevo_enroll_exit_code", None), Some(3.0));
     assert_eq!(
-        get(&samples, "cartevo_enroll_last_success_timestamp_seconds", None),
+        get(
+            &samples,
+            "cartevo_enroll_last_success_timestamp_seconds",
+            None
+        ),
         Some(success),
         "kept from the run before"
     );

@@ -37,7 +37,11 @@ async fn a_resumed_run_counts_only_its_own_rows_in_the_rate() {
     for _ in 0..900 {
         progress.done(None);
     }
-    assert_eq!(progress.snapshot().rate, None, "no rate in the first second");
+    assert_eq!(
+        progress.snapshot().rate,
+        None,
+        "no rate in the first second"
+    );
     for _ in 0..10 {
         tokio::time::advance(Duration::from_secs(1)).await;
         for _ in 0..5 {
@@ -185,7 +189,12 @@ fn a_stopped_bar_is_finished_and_says_how_to_go_on() {
     let progress = hidden(10);
     progress.done(Some(Status::Created));
     progress.stopping("interrupted");
-    assert!(progress.bar.message().contains("finishing requests in flight"));
+    assert!(
+        progress
+            .bar
+            .message()
+            .contains("finishing requests in flight")
+    );
     progress.finish_stopped("interrupted");
     assert!(progress.bar.is_finished());
     assert_eq!(
