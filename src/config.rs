@@ -139,7 +139,7 @@ impl Default for Watch {
 /// `--progress-interval`, checked: a number of seconds, 0 for none, at most a day.
 pub fn progress_interval(args: &ProgressArgs) -> Result<Option<Duration>> {
     let secs = args.progress_interval;
-    if !(secs >= 0.0 && secs <= 86_400.0) {
+    if !(0.0..=86_400.0).contains(&secs) {
         bail!(
             "--progress-interval must be a number of seconds from 0 (no progress lines) to 86400"
         );
