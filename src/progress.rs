@@ -276,11 +276,23 @@ impl RowProgress {
         self.bar.finish_and_clear();
     }
 
-    /// Leaves the bar's last state on the terminal, saying the run stopped and how to go on.
+    /// Replaces the bar by a line of its last state, saying the run stopped and how to go
+    /// on. (indicatif's `abandon` leaves no line break after the bar: the next log line
+    /// would start on it.)
     pub(crate) fn finish_stopped(&self, why: &str) {
-        self.bar.set_style(stopped_style(&self.figures));
-        self.bar
-            .abandon_with_message(format!("stopped ({why}): run again to resume"));
+        let message = format!("stopped ({why}): run again to resume");
+        self.bar.set_message(message.clone());
+        self.bar.finish_and_clear();
+        if !self.hidden {
+            let now = self.snapshot();
+            eprintln!(
+                "{} {}/{} rows  {}  {message}",
+                indicatif::FormattedDuration(now.elapsed),
+                HumanCount(now.done),
+                HumanCount(now.total),
+                now.counts_text(),
+            );
+        }
     }
 }
 
@@ -307,10 +319,13 @@ fn running_style(figures: &Arc<Figures>) -> ProgressStyle {
     .with_key("counts", key(figures, Snapshot::counts_text))
 }
 
-fn stopped_style(figures: &Arc<Figures>) -> ProgressStyle {
-    ProgressStyle::with_template("{elapsed_precise} {human_pos}/{human_len} rows  {counts}  {msg}")
-        .expect("valid template")
-        .with_key("counts", key(figures, Snapshot::counts_text))
+/// Aborts its task when dropped: the heartbeat and the stop watcher end with the file.
+pub(crate) struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Takes `progress`'s [`Snapshot`] every `every` (the first one `every` after the start),
@@ -332,14 +347,5 @@ pub(crate) async fn heartbeat(
             snapshot.log(file);
         }
         also(&snapshot);
-    }
-}
-
-/// Aborts its task when dropped: the heartbeat and the stop watcher end with the file.
-pub(crate) struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
