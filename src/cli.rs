@@ -142,6 +142,24 @@ pub struct RunArgs {
     pub no_provider_enroll: bool,
     #[command(flatten)]
     pub send: SendArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+    /// Write the run's figures to this file in Prometheus text format, for node_exporter's
+    /// textfile collector: rows per status, requests, retries, 429s, elapsed seconds, exit
+    /// code and the time of the last run that ended with exit 0. Written whole (a temporary
+    /// file, then a rename) when the run starts, with every progress line and at the end.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// How `run` and `reconcile` say where they are.
+#[derive(Debug, Clone, Args)]
+pub struct ProgressArgs {
+    /// When stderr is not a terminal (cron, systemd, a pipe), log a progress line every this
+    /// many seconds: rows done of total, counts per status, rate and ETA. 0: never. At a
+    /// terminal a progress bar shows the same.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub progress_interval: f64,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +185,8 @@ pub struct ReconcileArgs {
     pub api: ApiArgs,
     #[command(flatten)]
     pub send: SendArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     /// Also read each customer's cards (count, statuses, balance per currency).
     #[arg(long)]
     pub cards: bool,

@@ -12,8 +12,8 @@ use chrono::{NaiveDate, Utc};
 
 use crate::api::{ApiConfig, Credentials};
 use crate::cli::{
-    ApiArgs, CheckArgs, CommonArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs, SandboxArgs,
-    SendArgs, ValidateArgs,
+    ApiArgs, CheckArgs, CommonArgs, ProgressArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs,
+    SandboxArgs, SendArgs, ValidateArgs,
 };
 use crate::executor::{Backoff, Policy, Rate};
 use crate::input::{Profile, Reading};
@@ -115,6 +115,36 @@ pub struct RunSettings {
     pub journal: PathBuf,
     pub api: ApiConfig,
     pub send: Policy,
+    pub watch: Watch,
+}
+
+/// How `run` says where it is: the heartbeat's interval and the metrics file.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// `--progress-interval`; `None`: no heartbeat.
+    pub progress_interval: Option<Duration>,
+    pub metrics_file: Option<PathBuf>,
+}
+
+impl Default for Watch {
+    /// The defaults of the flags: a heartbeat a minute, no metrics file.
+    fn default() -> Watch {
+        Watch {
+            progress_interval: Some(Duration::from_secs(60)),
+            metrics_file: None,
+        }
+    }
+}
+
+/// `--progress-interval`, checked: a number of seconds, 0 for none, at most a day.
+pub fn progress_interval(args: &ProgressArgs) -> Result<Option<Duration>> {
+    let secs = args.progress_interval;
+    if !(0.0..=86_400.0).contains(&secs) {
+        bail!(
+            "--progress-interval must be a number of seconds from 0 (no progress lines) to 86400"
+        );
+    }
+    Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs)))
 }
 
 impl RunSettings {
@@ -128,6 +158,10 @@ impl RunSettings {
             files: args.files,
             input: InputSettings::new(args.common)?,
             journal: args.journal.journal,
+            watch: Watch {
+                progress_interval: progress_interval(&args.progress)?,
+                metrics_file: args.metrics_file,
+            },
         })
     }
 }
@@ -175,6 +209,7 @@ impl ReconcileSettings {
                 cards: args.cards,
                 transactions: args.transactions,
                 resolve_duplicates: args.resolve_duplicates,
+                progress_interval: progress_interval(&args.progress)?,
             },
         })
     }

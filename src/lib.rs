@@ -14,9 +14,9 @@
 //!   (reads back what runs created) and `sandbox` (the local API double).
 //! - Leaves used by all: [`exit`], `status` (row statuses), `customer`, `text` (cleaning of
 //!   cell values), `validatorjs` (the server's validation rules), `sqlite` (migrations),
-//!   `files` (owner-only files and folders, written whole), `progress`, [`logging`] and
-//!   [`output`] (stderr's summaries and errors as text or JSON, `--quiet`, stdout's report
-//!   folders).
+//!   `files` (owner-only files and folders, written whole), `progress` (the bar and the
+//!   heartbeat line), `metrics` (`--metrics-file`), [`logging`] and [`output`] (stderr's
+//!   summaries and errors as text or JSON, `--quiet`, stdout's report folders).
 //!
 //! Only what `main` needs is public; `internals` serves the benchmarks and fuzz targets.
 
@@ -35,6 +35,7 @@ pub(crate) mod executor;
 pub(crate) mod files;
 pub(crate) mod input;
 pub(crate) mod journal;
+pub(crate) mod metrics;
 pub(crate) mod plan;
 pub(crate) mod progress;
 pub(crate) mod reconcile;

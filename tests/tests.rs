@@ -14,6 +14,9 @@ mod run;
 /// `status --json`.
 mod output;
 
+/// Off a terminal: heartbeat lines in the JSON log, `--metrics-file`.
+mod progress;
+
 /// The binary against the sandbox process: failure rehearsal and SIGKILL then resume.
 mod e2e;
 

@@ -8,15 +8,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::Utc;
 
 use crate::api::Client;
-use crate::config::{InputSettings, RunSettings};
+use crate::config::{InputSettings, RunSettings, Watch};
 use crate::executor::{self, Policy, Stats, Stop, StopReason};
 use crate::exit::Exit;
 use crate::input::CsvInput;
 use crate::journal::writer::{self, Command as JournalCommand};
 use crate::journal::{Journal, JournalRead, RunEnd};
+use crate::metrics::Metrics;
 use crate::output::Event;
 use crate::plan::{AmbiguousDates, Decision, Job, Known, Planner};
-use crate::progress::RowProgress;
+use crate::progress::{AbortOnDrop, RowProgress};
 use crate::report::{Figures, ReportDirs, Summary, SummaryCommand, SummaryInput};
 use crate::validate::Validator;
 
@@ -34,6 +35,16 @@ pub async fn run(mut settings: RunSettings) -> Result<Exit> {
     super::watch_signals(stop.clone());
     let client = Client::new(settings.api.clone())?;
     let mut journal = Journal::open(&settings.journal)?;
+    // Started once the journal is ours: a run refused for another one's journal leaves that
+    // run's metrics alone.
+    let metrics = match &settings.watch.metrics_file {
+        Some(path) => Some(Metrics::start(path)?),
+        None => None,
+    };
+    let watching = Watching {
+        progress_interval: settings.watch.progress_interval,
+        metrics: metrics.clone(),
+    };
     let mut exit = Exit::Done;
     let mut dirs = ReportDirs::new(settings.input.report_dir.as_deref(), &settings.files);
     for file in &settings.files {
@@ -41,7 +52,7 @@ pub async fn run(mut settings: RunSettings) -> Result<Exit> {
             break;
         }
         let dir = dirs.next(file);
-        let outcome = run_file(
+        let outcome = run_file_watched(
             &settings.input,
             &settings.send,
             file,
@@ -49,6 +60,7 @@ pub async fn run(mut settings: RunSettings) -> Result<Exit> {
             &client,
             &mut journal,
             &stop,
+            &watching,
         )
         .await
         .unwrap_or_else(|e| {
@@ -57,10 +69,32 @@ pub async fn run(mut settings: RunSettings) -> Result<Exit> {
         });
         exit = exit.max(outcome);
     }
+    if let Some(metrics) = &metrics
+        && let Err(e) = metrics.finish(exit)
+    {
+        // The run's outcome stands: its journal and report are written.
+        tracing::error!("{e:#}");
+    }
     Ok(exit)
 }
 
-/// `run` on one file, against the journal the command holds.
+/// How a file's run says where it is, beyond the bar.
+pub struct Watching {
+    /// The heartbeat's interval; `None`: none.
+    pub progress_interval: Option<std::time::Duration>,
+    pub metrics: Option<Metrics>,
+}
+
+impl Default for Watching {
+    fn default() -> Watching {
+        Watching {
+            progress_interval: Watch::default().progress_interval,
+            metrics: None,
+        }
+    }
+}
+
+/// `run` on one file, against the journal the command holds, with the default heartbeat.
 pub async fn run_file(
     input: &InputSettings,
     send: &Policy,
@@ -69,6 +103,22 @@ pub async fn run_file(
     client: &Client,
     journal: &mut Journal,
     stop: &Stop,
+) -> Result<Exit> {
+    let watching = Watching::default();
+    run_file_watched(input, send, file, dir, client, journal, stop, &watching).await
+}
+
+/// `run` on one file, with its progress logged and written as `watching` says.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_file_watched(
+    input: &InputSettings,
+    send: &Policy,
+    file: &Path,
+    dir: &Path,
+    client: &Client,
+    journal: &mut Journal,
+    stop: &Stop,
+    watching: &Watching,
 ) -> Result<Exit> {
     let started = Utc::now();
     let reading = input.reading.clone();
@@ -116,6 +166,18 @@ pub async fn run_file(
     let sending_started = std::time::Instant::now();
     let progress = RowProgress::new(rows);
     let stats = Arc::new(Stats::default());
+    let _heartbeat = heartbeat(&path_text, &progress, &stats, watching);
+    // At a terminal, the bar says at once that the run is stopping, not only once the
+    // requests in flight are done.
+    let _stopping = (!progress.is_hidden()).then(|| {
+        let (progress, stop) = (progress.clone(), stop.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            stop.token().cancelled().await;
+            if let Some(reason) = stop.reason() {
+                progress.stopping(reason.describe());
+            }
+        }))
+    });
     // Jobs travel in batches of one journal claim each: one hand-over per batch, not per row.
     let claim_batch = send.claim_batch();
     let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel::<Vec<Job>>(2);
@@ -198,10 +260,15 @@ pub async fn run_file(
     let planned = planner.await;
     let flushed = writer.flush().await;
     drop(writer);
-    writer_thread
+    let joined = writer_thread
         .join()
-        .map_err(|_| anyhow!("the journal writer panicked"))??;
-    progress.finish();
+        .map_err(|_| anyhow!("the journal writer panicked"));
+    // The bar is finished on every way out, before any message follows it.
+    match stop.reason() {
+        Some(reason) => progress.finish_stopped(reason.describe()),
+        None => progress.finish(),
+    }
+    joined??;
     exec?;
     flushed?;
     let dates = planned??;
@@ -264,6 +331,9 @@ pub async fn run_file(
         seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
         "report written"
     );
+    if let Some(metrics) = &watching.metrics {
+        metrics.file_done(&counts, rows, tally);
+    }
     crate::report::announce(file, &counts, &summary, dir);
     match &stopped {
         Some(StopReason::Fatal(m)) => Event::error(format!("run stopped, {m}")).emit(),
@@ -274,4 +344,31 @@ pub async fn run_file(
         _ => {}
     }
     Ok(summary.exit())
+}
+
+/// The heartbeat of one file: off a terminal, a progress line every interval; with a
+/// metrics file, that file written as often (at a terminal too). `None` when neither.
+fn heartbeat(
+    file: &str,
+    progress: &RowProgress,
+    stats: &Arc<Stats>,
+    watching: &Watching,
+) -> Option<AbortOnDrop> {
+    let every = watching.progress_interval?;
+    let log = progress.is_hidden();
+    if !log && watching.metrics.is_none() {
+        return None;
+    }
+    let metrics = watching.metrics.clone();
+    let stats = Arc::clone(stats);
+    let logged = log.then(|| file.to_owned());
+    let beat = crate::progress::heartbeat(logged, progress.clone(), every, move |snapshot| {
+        if let Some(metrics) = &metrics {
+            // The file is synced to the disk: off the async thread.
+            let (metrics, snapshot) = (metrics.clone(), snapshot.clone());
+            let tally = stats.snapshot();
+            tokio::task::spawn_blocking(move || metrics.progress(&snapshot, tally));
+        }
+    });
+    Some(AbortOnDrop(tokio::spawn(beat)))
 }

@@ -60,6 +60,8 @@ pub struct Settings {
     pub resolve_duplicates: bool,
     /// Pacing, requests in flight and retries: as `run`'s.
     pub send: Policy,
+    /// `--progress-interval`: a progress line this often when stderr is not a terminal.
+    pub progress_interval: Option<std::time::Duration>,
 }
 
 /// A file to reconcile: what the journal knows of it and where its content is now.
@@ -307,7 +309,28 @@ async fn reconcile_file(
     let jobs = futures_util::stream::poll_fn(|cx| jobs_rx.poll_recv(cx));
     let mut results = jobs.map(|job| check(ctx, job)).buffered(concurrency);
     let mut failure = None;
-    while let Some(result) = results.next().await {
+    // Off a terminal, a progress line every --progress-interval, between two results or
+    // while none comes.
+    let mut beat = settings
+        .progress_interval
+        .filter(|_| progress.is_hidden())
+        .map(|every| {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            (ticks, crate::progress::Meter::new(crate::progress::now()))
+        });
+    loop {
+        let next = match &mut beat {
+            Some((ticks, meter)) => tokio::select! {
+                next = results.next() => next,
+                _ = ticks.tick() => {
+                    log_progress(&target.path, report.totals(), meter);
+                    continue;
+                }
+            },
+            None => results.next().await,
+        };
+        let Some(result) = next else { break };
         match result.and_then(|checked| report.row(&checked)) {
             Ok(()) => progress.inc(1),
             Err(e) => {
@@ -484,6 +507,32 @@ fn progress(file: &Path) -> indicatif::ProgressBar {
     );
     bar.set_message(file.display().to_string());
     bar
+}
+
+/// The heartbeat line of `reconcile`: customers read back so far, per verdict, and the rate.
+/// (How many customers a file has to read back is known only once its journal rows are
+/// walked, so there is no total or ETA.)
+fn log_progress(file: &Path, totals: &output::Totals, meter: &mut crate::progress::Meter) {
+    let done = totals.checked();
+    let rate = meter.rate(crate::progress::now(), done);
+    let counts: Vec<String> = Verdict::ALL
+        .iter()
+        .filter(|v| totals.get(**v) > 0)
+        .map(|v| format!("{v} {}", indicatif::HumanCount(totals.get(*v))))
+        .collect();
+    tracing::info!(
+        file = %file.display(),
+        done,
+        matched = totals.get(Verdict::Match),
+        mismatched = totals.get(Verdict::Mismatch),
+        inactive = totals.get(Verdict::Inactive),
+        missing = totals.get(Verdict::Missing),
+        rate = rate.map(|r| (r * 10.0).round() / 10.0),
+        "reconcile progress: {} customers read back  {}  {}",
+        indicatif::HumanCount(done),
+        crate::progress::rate_text(rate),
+        counts.join("  "),
+    );
 }
 
 /// The file's summary on stderr (in JSON one "file reconciled" object with

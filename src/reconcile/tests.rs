@@ -124,6 +124,7 @@ impl Fixture {
             cards: false,
             transactions: false,
             resolve_duplicates: false,
+            progress_interval: None,
             send: Policy {
                 rate: crate::executor::Rate::Unlimited,
                 concurrency: 3,
