@@ -258,6 +258,16 @@ impl ConfigFile {
             }
             // Checked by the flag of the command being run: another command's flag of the
             // same name may take another kind of value, and is checked when that one runs.
+            // Credentials in the environment win over a token file named here, as the
+            // environment wins over the file for every flag (the client prefers
+            // --token-file when both are given: only the command line may ask for that).
+            let credentials_in_env = ["CARTEVO_API_TOKEN", "CARTEVO_CLIENT_ID"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+            if long == "token-file" && credentials_in_env {
+                read.ignored.push(name.clone());
+                continue;
+            }
             match where_set(&command, running, &long) {
                 Some((depth, arg)) => {
                     let values = self.values(&arg, name, value)?;

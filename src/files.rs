@@ -180,6 +180,16 @@ pub fn write_whole(target: &Path, bytes: &[u8]) -> Result<()> {
     stage(target, bytes)?.put_in_place()
 }
 
+/// As [`write_whole`], for a file that holds no personal data and that another user's
+/// service reads (node_exporter reads `--metrics-file` as its own user): world-readable,
+/// 0644, already when it takes its place.
+pub fn write_whole_readable(target: &Path, bytes: &[u8]) -> Result<()> {
+    let ready = stage(target, bytes)?;
+    std::fs::set_permissions(&ready.path, Permissions::from_mode(0o644))
+        .with_context(|| format!("could not write '{}'", target.display()))?;
+    ready.put_in_place()
+}
+
 /// `bytes` written and synced beside `target`, ready to be put in place.
 pub fn stage(target: &Path, bytes: &[u8]) -> Result<Ready> {
     let mut staged = Staged::create(target)?;

@@ -166,7 +166,7 @@ impl State {
     }
 
     fn write(&self, values: &Values) -> Result<()> {
-        crate::files::write_whole(&self.path, render(values).as_bytes())
+        crate::files::write_whole_readable(&self.path, render(values).as_bytes())
     }
 }
 

@@ -220,9 +220,14 @@ pub(crate) struct RowProgress {
 }
 
 impl RowProgress {
-    /// Drawn on stderr when it is a terminal.
+    /// Drawn on stderr when it is a terminal, and neither `--log-format json` nor `--quiet`
+    /// asks for no bar (then the heartbeat speaks, as off a terminal).
     pub(crate) fn new(total: u64) -> RowProgress {
-        RowProgress::with_target(total, ProgressDrawTarget::stderr_with_hz(4))
+        let target = match crate::output::bars_allowed() {
+            true => ProgressDrawTarget::stderr_with_hz(4),
+            false => ProgressDrawTarget::hidden(),
+        };
+        RowProgress::with_target(total, target)
     }
 
     pub(crate) fn with_target(total: u64, target: ProgressDrawTarget) -> RowProgress {

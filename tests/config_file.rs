@@ -14,6 +14,9 @@ fn run_in(work: &Work, args: &[&str], env: &[(&str, &str)]) -> (i32, String, Str
         .env_remove("RUST_LOG")
         .env_remove("CARTEVO_CONFIG")
         .env_remove("CARTEVO_JOURNAL")
+        .env_remove("CARTEVO_API_TOKEN")
+        .env_remove("CARTEVO_CLIENT_ID")
+        .env_remove("CARTEVO_CLIENT_KEY")
         .envs(env.iter().copied())
         .output()
         .expect("the binary runs");
@@ -122,4 +125,30 @@ fn a_named_file_must_exist_and_a_bad_file_stops_before_anything_runs() {
     );
     assert!(!stderr.contains("abc123"), "{stderr}");
     assert!(!work.path("reports").exists(), "nothing ran");
+}
+
+/// A token file named in the config file gives way to credentials in the environment, as
+/// every setting of the file gives way to the environment.
+#[test]
+fn credentials_in_the_environment_win_over_the_files_token_file() {
+    let work = Work::new();
+    work.copy_fixture("semicolon.csv", "in.csv");
+    work.write("cartevo-enroll.toml", b"token_file = \"no-such-token\"\n");
+    let args = [
+        "run",
+        "in.csv",
+        "--base-url",
+        "http://127.0.0.1:9/api/v1",
+        "--journal",
+        "j.db",
+    ];
+    let (code, _, stderr) = run_in(&work, &args, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("could not read the token file"), "{stderr}");
+    // With a token in the environment the file's token_file is not used: the run goes on
+    // to read the partner file (whose ';' header it then refuses).
+    let (code, _, stderr) = run_in(&work, &args, &[("CARTEVO_API_TOKEN", "t")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("token file"), "{stderr}");
+    assert!(stderr.contains("required column"), "{stderr}");
 }

@@ -264,6 +264,17 @@ fn completion_scripts_cover_every_command_and_bash_reads_its_own() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let replies = String::from_utf8(out.stdout).unwrap();
     assert_eq!(replies.trim(), "check", "{replies}");
+    // A command's own flags complete too.
+    let probe = format!(
+        "source '{}'; f=$(complete -p cartevo-enroll | sed 's/.*-F \\([^ ]*\\).*/\\1/'); \
+         COMP_WORDS=(cartevo-enroll run --metr); COMP_CWORD=2; \
+         COMP_LINE='cartevo-enroll run --metr'; COMP_POINT=${{#COMP_LINE}}; \
+         \"$f\" cartevo-enroll --metr run; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display()
+    );
+    let out = Command::new("bash").args(["-c", &probe]).output().unwrap();
+    let replies = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(replies.trim(), "--metrics-file", "{replies}");
     for shell in ["zsh", "fish", "powershell", "elvish"] {
         let script = String::from_utf8(run(&["completions", shell]).stdout).unwrap();
         for name in ["validate", "run", "reconcile", "check", "completions"] {

@@ -13,7 +13,15 @@ pub fn completions(shell: clap_complete::Shell) -> Result<Exit> {
     let name = command.get_name().to_owned();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, name, &mut script);
-    super::print_stdout(&String::from_utf8(script).context("the completion script is not UTF-8")?)?;
+    let mut script = String::from_utf8(script).context("the completion script is not UTF-8")?;
+    if shell == clap_complete::Shell::Bash {
+        // clap_complete 4.6 names a command's case label by escaping the "-" of our name
+        // twice (cartevo__subcmd__enroll__subcmd__run) but looks it up escaped once
+        // (cartevo__enroll__subcmd__run), so no command's flags ever completed
+        // (clap-rs/clap#6421): the labels are written as the lookup spells them.
+        script = script.replace("cartevo__subcmd__enroll", "cartevo__enroll");
+    }
+    super::print_stdout(&script)?;
     Ok(Exit::Done)
 }
 
