@@ -26,6 +26,8 @@ pub(crate) struct RowProgress {
     /// Read once: asking the bar takes its lock, which every sender thread would share.
     hidden: bool,
     counts: Arc<[AtomicU64; 4]>,
+    /// Where the rate paced at now is read (it moves with `--rate auto`).
+    stats: Option<Arc<crate::executor::Stats>>,
 }
 
 impl RowProgress {
@@ -38,7 +40,14 @@ impl RowProgress {
             hidden: bar.is_hidden(),
             bar,
             counts: Arc::new(Default::default()),
+            stats: None,
         }
+    }
+
+    /// Shows the rate paced at, read from `stats`.
+    pub(crate) fn with_rate(mut self, stats: Arc<crate::executor::Stats>) -> RowProgress {
+        self.stats = Some(stats);
+        self
     }
 
     /// One row done: `None` for a row an earlier run finished.
@@ -56,8 +65,12 @@ impl RowProgress {
         // Re-render the counts now and then, not for every row of a fast run.
         if i < 3 && (n < 64 || n.is_multiple_of(64)) {
             let [c, d, f, _] = &*self.counts;
+            let rate = match self.stats.as_ref().and_then(|s| s.rate()) {
+                Some(r) => format!("  rate {r:.1}/s"),
+                None => String::new(),
+            };
             self.bar.set_message(format!(
-                "created {}  duplicate {}  failed {}",
+                "created {}  duplicate {}  failed {}{rate}",
                 c.load(Ordering::Relaxed),
                 d.load(Ordering::Relaxed),
                 f.load(Ordering::Relaxed)

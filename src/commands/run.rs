@@ -16,7 +16,7 @@ use crate::journal::writer::{self, Command as JournalCommand};
 use crate::journal::{Journal, JournalRead, RunEnd};
 use crate::plan::{AmbiguousDates, Decision, Job, Known, Planner};
 use crate::progress::RowProgress;
-use crate::report::{Figures, ReportDirs, Summary, SummaryCommand, SummaryInput};
+use crate::report::{Figures, Rates, ReportDirs, Summary, SummaryCommand, SummaryInput};
 use crate::validate::Validator;
 
 pub async fn run(mut settings: RunSettings) -> Result<Exit> {
@@ -40,9 +40,14 @@ pub async fn run(mut settings: RunSettings) -> Result<Exit> {
             break;
         }
         let dir = dirs.next(file);
+        let mut send = settings.send.clone();
+        if let Some(auto) = &mut send.auto_rate {
+            // Warm: each file starts from the limit learned so far, by earlier files too.
+            auto.learned = journal.learned_rate(client.base_url())?;
+        }
         let outcome = run_file(
             &settings.input,
-            &settings.send,
+            &send,
             file,
             &dir,
             &client,
@@ -113,8 +118,8 @@ pub async fn run_file(
     };
     let (writer, writer_thread) = writer::spawn(journal.path(), entry.clone(), run_id, on_failure)?;
     let sending_started = std::time::Instant::now();
-    let progress = RowProgress::new(rows);
     let stats = Arc::new(Stats::default());
+    let progress = RowProgress::new(rows).with_rate(stats.clone());
     // Jobs travel in batches of one journal claim each: one hand-over per batch, not per row.
     let claim_batch = send.claim_batch();
     let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel::<Vec<Job>>(2);
@@ -205,12 +210,17 @@ pub async fn run_file(
     flushed?;
     let dates = planned??;
 
+    let sending_seconds = sending_started.elapsed().as_secs_f64();
     tracing::info!(
         requests = stats.snapshot().sent,
         seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
-        sending_seconds = sending_started.elapsed().as_secs_f64(),
+        sending_seconds,
+        rate = stats.rate(),
         "sending finished"
     );
+    if let Some(learned) = stats.learned() {
+        journal.set_learned_rate(client.base_url(), learned)?;
+    }
     // The customer index merge (a write) and the report (reads) are independent: the merge
     // runs on its own thread while the report reads through a read-only connection.
     let reader = JournalRead::open(journal.path())?;
@@ -227,7 +237,8 @@ pub async fn run_file(
                 c,
                 Figures::new(started, Utc::now(), tally),
             )
-            .dates(dates);
+            .dates(dates)
+            .rates(Rates::new(stats.rate(), tally.sent, sending_seconds));
             match &stopped {
                 Some(reason) => summary.stopped(reason.exit(), reason.describe().to_owned()),
                 None => summary,

@@ -126,7 +126,9 @@ impl Fixture {
             resolve_duplicates: false,
             send: Policy {
                 rate: crate::executor::Rate::Unlimited,
+                auto_rate: None,
                 concurrency: 3,
+                auto_concurrency: false,
                 max_attempts: 3,
                 backoff: crate::executor::Backoff {
                     base: Duration::from_millis(1),
