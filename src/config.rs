@@ -381,6 +381,43 @@ mod tests {
     }
 
     #[test]
+    fn auto_starts_at_five_under_its_caps() {
+        let args = SendArgs {
+            rate: Auto::Auto,
+            concurrency: Auto::Auto,
+            max_rate: 40.0,
+            max_concurrency: 12,
+            ..send(5.0)
+        };
+        let p = policy(&args).unwrap();
+        assert_eq!(p.rate, Rate::PerSecond(5.0));
+        assert_eq!(
+            p.auto_rate,
+            Some(AutoRate {
+                learned: None,
+                max: 40.0
+            })
+        );
+        assert_eq!((p.concurrency, p.auto_concurrency), (12, true));
+        // The claim is sized for the most the rate may reach.
+        assert_eq!(p.claim_batch(), 20);
+        let low = policy(&SendArgs {
+            max_rate: 2.0,
+            ..args.clone()
+        })
+        .unwrap();
+        assert_eq!(low.rate, Rate::PerSecond(2.0));
+        for bad in [0.0, -1.0, f64::NAN] {
+            let err = policy(&SendArgs {
+                max_rate: bad,
+                ..args.clone()
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains("--max-rate"), "{err}");
+        }
+    }
+
+    #[test]
     fn a_timeout_is_positive_and_at_most_an_hour() {
         let with = |timeout| SendArgs {
             timeout,

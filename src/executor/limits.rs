@@ -77,7 +77,7 @@ const CEILING_STEP: Duration = Duration::from_secs(3);
 /// The slowest rate `auto` goes down to.
 const SLOWEST_AUTO: f64 = 0.5;
 /// Answers timed before a fixed rate is judged reachable or not.
-const ANSWERS_BEFORE_JUDGING: u32 = 50;
+const ANSWERS_BEFORE_JUDGING: u32 = 20;
 
 /// `--rate auto`'s bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
