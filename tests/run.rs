@@ -282,7 +282,14 @@ async fn rate_auto_learns_a_limit_that_status_shows_and_the_next_run_uses() {
         .await;
     let case = Case::new();
     let url = format!("{}/api/v1", server.uri());
-    let auto = ["--rate", "auto", "--concurrency", "auto", "--max-rate", "50"];
+    let auto = [
+        "--rate",
+        "auto",
+        "--concurrency",
+        "auto",
+        "--max-rate",
+        "50",
+    ];
     let out = case.run(&url, &case.csv("a.csv", (1..=6).map(row)), "r1", &auto);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let summary = case.summary("r1");
@@ -305,7 +312,12 @@ async fn rate_auto_learns_a_limit_that_status_shows_and_the_next_run_uses() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(case.summary("r2")["rate_final"].as_f64().unwrap() <= 50.0);
     // A fixed rate is the rate reported.
-    let out = case.run(&url, &case.csv("c.csv", (10..=11).map(row)), "r3", &["--rate", "7"]);
+    let out = case.run(
+        &url,
+        &case.csv("c.csv", (10..=11).map(row)),
+        "r3",
+        &["--rate", "7"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(case.summary("r3")["rate_final"], 7.0);
 }

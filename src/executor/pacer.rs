@@ -141,7 +141,10 @@ impl Pacer {
     /// Paces at `rate` from now on (`--rate auto`); nothing changes for an unlimited pacer.
     pub fn set_rate(&self, rate: f64) {
         if let Some(turns) = &self.turns {
-            turns.lock().expect("pacer lock").set(rate.max(Rate::SLOWEST));
+            turns
+                .lock()
+                .expect("pacer lock")
+                .set(rate.max(Rate::SLOWEST));
         }
     }
 

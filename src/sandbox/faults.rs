@@ -296,7 +296,13 @@ mod limiter_tests {
         assert_eq!(admitted, 3);
         std::thread::sleep(Duration::from_millis(1050));
         assert_eq!((0..5).filter(|_| faults.admit().is_some()).count(), 3);
-        let zero = Faults::new(Duration::ZERO, Duration::ZERO, 0.0, Some(Schedule::fixed(0)), None);
+        let zero = Faults::new(
+            Duration::ZERO,
+            Duration::ZERO,
+            0.0,
+            Some(Schedule::fixed(0)),
+            None,
+        );
         assert!(zero.is_err());
         let unlimited = Faults::new(Duration::ZERO, Duration::ZERO, 0.0, None, None).unwrap();
         assert!((0..1000).all(|_| unlimited.admit().is_some()));
@@ -306,7 +312,10 @@ mod limiter_tests {
     fn a_schedule_gives_the_limit_of_the_moment() {
         let s = Schedule::parse("0:80, 20:30,40.5:80").unwrap();
         let at = |secs: f64| s.at(Duration::from_secs_f64(secs));
-        assert_eq!((at(0.0), at(19.9), at(20.0), at(40.4), at(41.0)), (80, 80, 30, 30, 80));
+        assert_eq!(
+            (at(0.0), at(19.9), at(20.0), at(40.4), at(41.0)),
+            (80, 80, 30, 30, 80)
+        );
         for bad in ["", "5:10", "0:0", "0:10,0:20", "0:10,5", "0:x", "-1:3"] {
             assert!(Schedule::parse(bad).is_err(), "{bad}");
         }
