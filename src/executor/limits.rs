@@ -9,28 +9,35 @@
 //!
 //! ## The rate: CUBIC's shape, a measured limit, and a hold that grows
 //!
-//! AIMD and CUBIC were both tried against the sandbox (`examples/bench_run.rs limits`). What
-//! decides between them here is the price of a 429: the server's `Retry-After` (a second in
-//! the sandbox, often more in the wild) stops every worker, so each probe past the limit
-//! costs a whole second of sending, whatever the size of the step. An AIMD that adds a
-//! request a second every second after halving probes every few seconds and spends half its
-//! time well below the limit (0.6-0.7 of a fixed 60/s limit); a slower additive step stays
-//! longer near the limit but then takes most of a minute to climb from 30 to 80 when the
-//! limit rises. CUBIC's curve is the way out of that trade: concave up to the rate where the
-//! last 429 came, flat near it, then accelerating. We keep that shape with three changes:
+//! What decides between AIMD and CUBIC here is the price of a 429: the server's `Retry-After`
+//! (a second in the sandbox, often more in the wild) stops every worker, so each probe past
+//! the limit costs a whole second of sending, whatever the size of the step. An AIMD that
+//! adds a request a second every second after halving would spend most of its time well
+//! under the limit (half of it after each cut, 30 s to climb back to 60/s); a larger additive
+//! step probes (and pays a `Retry-After`) every few seconds, and a smaller one takes most of a
+//! minute to follow a limit that rises from 30 to 80. CUBIC's curve is the way out of that
+//! trade (concave up to the rate where the last 429 came, flat near it, then accelerating),
+//! so we chose its shape, with three changes, each measured in the simulation of
+//! `limits/tests.rs` (`cargo test figures -- --ignored --nocapture`) and against the sandbox
+//! (`examples/bench_run.rs limits`, figures in the README):
 //! - **The limit is measured, not guessed from our rate.** On a 429 or 503 the limit is taken
-//!   as the answers that came back (not throttled) in the second before it: a server that
-//!   counts requests per second refused us because that second was full. Our own rate at the
-//!   time says little: in slow start it may be twice the limit. (AWS's adaptive mode does
-//!   the same with its measured send rate.) The rate restarts at `BETA` (0.9) of that and
-//!   climbs back along a concave cubic in `RECOVER`.
+//!   as what the server let through in the second before the refused request left: the
+//!   answers to requests sent in that second, and those still in flight. A server that counts
+//!   a second's requests refused it because that second was full. Our own rate at the time
+//!   says little: in slow start it may be twice the limit. (AWS's adaptive retry mode also
+//!   cuts from its measured send rate.) The count is held one and 2% under, since a count one
+//!   or two over held the rate over a limit of 80 until the next 429 (the moving-limit
+//!   simulation went from 0.70 to 0.75 of the mean limit with that). The rate restarts at
+//!   `BETA` (0.9) of it and climbs back along a concave cubic in `RECOVER` (0.95 and 1 s
+//!   were tried: more 429s, less throughput).
 //! - **The flat part is a hold whose length is learned.** Near the limit the rate holds; each
 //!   429 that finds the limit where the last one did (within 15%) doubles the hold, up to
-//!   `HOLD_MAX`; a limit that moved, or one below a higher limit seen lately, brings it back
-//!   to `HOLD_MIN`, so a limit that moves is followed closely and a fixed one is probed a few
+//!   `HOLD_MAX`; under a higher limit seen in the last minute the hold is at most
+//!   `HOLD_UNDER`, so a limit that moves is followed closely and a fixed one is probed a few
 //!   times a minute.
 //! - **The probe is exponential** (doubling every second) rather than cubic, so a limit that
 //!   went from 30 back to 80 is found in about a second and a half.
+//!
 //! One reduction per episode: a throttled answer to a request sent before the last reduction
 //! says nothing new. Never above `--max-rate`, nor above twice the answers of the last second
 //! (a rate nobody uses is not learned), nor above what the requests in flight can carry at
@@ -64,7 +71,7 @@ const HOLD_MIN: Duration = Duration::from_secs(1);
 const HOLD_MAX: Duration = Duration::from_secs(16);
 /// The hold under a higher limit seen lately: that limit may come back. Each probe past a
 /// limit that did not move costs a `Retry-After`; each second of hold, the difference when it
-/// did. Against a limit moving between 30 and 80 every 15 s this balances near 2.5 s.
+/// did. Against a limit moving between 30 and 80 every 15 s, 2.5 s and 4 s measured the same.
 const HOLD_UNDER: Duration = Duration::from_millis(2500);
 /// A limit measured within this share of the last one is the same limit.
 const SAME_LIMIT: f64 = 0.15;
