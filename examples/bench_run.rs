@@ -103,6 +103,11 @@ fn write_csv_from(dir: &Path, first: usize, rows: usize) -> PathBuf {
 }
 
 fn binary() -> PathBuf {
+    // BENCH_BIN: a release binary driven by a debug build of this program (whose
+    // dev-dependencies are already built).
+    if let Some(bin) = std::env::var_os("BENCH_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().unwrap();
     // target/release/examples/bench_run -> target/release/cartevo-enroll
     let bin = exe
@@ -331,6 +336,8 @@ impl Drop for Sandbox {
 /// What one `run` did, from its summary.json.
 struct Ran {
     seconds: f64,
+    /// The sending phase, from the run's log.
+    sending: Option<f64>,
     created: u64,
     requests: u64,
     http_429: u64,
@@ -345,6 +352,11 @@ impl Ran {
         self.created as f64 / self.seconds
     }
 
+    /// Created per second of the sending phase (no start-up, scan or report).
+    fn sending_rate(&self) -> f64 {
+        self.created as f64 / self.sending.unwrap_or(self.seconds)
+    }
+
     fn share_429(&self) -> f64 {
         self.http_429 as f64 / self.requests.max(1) as f64
     }
@@ -355,7 +367,7 @@ fn limited_run(dir: &Path, sandbox: &Sandbox, file: &Path, flags: &[&str]) -> Ra
     let offset = sandbox.started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(dir.join("report"));
     let started = Instant::now();
-    let (_, _, code) = run(dir, &sandbox.url, file, flags);
+    let (_, _, code, sending) = run_logged(dir, &sandbox.url, file, flags);
     let seconds = started.elapsed().as_secs_f64();
     let summary: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("report").join("summary.json")).unwrap(),
@@ -363,6 +375,7 @@ fn limited_run(dir: &Path, sandbox: &Sandbox, file: &Path, flags: &[&str]) -> Ra
     .unwrap();
     Ran {
         seconds,
+        sending,
         created: summary["counts"]["created"].as_u64().unwrap(),
         requests: summary["requests_sent"].as_u64().unwrap(),
         http_429: summary["http_429_seen"].as_u64().unwrap(),
@@ -401,6 +414,16 @@ fn created_within(dir: &Path, secs: i64) -> u64 {
 
 const AUTO: [&str; 4] = ["--rate", "auto", "--concurrency", "auto"];
 
+/// The figure of the sending phase alone (no start-up, scan, report), against `of`.
+fn while_sending(ran: &Ran, of: f64) {
+    println!(
+        "    while sending ({:.1} s): {:.1}/s = {:.2} x {of:.1}",
+        ran.sending.unwrap_or(f64::NAN),
+        ran.sending_rate(),
+        ran.sending_rate() / of
+    );
+}
+
 fn limits() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
@@ -409,7 +432,8 @@ fn limits() {
     let sandbox = Sandbox::start(&["--rate-limit", "60"]);
     let ran = limited_run(dir, &sandbox, &write_csv_from(dir, 1, 3600), &AUTO);
     println!(
-        "fixed 60/s, 3,600 rows: {} created in {:.1} s = {:.1}/s = {:.2} x the limit;          {} of {} requests answered 429 ({:.1}%); rate_final {:?}; exit {}",
+        "fixed 60/s, 3,600 rows: {} created in {:.1} s = {:.1}/s = {:.2} x the limit; \
+         {} of {} requests answered 429 ({:.1}%); rate_final {:?}; exit {}",
         ran.created,
         ran.seconds,
         ran.per_second(),
@@ -420,12 +444,14 @@ fn limits() {
         ran.rate_final,
         ran.code
     );
+    while_sending(&ran, 60.0);
 
     // A second file on the same journal: it starts from the limit learned.
     let ran = limited_run(dir, &sandbox, &write_csv_from(dir, 10_001, 1200), &AUTO);
     let first_ten = created_within(dir, 10);
     println!(
-        "second file, same journal: {first_ten} created in its first 10 s = {:.1}/s = {:.2} x          the limit; whole file {:.1}/s, {:.1}% 429s; exit {}",
+        "second file, same journal: {first_ten} created in its first 10 s = {:.1}/s = {:.2} x \
+         the limit; whole file {:.1}/s, {:.1}% 429s; exit {}",
         first_ten as f64 / 10.0,
         first_ten as f64 / 600.0,
         ran.per_second(),
@@ -460,13 +486,15 @@ fn limits() {
         .sum::<f64>()
         / tenths as f64;
     println!(
-        "limit 80 -> 30 -> 80 every 15 s, 3,000 rows: {:.1}/s over {:.1} s = {:.2} x the          time-averaged limit ({mean:.1}/s); {:.1}% 429s; exit {}",
+        "limit 80 -> 30 -> 80 every 15 s, 3,000 rows: {:.1}/s over {:.1} s = {:.2} x the \
+         time-averaged limit ({mean:.1}/s); {:.1}% 429s; exit {}",
         ran.per_second(),
         ran.seconds,
         ran.per_second() / mean,
         100.0 * ran.share_429(),
         ran.code
     );
+    while_sending(&ran, mean);
     drop(sandbox);
 
     // Answers of 200 ms at --rate 50: enough in flight to reach it.
@@ -479,11 +507,13 @@ fn limits() {
         &["--rate", "50", "--concurrency", "auto"],
     );
     println!(
-        "answers of 200 ms, --rate 50 --concurrency auto, 1,000 rows: {:.1}/s = {:.2} x 50;          exit {}",
+        "answers of 200 ms, --rate 50 --concurrency auto, 1,000 rows: {:.1}/s = {:.2} x 50; \
+         exit {}",
         ran.per_second(),
         ran.per_second() / 50.0,
         ran.code
     );
+    while_sending(&ran, 50.0);
     drop(sandbox);
 
     // 6 requests in flight at most, 100 ms each: 60/s at best.
@@ -502,6 +532,7 @@ fn limits() {
         100.0 * ran.share_429(),
         ran.code
     );
+    while_sending(&ran, 60.0);
 }
 
 fn main() {
