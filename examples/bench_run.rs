@@ -5,13 +5,18 @@
 //! cargo run --release --example bench_run -- pacing 500 50
 //! cargo run --release --example bench_run -- memory 1000000
 //! BENCH_URL=http://127.0.0.1:18600/api/v1 cargo run --release --example bench_run -- throughput
+//! cargo run --release --example bench_run -- limits
 //! ```
 //!
 //! `throughput` runs the release binary with `--rate 0 --concurrency 8`, journal included,
 //! then points `wrk` (if installed) at the same server with the same concurrency for
 //! comparison. `pacing` checks that N rows at `--rate R` take N/R seconds and that no second
 //! of the server's clock sees more than R requests. `memory` measures peak RSS on a large file,
-//! then runs the finished file again and checks it sends nothing.
+//! then runs the finished file again and checks it sends nothing. `limits` runs
+//! `--rate auto --concurrency auto` against the sandbox (`cartevo-enroll sandbox`, started for
+//! each case) with a limit the tool is not told: a fixed 60/s, a second file on the same
+//! journal, a limit moving 80 → 30 → 80 every 15 s, answers of 200 ms at `--rate 50`, and a
+//! server that allows 6 requests in flight at 100 ms; it prints each figure as a ratio.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,11 +81,16 @@ fn start_server(seen: Arc<Seen>) -> String {
 }
 
 fn write_csv(dir: &Path, rows: usize) -> PathBuf {
+    write_csv_from(dir, 1, rows)
+}
+
+/// `rows` rows numbered from `first` (files with different people for one journal).
+fn write_csv_from(dir: &Path, first: usize, rows: usize) -> PathBuf {
     use std::io::Write;
-    let path = dir.join(format!("bench-{rows}.csv"));
+    let path = dir.join(format!("bench-{first}-{rows}.csv"));
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     writeln!(out, "{HEADER}").unwrap();
-    for i in 1..=rows {
+    for i in first..first + rows {
         writeln!(
             out,
             "B-{i},Amina,Okafor,person{i}@example.com,Nigeria,14 Awolowo Road,Lagos,Lagos State,\
@@ -93,6 +103,11 @@ fn write_csv(dir: &Path, rows: usize) -> PathBuf {
 }
 
 fn binary() -> PathBuf {
+    // BENCH_BIN: a release binary driven by a debug build of this program (whose
+    // dev-dependencies are already built).
+    if let Some(bin) = std::env::var_os("BENCH_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().unwrap();
     // target/release/examples/bench_run -> target/release/cartevo-enroll
     let bin = exe
@@ -280,6 +295,246 @@ fn memory(rows: usize) {
     );
 }
 
+/// A sandbox process (`cartevo-enroll sandbox --port 0` with `knobs`): its base URL, and
+/// the process, stopped when dropped.
+struct Sandbox {
+    url: String,
+    child: std::process::Child,
+    started: Instant,
+}
+
+impl Sandbox {
+    fn start(knobs: &[&str]) -> Sandbox {
+        use std::io::BufRead;
+        let mut child = Command::new(binary())
+            .args(["sandbox", "--port", "0", "--token", "bench"])
+            .args(knobs)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Sandbox {
+            url: line.trim().to_string(),
+            child,
+            started,
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What one `run` did, from its summary.json.
+struct Ran {
+    seconds: f64,
+    /// The sending phase, from the run's log.
+    sending: Option<f64>,
+    created: u64,
+    requests: u64,
+    http_429: u64,
+    rate_final: Option<f64>,
+    code: i32,
+    /// When the run started, since the sandbox did.
+    offset: f64,
+}
+
+impl Ran {
+    fn per_second(&self) -> f64 {
+        self.created as f64 / self.seconds
+    }
+
+    /// Created per second of the sending phase (no start-up, scan or report).
+    fn sending_rate(&self) -> f64 {
+        self.created as f64 / self.sending.unwrap_or(self.seconds)
+    }
+
+    fn share_429(&self) -> f64 {
+        self.http_429 as f64 / self.requests.max(1) as f64
+    }
+}
+
+/// `run FILE` against `sandbox` with `flags`, on `dir`'s journal; the figures of its summary.
+fn limited_run(dir: &Path, sandbox: &Sandbox, file: &Path, flags: &[&str]) -> Ran {
+    let offset = sandbox.started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(dir.join("report"));
+    let started = Instant::now();
+    let (_, _, code, sending) = run_logged(dir, &sandbox.url, file, flags);
+    let seconds = started.elapsed().as_secs_f64();
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("report").join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    Ran {
+        seconds,
+        sending,
+        created: summary["counts"]["created"].as_u64().unwrap(),
+        requests: summary["requests_sent"].as_u64().unwrap(),
+        http_429: summary["http_429_seen"].as_u64().unwrap(),
+        rate_final: summary["rate_final"].as_f64(),
+        code,
+        offset,
+    }
+}
+
+/// Rows created in the first `secs` seconds of the latest run on `dir`'s journal, by the
+/// times the journal recorded their outcomes.
+fn created_within(dir: &Path, secs: i64) -> u64 {
+    let conn = rusqlite::Connection::open_with_flags(
+        dir.join("bench.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let (run, started): (i64, String) = conn
+        .query_row(
+            "SELECT id, started_at FROM runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let started = chrono::DateTime::parse_from_rfc3339(&started).unwrap();
+    let until = (started + chrono::Duration::seconds(secs))
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    conn.query_row(
+        "SELECT COUNT(*) FROM rows WHERE run_id = ?1 AND status = 'created' AND updated_at <= ?2",
+        rusqlite::params![run, until],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap() as u64
+}
+
+const AUTO: [&str; 4] = ["--rate", "auto", "--concurrency", "auto"];
+
+/// The figure of the sending phase alone (no start-up, scan, report), against `of`.
+fn while_sending(ran: &Ran, of: f64) {
+    println!(
+        "    while sending ({:.1} s): {:.1}/s = {:.2} x {of:.1}",
+        ran.sending.unwrap_or(f64::NAN),
+        ran.sending_rate(),
+        ran.sending_rate() / of
+    );
+}
+
+fn limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+
+    // A fixed limit of 60/s, 3,600 rows, nothing learned yet.
+    let sandbox = Sandbox::start(&["--rate-limit", "60"]);
+    let ran = limited_run(dir, &sandbox, &write_csv_from(dir, 1, 3600), &AUTO);
+    println!(
+        "fixed 60/s, 3,600 rows: {} created in {:.1} s = {:.1}/s = {:.2} x the limit; \
+         {} of {} requests answered 429 ({:.1}%); rate_final {:?}; exit {}",
+        ran.created,
+        ran.seconds,
+        ran.per_second(),
+        ran.per_second() / 60.0,
+        ran.http_429,
+        ran.requests,
+        100.0 * ran.share_429(),
+        ran.rate_final,
+        ran.code
+    );
+    while_sending(&ran, 60.0);
+
+    // A second file on the same journal: it starts from the limit learned.
+    let ran = limited_run(dir, &sandbox, &write_csv_from(dir, 10_001, 1200), &AUTO);
+    let first_ten = created_within(dir, 10);
+    println!(
+        "second file, same journal: {first_ten} created in its first 10 s = {:.1}/s = {:.2} x \
+         the limit; whole file {:.1}/s, {:.1}% 429s; exit {}",
+        first_ten as f64 / 10.0,
+        first_ten as f64 / 600.0,
+        ran.per_second(),
+        100.0 * ran.share_429(),
+        ran.code
+    );
+    drop(sandbox);
+
+    // A limit moving 80 -> 30 -> 80 every 15 s, on a fresh journal.
+    let moving = tempfile::tempdir().unwrap();
+    let steps: Vec<String> = (0..40)
+        .map(|i| format!("{}:{}", 15 * i, if i % 2 == 0 { 80 } else { 30 }))
+        .collect();
+    let sandbox = Sandbox::start(&["--rate-limit-schedule", &steps.join(",")]);
+    let ran = limited_run(
+        moving.path(),
+        &sandbox,
+        &write_csv_from(moving.path(), 1, 3000),
+        &AUTO,
+    );
+    // The limit's mean over the run, by tenths of a second.
+    let tenths = (ran.seconds * 10.0) as u64;
+    let mean = (0..tenths)
+        .map(|t| {
+            let at = ran.offset + t as f64 / 10.0;
+            if ((at / 15.0) as u64).is_multiple_of(2) {
+                80.0
+            } else {
+                30.0
+            }
+        })
+        .sum::<f64>()
+        / tenths as f64;
+    println!(
+        "limit 80 -> 30 -> 80 every 15 s, 3,000 rows: {:.1}/s over {:.1} s = {:.2} x the \
+         time-averaged limit ({mean:.1}/s); {:.1}% 429s; exit {}",
+        ran.per_second(),
+        ran.seconds,
+        ran.per_second() / mean,
+        100.0 * ran.share_429(),
+        ran.code
+    );
+    while_sending(&ran, mean);
+    drop(sandbox);
+
+    // Answers of 200 ms at --rate 50: enough in flight to reach it.
+    let slow = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(&["--latency", "200"]);
+    let ran = limited_run(
+        slow.path(),
+        &sandbox,
+        &write_csv_from(slow.path(), 1, 1000),
+        &["--rate", "50", "--concurrency", "auto"],
+    );
+    println!(
+        "answers of 200 ms, --rate 50 --concurrency auto, 1,000 rows: {:.1}/s = {:.2} x 50; \
+         exit {}",
+        ran.per_second(),
+        ran.per_second() / 50.0,
+        ran.code
+    );
+    while_sending(&ran, 50.0);
+    drop(sandbox);
+
+    // 6 requests in flight at most, 100 ms each: 60/s at best.
+    let narrow = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(&["--max-in-flight", "6", "--latency", "100"]);
+    let ran = limited_run(
+        narrow.path(),
+        &sandbox,
+        &write_csv_from(narrow.path(), 1, 2400),
+        &AUTO,
+    );
+    println!(
+        "6 in flight at 100 ms, 2,400 rows: {:.1}/s = {:.2} x 60; {:.1}% 429s; exit {}",
+        ran.per_second(),
+        ran.per_second() / 60.0,
+        100.0 * ran.share_429(),
+        ran.code
+    );
+    while_sending(&ran, 60.0);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n = |i: usize, d: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
@@ -290,6 +545,7 @@ fn main() {
             args.get(2).and_then(|v| v.parse().ok()).unwrap_or(50.0),
         ),
         "memory" => memory(n(1, 1_000_000)),
-        other => eprintln!("unknown benchmark '{other}': throughput, pacing or memory"),
+        "limits" => limits(),
+        other => eprintln!("unknown benchmark '{other}': throughput, pacing, memory or limits"),
     }
 }

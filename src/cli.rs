@@ -285,12 +285,20 @@ pub struct ApiArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct SendArgs {
-    /// Requests per second (0: no limit).
-    #[arg(long, default_value_t = 5.0)]
-    pub rate: f64,
-    /// Requests in flight at most.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub concurrency: u32,
+    /// Requests per second (0: no limit), or `auto`: found while running (starting from the
+    /// rate the journal learned against this base URL, or 5), at most --max-rate.
+    #[arg(long, default_value = "5", value_parser = parse_rate)]
+    pub rate: Auto<f64>,
+    /// Requests in flight at most (1-1024), or `auto`: as many as the rate needs at the
+    /// measured answer time, at most --max-concurrency.
+    #[arg(long, default_value = "4", value_parser = parse_concurrency)]
+    pub concurrency: Auto<u32>,
+    /// With --rate auto: the rate it never exceeds, in requests per second.
+    #[arg(long, default_value_t = 100.0)]
+    pub max_rate: f64,
+    /// With --concurrency auto: requests in flight at most (1-1024).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_concurrency: u32,
     /// Attempts per row per run at most.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
@@ -326,6 +334,13 @@ pub struct SandboxArgs {
     /// Requests per second the sandbox accepts before answering 429 with Retry-After.
     #[arg(long)]
     pub rate_limit: Option<u32>,
+    /// A rate limit that changes over time: "SECONDS:LIMIT,..." from the sandbox's start,
+    /// e.g. "0:80,20:30,40:80" (instead of --rate-limit).
+    #[arg(long, value_parser = crate::sandbox::Schedule::parse, conflicts_with = "rate_limit")]
+    pub rate_limit_schedule: Option<crate::sandbox::Schedule>,
+    /// Requests handled at once at most; beyond it 429 with Retry-After.
+    #[arg(long)]
+    pub max_in_flight: Option<u32>,
     /// Lifetime of tokens issued by /auth/token, in seconds.
     #[arg(long, default_value_t = 3600)]
     pub token_ttl: u64,
@@ -338,6 +353,32 @@ pub struct SandboxArgs {
     /// Give every new customer a card with a few transactions (to rehearse reconcile).
     #[arg(long)]
     pub seed_cards: bool,
+}
+
+/// A setting given as a value or as `auto` (found while running).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Auto<T> {
+    Auto,
+    Fixed(T),
+}
+
+fn parse_rate(s: &str) -> Result<Auto<f64>, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Auto::Auto);
+    }
+    s.parse()
+        .map(Auto::Fixed)
+        .map_err(|_| format!("'{s}' is not a number of requests per second or 'auto'"))
+}
+
+fn parse_concurrency(s: &str) -> Result<Auto<u32>, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Auto::Auto);
+    }
+    match s.parse::<u32>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(Auto::Fixed(n)),
+        _ => Err(format!("'{s}' is not a number from 1 to 1024 or 'auto'")),
+    }
 }
 
 /// Exactly YYYY-MM-DD, as date_of_birth must be (chrono alone also takes 2026-2-8).

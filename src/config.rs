@@ -12,10 +12,10 @@ use chrono::{NaiveDate, Utc};
 
 use crate::api::{ApiConfig, Credentials};
 use crate::cli::{
-    ApiArgs, CheckArgs, CommonArgs, ProgressArgs, ReadArgs, ReconcileArgs, ReportArgs, RunArgs,
-    SandboxArgs, SendArgs, ValidateArgs,
+    ApiArgs, Auto, CheckArgs, CommonArgs, ProgressArgs, ReadArgs, ReconcileArgs, ReportArgs,
+    RunArgs, SandboxArgs, SendArgs, ValidateArgs,
 };
-use crate::executor::{Backoff, Policy, Rate};
+use crate::executor::{AutoRate, Backoff, Policy, Rate};
 use crate::input::{Profile, Reading};
 use crate::sandbox::SandboxConfig;
 use crate::validate::Rules;
@@ -235,7 +235,10 @@ impl SandboxSettings {
                 latency: Duration::from_millis(args.latency.0),
                 jitter: Duration::from_millis(args.latency.1),
                 fail_rate: args.fail_rate,
-                rate_limit: args.rate_limit,
+                rate_limit: args
+                    .rate_limit_schedule
+                    .or(args.rate_limit.map(crate::sandbox::Schedule::fixed)),
+                max_in_flight: args.max_in_flight,
                 token_ttl: Duration::from_secs(args.token_ttl),
                 max_customers: args.max_customers,
                 state: args.state,
@@ -247,34 +250,39 @@ impl SandboxSettings {
 
 /// Checked pacing, concurrency and retries: the same for `run` and `reconcile`.
 pub fn policy(send: &SendArgs) -> Result<Policy> {
-    if !(send.rate >= 0.0 && send.rate.is_finite()) {
-        bail!("--rate must be a number of requests per second, 0 for no limit");
+    if !(send.max_rate >= Rate::SLOWEST && send.max_rate.is_finite()) {
+        bail!("--max-rate must be a number of requests per second, at least one a day");
     }
-    let rate = if send.rate == 0.0 {
-        Rate::Unlimited
-    } else if send.rate < Rate::SLOWEST {
-        bail!(
-            "--rate {} is below one request a day ({:.8}/s): use 0 for no limit, or a rate of \
-             at least one a day",
-            send.rate,
-            Rate::SLOWEST
-        );
-    } else {
-        Rate::PerSecond(send.rate)
+    let (rate, auto_rate) = match send.rate {
+        Auto::Auto => (
+            Rate::PerSecond(AutoRate::FIRST.min(send.max_rate)),
+            Some(AutoRate {
+                learned: None,
+                max: send.max_rate,
+            }),
+        ),
+        Auto::Fixed(rate) => (fixed_rate(rate)?, None),
     };
-    if send.rate > 1000.0 && f64::from(send.concurrency) < send.rate / 1000.0 {
+    let (concurrency, auto_concurrency) = match send.concurrency {
+        Auto::Auto => (send.max_concurrency, true),
+        Auto::Fixed(n) => (n, false),
+    };
+    if let Auto::Fixed(r) = send.rate
+        && r > 1000.0
+        && f64::from(concurrency) < r / 1000.0
+    {
         // A worker waits at least the timer's millisecond between its turns.
         tracing::warn!(
-            "--rate {} cannot be reached with --concurrency {}: each request in flight takes \
-             at most about 1,000 turns a second; use --concurrency {} or more",
-            send.rate,
-            send.concurrency,
-            (send.rate / 1000.0).ceil()
+            "--rate {r} cannot be reached with --concurrency {concurrency}: each request in \
+             flight takes at most about 1,000 turns a second; use --concurrency {} or more",
+            (r / 1000.0).ceil()
         );
     }
     Ok(Policy {
         rate,
-        concurrency: send.concurrency as usize,
+        auto_rate,
+        concurrency: concurrency as usize,
+        auto_concurrency,
         max_attempts: send.max_attempts,
         backoff: Backoff {
             base: Duration::from_millis(send.backoff_ms),
@@ -282,6 +290,24 @@ pub fn policy(send: &SendArgs) -> Result<Policy> {
         },
         grace: timeout(send)?.clamp(Duration::from_secs(1), Duration::from_secs(30)),
     })
+}
+
+/// A fixed `--rate`: 0 for no limit, or at least one request a day.
+fn fixed_rate(rate: f64) -> Result<Rate> {
+    if !(rate >= 0.0 && rate.is_finite()) {
+        bail!("--rate must be a number of requests per second, 0 for no limit, or 'auto'");
+    }
+    if rate == 0.0 {
+        Ok(Rate::Unlimited)
+    } else if rate < Rate::SLOWEST {
+        bail!(
+            "--rate {rate} is below one request a day ({:.8}/s): use 0 for no limit, or a rate \
+             of at least one a day",
+            Rate::SLOWEST
+        );
+    } else {
+        Ok(Rate::PerSecond(rate))
+    }
 }
 
 /// The longest `--timeout` taken: a request that may take longer than an hour is a typo (or
@@ -369,8 +395,10 @@ mod tests {
 
     fn send(rate: f64) -> SendArgs {
         SendArgs {
-            rate,
-            concurrency: 4,
+            rate: Auto::Fixed(rate),
+            concurrency: Auto::Fixed(4),
+            max_rate: 100.0,
+            max_concurrency: 64,
             max_attempts: 5,
             timeout: 30.0,
             backoff_ms: 500,
@@ -414,6 +442,43 @@ mod tests {
         for bad in [-1.0, 1e-9, f64::NAN, f64::INFINITY] {
             let err = policy(&send(bad)).expect_err("refused");
             assert!(err.to_string().contains("--rate"), "{err}");
+        }
+    }
+
+    #[test]
+    fn auto_starts_at_five_under_its_caps() {
+        let args = SendArgs {
+            rate: Auto::Auto,
+            concurrency: Auto::Auto,
+            max_rate: 40.0,
+            max_concurrency: 12,
+            ..send(5.0)
+        };
+        let p = policy(&args).unwrap();
+        assert_eq!(p.rate, Rate::PerSecond(5.0));
+        assert_eq!(
+            p.auto_rate,
+            Some(AutoRate {
+                learned: None,
+                max: 40.0
+            })
+        );
+        assert_eq!((p.concurrency, p.auto_concurrency), (12, true));
+        // The claim is sized for the most the rate may reach.
+        assert_eq!(p.claim_batch(), 20);
+        let low = policy(&SendArgs {
+            max_rate: 2.0,
+            ..args.clone()
+        })
+        .unwrap();
+        assert_eq!(low.rate, Rate::PerSecond(2.0));
+        for bad in [0.0, -1.0, f64::NAN] {
+            let err = policy(&SendArgs {
+                max_rate: bad,
+                ..args.clone()
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains("--max-rate"), "{err}");
         }
     }
 

@@ -98,6 +98,9 @@ pub(crate) struct Snapshot {
     /// At that rate, how long the rows left take; `None` without a rate above zero.
     pub eta: Option<Duration>,
     pub elapsed: Duration,
+    /// The rate requests are paced at now (it moves with `--rate auto`); `None` unlimited
+    /// or not known.
+    pub paced: Option<f64>,
 }
 
 impl Snapshot {
@@ -136,13 +139,15 @@ impl Snapshot {
             pending = n(Status::Pending),
             done_earlier = self.earlier,
             rate = self.rate.map(|r| (r * 10.0).round() / 10.0),
+            paced_rate = self.paced.map(|r| (r * 10.0).round() / 10.0),
             eta_seconds = self.eta.map(|d| d.as_secs()),
             elapsed_seconds = self.elapsed.as_secs(),
-            "progress: {}/{} rows ({}%)  {}  {}  ETA {}",
+            "progress: {}/{} rows ({}%)  {}{}  {}  ETA {}",
             HumanCount(self.done),
             HumanCount(self.total),
             (self.done * 100).checked_div(self.total).unwrap_or(100),
             rate_text(self.rate),
+            paced_text(self.paced),
             self.counts_text(),
             eta_text(self.eta),
         );
@@ -181,6 +186,8 @@ struct Figures {
     earlier: AtomicU64,
     /// Taken only to read the rate: by a redraw or a heartbeat, never per row.
     meter: Mutex<Meter>,
+    /// Where the rate paced at is read, once sending starts.
+    paced: std::sync::OnceLock<Arc<crate::executor::Stats>>,
 }
 
 impl Figures {
@@ -205,6 +212,7 @@ impl Figures {
             rate,
             eta,
             elapsed: now.saturating_duration_since(self.started),
+            paced: self.paced.get().and_then(|s| s.rate()),
         }
     }
 }
@@ -237,6 +245,7 @@ impl RowProgress {
             counts: Default::default(),
             earlier: AtomicU64::new(0),
             meter: Mutex::new(Meter::new(now())),
+            paced: std::sync::OnceLock::new(),
         });
         let bar = ProgressBar::with_draw_target(Some(total), target);
         bar.set_style(running_style(&figures));
@@ -251,6 +260,12 @@ impl RowProgress {
             hidden,
             figures,
         }
+    }
+
+    /// Shows the rate requests are paced at, read from `stats` (it moves with `--rate auto`).
+    pub(crate) fn with_rate(self, stats: Arc<crate::executor::Stats>) -> RowProgress {
+        let _ = self.figures.paced.set(stats);
+        self
     }
 
     /// Whether the bar is drawn (stderr is a terminal): if not, the heartbeat speaks.
@@ -317,6 +332,14 @@ fn key(
     }
 }
 
+/// " (paced 48.5/s)" after the measured rate, when requests are paced.
+fn paced_text(paced: Option<f64>) -> String {
+    match paced {
+        Some(r) => format!(" (paced {})", rate_text(Some(r))),
+        None => String::new(),
+    }
+}
+
 fn running_style(figures: &Arc<Figures>) -> ProgressStyle {
     ProgressStyle::with_template(
         "{elapsed_precise} [{bar:30}] {human_pos}/{human_len} rows  {rate}  ETA {left}  \
@@ -324,7 +347,12 @@ fn running_style(figures: &Arc<Figures>) -> ProgressStyle {
     )
     .expect("valid template")
     .progress_chars("=> ")
-    .with_key("rate", key(figures, |s| rate_text(s.rate)))
+    .with_key(
+        "rate",
+        key(figures, |s| {
+            format!("{}{}", rate_text(s.rate), paced_text(s.paced))
+        }),
+    )
     .with_key("left", key(figures, |s| eta_text(s.eta)))
     .with_key("counts", key(figures, Snapshot::counts_text))
 }

@@ -266,6 +266,91 @@ async fn retry_after_is_honoured_and_counted() {
     assert_eq!(summary["counts"]["created"], 3);
 }
 
+/// `--rate auto --concurrency auto`: a 429 teaches a limit, which summary.json's rates,
+/// `status` and the next run (through the journal) all see.
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_auto_learns_a_limit_that_status_shows_and_the_next_run_uses() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(error(429, "Too many requests").insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(CreateById)
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let url = format!("{}/api/v1", server.uri());
+    let auto = [
+        "--rate",
+        "auto",
+        "--concurrency",
+        "auto",
+        "--max-rate",
+        "50",
+    ];
+    let out = case.run(&url, &case.csv("a.csv", (1..=6).map(row)), "r1", &auto);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary = case.summary("r1");
+    crate::util::assert_schema_valid(&summary);
+    assert_eq!(summary["http_429_seen"], 1);
+    assert!(summary["rate_final"].as_f64().unwrap() > 0.0, "{summary}");
+    assert!(summary["rate_mean"].as_f64().unwrap() > 0.0, "{summary}");
+    let status = Command::new(BIN)
+        .current_dir(case.dir.path())
+        .args(["status", "--journal", "journal.db"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("learned rate:") && text.contains(&url),
+        "{text}"
+    );
+    // The next file starts from what was learned, and learns again.
+    let out = case.run(&url, &case.csv("b.csv", (7..=9).map(row)), "r2", &auto);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(case.summary("r2")["rate_final"].as_f64().unwrap() <= 50.0);
+    // A fixed rate is the rate reported.
+    let out = case.run(
+        &url,
+        &case.csv("c.csv", (10..=11).map(row)),
+        "r3",
+        &["--rate", "7"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(case.summary("r3")["rate_final"], 7.0);
+}
+
+/// `--rate 50` at answers of 200 ms cannot be reached with `--concurrency 2`: said once,
+/// with the concurrency that would reach it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_rate_is_said_with_the_concurrency_that_would_reach_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(CreateByIdAfter(Duration::from_millis(200)))
+        .mount(&server)
+        .await;
+    let case = Case::new();
+    let out = case.run(
+        &format!("{}/api/v1", server.uri()),
+        &case.csv("in.csv", (1..=24).map(row)),
+        "r",
+        &["--rate", "50", "--concurrency", "2"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("is out of reach").count(), 1, "{err}");
+    // 50 a second at 200 ms and more: 10 in flight on average, 15 or more with headroom.
+    let needed: u32 = err
+        .split(" would reach it")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!((15..=20).contains(&needed), "{err}");
+}
+
 /// The first request is throttled; three more, already in flight, answer 400 ms later. Their
 /// workers come back for more rows while the pause runs, and must wait it out too.
 struct ThrottleFirst {

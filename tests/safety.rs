@@ -279,9 +279,9 @@ async fn the_key_leaves_an_old_journal_and_a_missing_key_is_refused() {
         &key
     ));
 
-    // Back to the old layout.
+    // Back to the old layout (without what migrations after 2 added).
     let conn = rusqlite::Connection::open(case.path("journal.db")).unwrap();
-    conn.execute_batch("DELETE FROM meta; PRAGMA user_version = 2;")
+    conn.execute_batch("DELETE FROM meta; DROP TABLE learned_rates; PRAGMA user_version = 2;")
         .unwrap();
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('hmac_key', ?1)",

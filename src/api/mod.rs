@@ -150,6 +150,11 @@ enum Request<'a> {
 }
 
 impl Client {
+    /// The API's base URL, as checked: what a learned rate limit is kept under.
+    pub fn base_url(&self) -> &str {
+        self.inner.base.as_str()
+    }
+
     /// Checks the configuration (base URL rule, non-empty credentials, timeout) and builds
     /// the client. Sends nothing.
     pub fn new(cfg: ApiConfig) -> anyhow::Result<Client> {

@@ -175,7 +175,9 @@ async fn in_folder(workdir: &Path) -> Result<Exit> {
     };
     let send = Policy {
         rate: Rate::PerSecond(20.0),
+        auto_rate: None,
         concurrency: 4,
+        auto_concurrency: false,
         max_attempts: 5,
         backoff: Backoff {
             base: Duration::from_millis(200),

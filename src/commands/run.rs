@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::output::Event;
 use crate::plan::{AmbiguousDates, Decision, Job, Known, Planner};
 use crate::progress::{AbortOnDrop, RowProgress};
-use crate::report::{Figures, ReportDirs, Summary, SummaryCommand, SummaryInput};
+use crate::report::{Figures, Rates, ReportDirs, Summary, SummaryCommand, SummaryInput};
 use crate::validate::Validator;
 
 pub async fn run(mut settings: RunSettings) -> Result<Exit> {
@@ -52,9 +52,14 @@ pub async fn run(mut settings: RunSettings) -> Result<Exit> {
             break;
         }
         let dir = dirs.next(file);
+        let mut send = settings.send.clone();
+        if let Some(auto) = &mut send.auto_rate {
+            // Warm: each file starts from the limit learned so far, by earlier files too.
+            auto.learned = journal.learned_rate(client.base_url())?;
+        }
         let outcome = run_file_watched(
             &settings.input,
-            &settings.send,
+            &send,
             file,
             &dir,
             &client,
@@ -164,8 +169,8 @@ pub async fn run_file_watched(
     };
     let (writer, writer_thread) = writer::spawn(journal.path(), entry.clone(), run_id, on_failure)?;
     let sending_started = std::time::Instant::now();
-    let progress = RowProgress::new(rows);
     let stats = Arc::new(Stats::default());
+    let progress = RowProgress::new(rows).with_rate(stats.clone());
     let _heartbeat = heartbeat(&path_text, &progress, &stats, watching);
     // At a terminal, the bar says at once that the run is stopping, not only once the
     // requests in flight are done.
@@ -273,12 +278,17 @@ pub async fn run_file_watched(
     flushed?;
     let dates = planned??;
 
+    let sending_seconds = sending_started.elapsed().as_secs_f64();
     tracing::info!(
         requests = stats.snapshot().sent,
         seconds = (Utc::now() - started).num_milliseconds() as f64 / 1000.0,
-        sending_seconds = sending_started.elapsed().as_secs_f64(),
+        sending_seconds,
+        rate = stats.rate(),
         "sending finished"
     );
+    if let Some(learned) = stats.learned() {
+        journal.set_learned_rate(client.base_url(), learned)?;
+    }
     // The customer index merge (a write) and the report (reads) are independent: the merge
     // runs on its own thread while the report reads through a read-only connection.
     let reader = JournalRead::open(journal.path())?;
@@ -295,7 +305,8 @@ pub async fn run_file_watched(
                 c,
                 Figures::new(started, Utc::now(), tally),
             )
-            .dates(dates);
+            .dates(dates)
+            .rates(Rates::new(stats.rate(), tally.sent, sending_seconds));
             match &stopped {
                 Some(reason) => summary.stopped(reason.exit(), reason.describe().to_owned()),
                 None => summary,

@@ -32,6 +32,12 @@ fn describe(journal: &JournalRead, files: &[FileStatus]) -> Result<String> {
         return Ok(out);
     }
     writeln!(out, "journal {}", journal.path().display())?;
+    for (base_url, rate, at) in journal.learned_rates()? {
+        writeln!(
+            out,
+            "  learned rate: {rate:.1} requests/s against {base_url} (--rate auto, {at})"
+        )?;
+    }
     for f in files {
         writeln!(out)?;
         writeln!(

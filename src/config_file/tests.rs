@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use clap::FromArgMatches;
 
 use super::{ConfigRead, command_for};
-use crate::cli::{Cli, Command as Cmd};
+use crate::cli::{Auto, Cli, Command as Cmd};
 use crate::logging::LogFormat;
 
 /// The command line `args` (without the program's name) parsed as `main` does, with the
@@ -55,7 +55,7 @@ fn the_current_folders_file_sets_defaults_by_flag_name() {
         ]
     );
     let run = run_args(cli);
-    assert_eq!(run.send.rate, 50.0);
+    assert_eq!(run.send.rate, Auto::Fixed(50.0));
     assert_eq!(run.send.max_attempts, 9);
     assert_eq!(run.send.timeout, 2.5);
     assert_eq!(run.api.base_url, "http://127.0.0.1:9/api/v1");
@@ -77,7 +77,7 @@ fn the_command_line_wins_over_the_file() {
     )
     .unwrap();
     let run = run_args(cli);
-    assert_eq!(run.send.rate, 7.0);
+    assert_eq!(run.send.rate, Auto::Fixed(7.0));
     assert_eq!(run.journal.journal, PathBuf::from("mine.db"));
     // Not given on the command line: the file's.
     assert!(run.common.strict);
@@ -95,7 +95,7 @@ fn booleans_counts_lists_and_global_flags() {
     let run = run_args(cli);
     assert!(run.common.strict);
     assert!(!run.common.keep_phone_format);
-    assert_eq!(run.send.concurrency, 3);
+    assert_eq!(run.send.concurrency, Auto::Fixed(3));
     assert_eq!(
         run.api.ca_cert,
         [dir.path().join("a.pem"), PathBuf::from("/etc/b.pem")]
@@ -216,7 +216,7 @@ fn config_names_a_file_that_must_exist_and_wins_over_the_current_folders() {
         let (cli, read) = parse_in(dir.path(), &args).unwrap();
         assert_eq!(read.path.as_deref(), Some(other.as_path()));
         let run = run_args(cli);
-        assert_eq!(run.send.rate, 2.0);
+        assert_eq!(run.send.rate, Auto::Fixed(2.0));
         assert_eq!(run.journal.journal, dir.path().join("conf/n.db"));
     }
     let missing = dir.path().join("nope.toml");
@@ -239,7 +239,7 @@ fn no_file_in_the_current_folder_is_fine() {
     let dir = tempfile::tempdir().unwrap();
     let (cli, read) = parse_in(dir.path(), &["run", "a.csv"]).unwrap();
     assert_eq!(read, ConfigRead::default());
-    assert_eq!(run_args(cli).send.rate, 5.0);
+    assert_eq!(run_args(cli).send.rate, Auto::Fixed(5.0));
 }
 
 #[test]
@@ -277,7 +277,7 @@ fn the_readme_example_is_a_valid_file() {
     let (cli, read) = parse_in(dir.path(), &["run", "a.csv"]).unwrap();
     assert!(read.ignored.is_empty(), "{read:?}");
     let run = run_args(cli);
-    assert_eq!(run.send.rate, 20.0);
+    assert_eq!(run.send.rate, Auto::Fixed(20.0));
     assert!(run.common.strict);
     assert_eq!(
         run.api.token_file,
@@ -293,5 +293,5 @@ fn config_dev_null_runs_without_the_current_folders_file() {
     assert_eq!(read.path, Some(PathBuf::from("/dev/null")));
     let run = run_args(cli);
     assert!(!run.common.strict);
-    assert_eq!(run.send.rate, 5.0);
+    assert_eq!(run.send.rate, Auto::Fixed(5.0));
 }

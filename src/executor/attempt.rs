@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::limits::{Change, Limits};
 use super::{Backoff, Pacer, Stats, Stop, StopReason};
 use crate::api::ApiError;
 
@@ -30,6 +31,8 @@ const UNREACHABLE_FOR: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Attempts {
     pub pacer: Arc<Pacer>,
+    /// `--rate auto`, `--concurrency auto` and the answer time: told about every answer.
+    pub limits: Arc<Limits>,
     pub stop: Stop,
     pub stats: Arc<Stats>,
     pub max_attempts: u32,
@@ -150,19 +153,37 @@ impl Attempts {
         let mut attempts = 0u32;
         let mut maybe_sent = false;
         loop {
+            // With `--concurrency auto`, a place among the requests in flight first, then the
+            // turn: a turn is never taken only to wait for a place.
+            let slot = match self.limits.gate() {
+                None => None,
+                Some(gate) => match gate.enter(self.stop.token()).await {
+                    Some(slot) => Some(slot),
+                    None => {
+                        return Attempted::Stopped {
+                            attempts,
+                            last: None,
+                        };
+                    }
+                },
+            };
             if !self.pacer.ready(self.stop.token()).await {
                 return Attempted::Stopped {
                     attempts,
                     last: None,
                 };
             }
+            let in_flight = self.limits.gate().map(|g| g.in_flight());
             attempts += 1;
             self.stats.sent.fetch_add(1, Ordering::Relaxed);
             if attempts > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
             let started = Instant::now();
-            let error = match op().await {
+            let answer = op().await;
+            self.limit(&answer, started, in_flight);
+            drop(slot);
+            let error = match answer {
                 Ok(value) => {
                     self.unanswered.reached();
                     return Attempted::Done { value, attempts };
@@ -246,6 +267,34 @@ impl Attempts {
         }
     }
 
+    /// Tells the limits how an attempt sent at `sent` ended: a 429 or 503 says a limit was
+    /// reached; any other answer from the API that one came back (and how long it took); no
+    /// answer (a timeout, a refused connection) or nothing sent says nothing about limits.
+    fn limit<T>(&self, answer: &Result<T, ApiError>, sent: Instant, in_flight: Option<usize>) {
+        let now = Instant::now();
+        let change = match answer {
+            Ok(_) => self.limits.answered(sent, now),
+            Err(ApiError::Retryable {
+                status: Some(429 | 503),
+                ..
+            }) => self.limits.throttled(sent, now, in_flight),
+            Err(e) if e.http_status().is_some() => self.limits.answered(sent, now),
+            Err(_) => return,
+        };
+        self.follow(change);
+    }
+
+    /// Paces at the rate the limits give.
+    fn follow(&self, change: Change) {
+        if let Some(rate) = change.rate {
+            self.pacer.set_rate(rate);
+            self.stats.set_rate(Some(rate));
+        }
+        if let Some(learned) = change.learned {
+            self.stats.set_learned(learned);
+        }
+    }
+
     /// "run interrupted after N attempts; run again to resume", or why the run stopped.
     pub fn stopped_message(&self, attempts: u32) -> String {
         match self.stop.reason() {
@@ -293,6 +342,7 @@ mod tests {
     fn attempts(max: u32) -> Attempts {
         Attempts {
             pacer: Arc::new(Pacer::new(Rate::Unlimited)),
+            limits: Arc::new(Limits::new(None, None, 1, false)),
             stop: Stop::new(),
             stats: Arc::new(Stats::default()),
             max_attempts: max,

@@ -18,6 +18,7 @@
 //! also means one wake-up per batch, not per row.
 
 mod attempt;
+pub mod limits;
 mod pacer;
 
 use std::collections::VecDeque;
@@ -35,6 +36,7 @@ use crate::journal::writer::{Command, WriterHandle};
 use crate::plan::Job;
 use crate::status::Status;
 pub use attempt::{Attempted, Attempts};
+pub use limits::{AutoRate, Limits};
 pub use pacer::{Backoff, Pacer, Rate};
 
 /// Why sending stopped before the planner ran dry.
@@ -112,9 +114,34 @@ pub struct Stats {
     pub sent: AtomicU64,
     pub retries: AtomicU64,
     pub http_429: AtomicU64,
+    /// The rate paced at now (`f64` bits; 0 when unlimited): the progress line and
+    /// summary.json's `rate_final` read it.
+    rate: AtomicU64,
+    /// With `--rate auto`, the limit learned (`f64` bits; 0 before anything was), which the
+    /// journal keeps for the next run.
+    learned: AtomicU64,
 }
 
 impl Stats {
+    pub fn set_rate(&self, rate: Option<f64>) {
+        self.rate
+            .store(rate.unwrap_or(0.0).to_bits(), Ordering::Relaxed);
+    }
+
+    /// The rate paced at now; `None` when unlimited.
+    pub fn rate(&self) -> Option<f64> {
+        Some(f64::from_bits(self.rate.load(Ordering::Relaxed))).filter(|r| *r > 0.0)
+    }
+
+    pub fn set_learned(&self, rate: f64) {
+        self.learned.store(rate.to_bits(), Ordering::Relaxed);
+    }
+
+    /// With `--rate auto`, the limit learned; `None` otherwise.
+    pub fn learned(&self) -> Option<f64> {
+        Some(f64::from_bits(self.learned.load(Ordering::Relaxed))).filter(|r| *r > 0.0)
+    }
+
     /// Requests sent, retries, 429s seen, as they are now.
     pub fn snapshot(&self) -> Tally {
         Tally {
@@ -147,9 +174,14 @@ impl std::ops::Sub for Tally {
 /// How requests are sent, the same for `run` and `reconcile`: checked from the flags.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// The rate paced at (with `--rate auto`, the first one).
     pub rate: Rate,
-    /// Requests in flight at most.
+    /// `--rate auto`: the rate follows the answers (see `limits`).
+    pub auto_rate: Option<AutoRate>,
+    /// Requests in flight at most (with `--concurrency auto`, `--max-concurrency`).
     pub concurrency: usize,
+    /// `--concurrency auto`: the requests in flight follow the rate and the answer time.
+    pub auto_concurrency: bool,
     /// Attempts per row (or read) per run at most.
     pub max_attempts: u32,
     pub backoff: Backoff,
@@ -160,8 +192,20 @@ pub struct Policy {
 impl Policy {
     /// The attempt loop of one command under this policy.
     pub fn attempts(&self, stop: &Stop, stats: &Arc<Stats>) -> Attempts {
+        let limits = Limits::new(
+            self.auto_rate,
+            self.rate.per_second(),
+            self.concurrency,
+            self.auto_concurrency,
+        );
+        let rate = limits.rate().map_or(self.rate, Rate::PerSecond);
+        stats.set_rate(rate.per_second());
+        if let Some(learned) = self.auto_rate.and_then(|a| a.learned) {
+            stats.set_learned(learned);
+        }
         Attempts {
-            pacer: Arc::new(Pacer::new(self.rate)),
+            pacer: Arc::new(Pacer::new(rate)),
+            limits: Arc::new(limits),
             stop: stop.clone(),
             stats: stats.clone(),
             max_attempts: self.max_attempts,
@@ -174,9 +218,11 @@ impl Policy {
     /// `MAX_CLAIM` (also when the rate is unlimited, where that is a few milliseconds' worth).
     pub fn claim_batch(&self) -> usize {
         const MAX_CLAIM: usize = 256;
-        match self.rate {
-            Rate::Unlimited => MAX_CLAIM,
-            Rate::PerSecond(r) => ((r / 2.0).ceil() as usize).clamp(1, MAX_CLAIM),
+        match (self.auto_rate, self.rate) {
+            // The rate may climb to the most allowed.
+            (Some(auto), _) => ((auto.max / 2.0).ceil() as usize).clamp(1, MAX_CLAIM),
+            (None, Rate::Unlimited) => MAX_CLAIM,
+            (None, Rate::PerSecond(r)) => ((r / 2.0).ceil() as usize).clamp(1, MAX_CLAIM),
         }
     }
 
@@ -185,7 +231,8 @@ impl Policy {
     /// when the rate is unlimited or high, where a run against a fast server is bound by the
     /// CPU of the thread that drives the connections.
     pub fn shards(&self) -> usize {
-        if matches!(self.rate, Rate::PerSecond(r) if r < 500.0) {
+        let most = self.auto_rate.map_or(self.rate, |a| Rate::PerSecond(a.max));
+        if matches!(most, Rate::PerSecond(r) if r < 500.0) {
             return 1;
         }
         std::thread::available_parallelism()

@@ -90,6 +90,14 @@ impl Turns {
         }
     }
 
+    /// Paces at `rate` from the next slot on; the turns given in the last second still count
+    /// against the new rate's cap.
+    fn set(&mut self, rate: f64) {
+        let fresh = Turns::at(rate);
+        self.period = fresh.period;
+        self.per_second = fresh.per_second;
+    }
+
     /// The slot for a waiter asking now: the next one on the timeline, or now if the timeline
     /// has fallen behind (nobody asked for a while).
     fn reserve(&mut self, now: Instant) -> Instant {
@@ -102,6 +110,10 @@ impl Turns {
     /// (`WINDOW`); otherwise the time to ask again.
     fn give(&mut self, now: Instant) -> Result<(), Instant> {
         if let Some(most) = self.per_second {
+            // A rate just lowered: the newest turns are the ones that count.
+            while self.given.len() > most {
+                self.given.pop_front();
+            }
             if self.given.len() == most {
                 let oldest = self.given[0];
                 if now < oldest + WINDOW {
@@ -123,6 +135,16 @@ impl Pacer {
             cap_line: tokio::sync::Mutex::new(()),
             paused_until: Mutex::new(None),
             ever_paused: AtomicBool::new(false),
+        }
+    }
+
+    /// Paces at `rate` from now on (`--rate auto`); nothing changes for an unlimited pacer.
+    pub fn set_rate(&self, rate: f64) {
+        if let Some(turns) = &self.turns {
+            turns
+                .lock()
+                .expect("pacer lock")
+                .set(rate.max(Rate::SLOWEST));
         }
     }
 

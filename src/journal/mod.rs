@@ -356,6 +356,20 @@ impl Journal {
         Ok(())
     }
 
+    /// Keeps the rate limit `--rate auto` learned against `base_url`, for the next run.
+    pub fn set_learned_rate(&mut self, base_url: &str, rate: f64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO learned_rates (base_url, rate, learned_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (base_url) DO UPDATE SET rate = ?2, learned_at = ?3",
+            params![
+                base_url,
+                rate,
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Records the customer id found for a row (a 409 duplicate resolved through the customer
     /// list) and indexes the customer under it.
     pub fn resolve_customer(

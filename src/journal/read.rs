@@ -216,6 +216,29 @@ impl JournalRead {
         Ok(())
     }
 
+    /// The rate limit `--rate auto` learned against `base_url` on an earlier run.
+    pub fn learned_rate(&self, base_url: &str) -> Result<Option<f64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT rate FROM learned_rates WHERE base_url = ?1",
+                [base_url],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every learned rate limit: base URL, requests a second, when (for `status`).
+    pub fn learned_rates(&self) -> Result<Vec<(String, f64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT base_url, rate, learned_at FROM learned_rates ORDER BY base_url")?;
+        let rates = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rates)
+    }
+
     /// Counts per status and the last run of every file, for `status`.
     pub fn status(&self) -> Result<Vec<FileStatus>> {
         let mut out = Vec::new();

@@ -64,6 +64,13 @@ const MIGRATIONS: &[&str] = &[
     // `<journal>.key` and synced it before this step runs (`key::move_out_of_journal`), and
     // deletes with `secure_delete` so the key's bytes do not stay in the file.
     "DELETE FROM meta WHERE key = 'hmac_key';",
+    // 4: the rate limit `--rate auto` learned against each base URL, which the next run
+    // against it starts from.
+    "CREATE TABLE learned_rates (
+        base_url TEXT PRIMARY KEY,
+        rate REAL NOT NULL,
+        learned_at TEXT NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// Brings a journal to the latest schema; a journal from a newer program is refused.
@@ -91,5 +98,7 @@ mod tests {
         migrate(&mut conn).unwrap();
         assert_eq!(crate::sqlite::version(&conn).unwrap(), VERSION);
         conn.prepare("SELECT email_key, id_key FROM rows").unwrap();
+        conn.prepare("SELECT base_url, rate, learned_at FROM learned_rates")
+            .unwrap();
     }
 }

@@ -265,6 +265,7 @@ fn snapshot(created: u64, earlier: u64, total: u64) -> Snapshot {
         rate: Some(5.0),
         eta: None,
         elapsed: Duration::from_secs(1),
+        paced: None,
     }
 }
 

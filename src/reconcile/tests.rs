@@ -127,7 +127,9 @@ impl Fixture {
             progress_interval: None,
             send: Policy {
                 rate: crate::executor::Rate::Unlimited,
+                auto_rate: None,
                 concurrency: 3,
+                auto_concurrency: false,
                 max_attempts: 3,
                 backoff: crate::executor::Backoff {
                     base: Duration::from_millis(1),

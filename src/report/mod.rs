@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 pub use dirs::{REPORT_FILES, ReportDirs, per_file_dirs, refuse_overwriting_inputs, stamped};
 pub use from_journal::from_journal;
 pub use problems::CommonProblems;
-pub use summary::{Figures, Summary, SummaryCommand, SummaryInput, stage_json, stamp};
+pub use summary::{Figures, Rates, Summary, SummaryCommand, SummaryInput, stage_json, stamp};
 
 use crate::files::{self, Ready, Staged};
 use crate::status::{Counts, Status};

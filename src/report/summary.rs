@@ -81,6 +81,29 @@ impl Figures {
     }
 }
 
+/// How fast a run's requests went.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rates {
+    /// The rate paced at when sending ended (with `--rate auto`, the one reached); `None`
+    /// (null) when unlimited.
+    pub rate_final: Option<f64>,
+    /// Requests sent per second of sending, retries included; `None` (null) when nothing
+    /// was sent.
+    pub rate_mean: Option<f64>,
+}
+
+impl Rates {
+    /// `sent` requests in `seconds` of sending, paced at `rate_final` at the end. Rounded to
+    /// a hundredth.
+    pub fn new(rate_final: Option<f64>, sent: u64, seconds: f64) -> Rates {
+        let hundredths = |r: f64| (r * 100.0).round() / 100.0;
+        Rates {
+            rate_final: rate_final.map(hundredths),
+            rate_mean: (sent > 0 && seconds > 0.0).then(|| hundredths(sent as f64 / seconds)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub command: SummaryCommand,
@@ -99,6 +122,9 @@ pub struct Summary {
     pub ambiguous_dates: Option<AmbiguousDates>,
     #[serde(flatten)]
     pub figures: Figures,
+    /// `run`: the pace of the requests.
+    #[serde(flatten)]
+    pub rates: Option<Rates>,
     pub exit_code: i32,
     /// Why the run stopped early, when it did (credentials refused, interrupted).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +149,7 @@ impl Summary {
             problems: CommonProblems::default(),
             ambiguous_dates: None,
             figures,
+            rates: None,
             exit_code: counts.exit(command == SummaryCommand::Validate).code(),
             stopped: None,
         }
@@ -131,6 +158,12 @@ impl Summary {
     /// The dates of birth the command read (`validate`, `run`).
     pub fn dates(mut self, dates: AmbiguousDates) -> Summary {
         self.ambiguous_dates = Some(dates);
+        self
+    }
+
+    /// How fast the requests went (`run`).
+    pub fn rates(mut self, rates: Rates) -> Summary {
+        self.rates = Some(rates);
         self
     }
 

@@ -1,7 +1,7 @@
 //! Rehearsal knobs: latency, injected failures of create requests, and a server-wide rate
 //! limit. All off by default.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -80,19 +80,24 @@ pub(crate) struct Faults {
     failures: AtomicU64,
     /// The server-wide rate limit, shared by every connection.
     limiter: Option<Limiter>,
+    /// The server-wide limit of requests handled at once.
+    in_flight: Option<InFlight>,
 }
 
 /// At most `per_second` requests admitted in any one second (a sliding window of the
 /// admissions' times), as a real API's limit counts them. A lock and at most `per_second`
-/// instants: the sandbox answers a few thousand requests a second at most.
+/// instants: the sandbox answers a few thousand requests a second at most. With a schedule,
+/// the limit of the moment applies (the window keeps what it admitted under the last one).
 struct Limiter {
-    per_second: usize,
+    schedule: Schedule,
+    started: std::time::Instant,
     admitted: std::sync::Mutex<std::collections::VecDeque<std::time::Instant>>,
 }
 
 impl Limiter {
     fn admit(&self) -> bool {
         let now = std::time::Instant::now();
+        let per_second = self.schedule.at(now.duration_since(self.started)) as usize;
         let mut admitted = self
             .admitted
             .lock()
@@ -103,11 +108,81 @@ impl Limiter {
         {
             admitted.pop_front();
         }
-        if admitted.len() >= self.per_second {
+        if admitted.len() >= per_second {
             return false;
         }
         admitted.push_back(now);
         true
+    }
+}
+
+/// A rate limit that changes over time: from each step's time since the sandbox started, its
+/// limit per second (`--rate-limit-schedule "0:80,20:30,40:80"`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule(Vec<(Duration, u32)>);
+
+impl Schedule {
+    /// The same limit all the time.
+    pub fn fixed(per_second: u32) -> Schedule {
+        Schedule(vec![(Duration::ZERO, per_second)])
+    }
+
+    /// "SECONDS:LIMIT,...", times rising from 0, every limit at least 1.
+    pub fn parse(s: &str) -> Result<Schedule, String> {
+        let mut steps = Vec::new();
+        for step in s.split(',') {
+            let (at, limit) = step
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| format!("'{step}' is not SECONDS:LIMIT"))?;
+            let at: f64 = at
+                .trim()
+                .parse()
+                .ok()
+                .filter(|a: &f64| a.is_finite() && *a >= 0.0 && *a < 1e9)
+                .ok_or_else(|| format!("'{at}' is not a number of seconds"))?;
+            let limit: u32 = limit
+                .trim()
+                .parse()
+                .ok()
+                .filter(|l| *l >= 1)
+                .ok_or_else(|| format!("'{limit}' is not a limit of at least 1 per second"))?;
+            let at = Duration::from_secs_f64(at);
+            if steps.last().is_some_and(|(prev, _)| *prev >= at) {
+                return Err("the schedule's times must rise".into());
+            }
+            steps.push((at, limit));
+        }
+        if steps.first().is_none_or(|(at, _)| !at.is_zero()) {
+            return Err("the schedule must start at 0".into());
+        }
+        Ok(Schedule(steps))
+    }
+
+    /// The limit `since` the start.
+    pub fn at(&self, since: Duration) -> u32 {
+        self.0
+            .iter()
+            .take_while(|(at, _)| *at <= since)
+            .last()
+            .map_or(self.0[0].1, |(_, limit)| *limit)
+    }
+}
+
+/// Requests being handled at once; beyond `most`, refused.
+struct InFlight {
+    most: usize,
+    now: std::sync::Arc<AtomicUsize>,
+}
+
+/// A request counted in flight until dropped.
+pub(crate) struct Handling(Option<std::sync::Arc<AtomicUsize>>);
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        if let Some(n) = &self.0 {
+            n.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -116,7 +191,8 @@ impl Faults {
         latency: Duration,
         jitter: Duration,
         fail_rate: f64,
-        rate_limit: Option<u32>,
+        rate_limit: Option<Schedule>,
+        max_in_flight: Option<u32>,
     ) -> anyhow::Result<Faults> {
         anyhow::ensure!(
             (0.0..=1.0).contains(&fail_rate),
@@ -124,11 +200,25 @@ impl Faults {
         );
         let limiter = match rate_limit {
             None => None,
-            Some(n) => {
-                anyhow::ensure!(n >= 1, "rate limit must be at least 1 per second");
+            Some(schedule) => {
+                anyhow::ensure!(
+                    schedule.0.iter().all(|(_, n)| *n >= 1),
+                    "rate limit must be at least 1 per second"
+                );
                 Some(Limiter {
-                    per_second: n as usize,
+                    schedule,
+                    started: std::time::Instant::now(),
                     admitted: Default::default(),
+                })
+            }
+        };
+        let in_flight = match max_in_flight {
+            None => None,
+            Some(n) => {
+                anyhow::ensure!(n >= 1, "--max-in-flight must be at least 1");
+                Some(InFlight {
+                    most: n as usize,
+                    now: Default::default(),
                 })
             }
         };
@@ -138,6 +228,7 @@ impl Faults {
             fail_rate,
             failures: AtomicU64::new(0),
             limiter,
+            in_flight,
         })
     }
 
@@ -150,9 +241,24 @@ impl Faults {
         self.latency + Duration::from_nanos(extra)
     }
 
-    /// False when the request is over the rate limit.
-    pub(crate) fn admit(&self) -> bool {
-        self.limiter.as_ref().is_none_or(Limiter::admit)
+    /// `None` when the request is over the limit of requests in flight or the rate limit;
+    /// otherwise the request counted in flight until the guard is dropped. (One refused for
+    /// being too many in flight is not counted against the rate.)
+    pub(crate) fn admit(&self) -> Option<Handling> {
+        let handling = match &self.in_flight {
+            None => Handling(None),
+            Some(limit) => {
+                if limit.now.fetch_add(1, Ordering::AcqRel) >= limit.most {
+                    limit.now.fetch_sub(1, Ordering::AcqRel);
+                    return None;
+                }
+                Handling(Some(limit.now.clone()))
+            }
+        };
+        self.limiter
+            .as_ref()
+            .is_none_or(Limiter::admit)
+            .then_some(handling)
     }
 
     /// Whether this create request fails, and how.
@@ -178,13 +284,50 @@ mod limiter_tests {
     /// then refusals until the first of them is a second old.
     #[test]
     fn at_most_n_in_any_second() {
-        let faults = Faults::new(Duration::ZERO, Duration::ZERO, 0.0, Some(3)).unwrap();
-        let admitted = (0..5).filter(|_| faults.admit()).count();
+        let faults = Faults::new(
+            Duration::ZERO,
+            Duration::ZERO,
+            0.0,
+            Some(Schedule::fixed(3)),
+            None,
+        )
+        .unwrap();
+        let admitted = (0..5).filter(|_| faults.admit().is_some()).count();
         assert_eq!(admitted, 3);
         std::thread::sleep(Duration::from_millis(1050));
-        assert_eq!((0..5).filter(|_| faults.admit()).count(), 3);
-        assert!(Faults::new(Duration::ZERO, Duration::ZERO, 0.0, Some(0)).is_err());
-        let unlimited = Faults::new(Duration::ZERO, Duration::ZERO, 0.0, None).unwrap();
-        assert!((0..1000).all(|_| unlimited.admit()));
+        assert_eq!((0..5).filter(|_| faults.admit().is_some()).count(), 3);
+        let zero = Faults::new(
+            Duration::ZERO,
+            Duration::ZERO,
+            0.0,
+            Some(Schedule::fixed(0)),
+            None,
+        );
+        assert!(zero.is_err());
+        let unlimited = Faults::new(Duration::ZERO, Duration::ZERO, 0.0, None, None).unwrap();
+        assert!((0..1000).all(|_| unlimited.admit().is_some()));
+    }
+
+    #[test]
+    fn a_schedule_gives_the_limit_of_the_moment() {
+        let s = Schedule::parse("0:80, 20:30,40.5:80").unwrap();
+        let at = |secs: f64| s.at(Duration::from_secs_f64(secs));
+        assert_eq!(
+            (at(0.0), at(19.9), at(20.0), at(40.4), at(41.0)),
+            (80, 80, 30, 30, 80)
+        );
+        for bad in ["", "5:10", "0:0", "0:10,0:20", "0:10,5", "0:x", "-1:3"] {
+            assert!(Schedule::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn beyond_the_limit_in_flight_a_request_is_refused_until_one_ends() {
+        let faults = Faults::new(Duration::ZERO, Duration::ZERO, 0.0, None, Some(2)).unwrap();
+        let first = faults.admit().expect("one");
+        let _second = faults.admit().expect("two");
+        assert!(faults.admit().is_none());
+        drop(first);
+        assert!(faults.admit().is_some());
     }
 }

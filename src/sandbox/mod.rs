@@ -42,6 +42,7 @@ use uuid::Uuid;
 pub use model::{Card, SandboxCustomer, Transaction};
 
 use faults::Faults;
+pub use faults::Schedule;
 use store::Store;
 
 /// Every route lives under this prefix.
@@ -63,8 +64,11 @@ pub struct SandboxConfig {
     /// The fraction (0.0–1.0) of create requests that fail with a 5xx or a dropped
     /// connection; half of those fail after the customer was stored.
     pub fail_rate: f64,
-    /// Requests per second over the whole server; beyond it 429 with `Retry-After: 1`.
-    pub rate_limit: Option<u32>,
+    /// Requests per second over the whole server, fixed or changing over time; beyond it
+    /// 429 with `Retry-After: 1`.
+    pub rate_limit: Option<Schedule>,
+    /// Requests handled at once over the whole server; beyond it 429 with `Retry-After: 1`.
+    pub max_in_flight: Option<u32>,
     /// Lifetime of tokens issued by `POST /auth/token`.
     pub token_ttl: Duration,
     /// Preproduction cap: 403 once this many customers exist.
@@ -86,6 +90,7 @@ impl Default for SandboxConfig {
             jitter: Duration::ZERO,
             fail_rate: 0.0,
             rate_limit: None,
+            max_in_flight: None,
             token_ttl: Duration::from_secs(3600),
             max_customers: None,
             state: None,
@@ -167,7 +172,13 @@ impl Sandbox {
     /// Checks the knobs and opens the state file, if any.
     pub fn new(cfg: SandboxConfig) -> anyhow::Result<Sandbox> {
         anyhow::ensure!(!cfg.token.is_empty(), "the sandbox token must not be empty");
-        let faults = Faults::new(cfg.latency, cfg.jitter, cfg.fail_rate, cfg.rate_limit)?;
+        let faults = Faults::new(
+            cfg.latency,
+            cfg.jitter,
+            cfg.fail_rate,
+            cfg.rate_limit.clone(),
+            cfg.max_in_flight,
+        )?;
         let store = match &cfg.state {
             Some(path) => Store::open(path)?,
             None => Store::in_memory(),

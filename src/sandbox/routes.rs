@@ -102,11 +102,12 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
 }
 
-/// Outermost layer: counts the request, applies the rate limit, then the latency.
+/// Outermost layer: counts the request, applies the limits (in flight, rate), then the
+/// latency. The request counts in flight until its answer is made.
 async fn rehearsal(State(sandbox): State<Sandbox>, request: Request, next: Next) -> Response {
     let shared = &sandbox.shared;
     shared.counters.count_request(is_create(&request));
-    if !shared.faults.admit() {
+    let Some(_handling) = shared.faults.admit() else {
         shared.counters.count_rate_limited();
         let mut response =
             ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too many requests").into_response();
@@ -114,7 +115,7 @@ async fn rehearsal(State(sandbox): State<Sandbox>, request: Request, next: Next)
             .headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         return response;
-    }
+    };
     let delay = shared.faults.delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -988,7 +988,7 @@ async fn a_dropped_connection_is_an_error_for_reqwest() {
 #[tokio::test]
 async fn over_the_rate_limit_answers_429_with_retry_after() {
     let (sandbox, run) = start(SandboxConfig {
-        rate_limit: Some(2),
+        rate_limit: Some(super::Schedule::fixed(2)),
         ..SandboxConfig::default()
     })
     .await;
@@ -1083,7 +1083,7 @@ fn bad_knobs_are_refused() {
             ..SandboxConfig::default()
         },
         SandboxConfig {
-            rate_limit: Some(0),
+            rate_limit: Some(super::Schedule::fixed(0)),
             ..SandboxConfig::default()
         },
     ] {

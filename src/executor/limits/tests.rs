@@ -1,0 +1,368 @@
+//! The controller on tokio's paused clock against a fake server: a sliding-window rate limit
+//! (fixed or scheduled), a limit of requests in flight, a fixed answer time, and
+//! `Retry-After: 1` on every 429, as the sandbox answers. Deterministic: no sockets, no real
+//! time, no randomness (429s carry Retry-After, so no jittered backoff is drawn).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use super::*;
+use crate::api::ApiError;
+use crate::executor::{Backoff, Policy, Rate, Stats, Stop};
+
+/// The fake server's limits.
+#[derive(Clone)]
+struct Server {
+    /// (seconds from the start, requests a second): a sliding window as the sandbox's.
+    schedule: Vec<(u64, usize)>,
+    max_in_flight: Option<usize>,
+    answer_time: Duration,
+}
+
+struct Serving {
+    server: Server,
+    start: Instant,
+    admitted: Mutex<VecDeque<Instant>>,
+    in_flight: AtomicUsize,
+    created: AtomicU64,
+    refused: AtomicU64,
+    /// Created per second since the start.
+    seconds: Mutex<Vec<u32>>,
+}
+
+impl Serving {
+    async fn create(&self) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let limit = self
+            .server
+            .schedule
+            .iter()
+            .take_while(|(at, _)| now - self.start >= Duration::from_secs(*at))
+            .last()
+            .map_or(usize::MAX, |(_, l)| *l);
+        let refused = || ApiError::Retryable {
+            status: Some(429),
+            message: "Too many requests".into(),
+            retry_after: Some(Duration::from_secs(1)),
+            maybe_sent: false,
+        };
+        let n = self.in_flight.fetch_add(1, Ordering::SeqCst);
+        if self.server.max_in_flight.is_some_and(|most| n >= most) {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            return Err(refused());
+        }
+        {
+            let mut admitted = self.admitted.lock().unwrap();
+            while admitted
+                .front()
+                .is_some_and(|t| now - *t >= Duration::from_secs(1))
+            {
+                admitted.pop_front();
+            }
+            if admitted.len() >= limit {
+                drop(admitted);
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                self.refused.fetch_add(1, Ordering::SeqCst);
+                return Err(refused());
+            }
+            admitted.push_back(now);
+        }
+        tokio::time::sleep(self.server.answer_time).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.created.fetch_add(1, Ordering::SeqCst);
+        let second = (Instant::now() - self.start).as_secs() as usize;
+        let mut seconds = self.seconds.lock().unwrap();
+        if seconds.len() <= second {
+            seconds.resize(second + 1, 0);
+        }
+        seconds[second] += 1;
+        Ok(())
+    }
+}
+
+/// What a simulated run did.
+#[derive(Debug)]
+struct Ran {
+    seconds: f64,
+    created: u64,
+    refused: u64,
+    requests: u64,
+    rate_final: Option<f64>,
+    learned: Option<f64>,
+    /// Created in the first ten seconds.
+    first_ten: u64,
+    /// The gate's limit at the end.
+    concurrency: Option<usize>,
+    /// Created in each second (printed by `figures`).
+    #[allow(dead_code)]
+    per_second: Vec<u32>,
+}
+
+impl Ran {
+    fn per_second(&self) -> f64 {
+        self.created as f64 / self.seconds
+    }
+
+    fn refused_share(&self) -> f64 {
+        self.refused as f64 / self.requests as f64
+    }
+}
+
+fn policy(rate: Option<f64>, learned: Option<f64>, max_rate: f64, concurrency: usize) -> Policy {
+    Policy {
+        rate: Rate::PerSecond(rate.unwrap_or(AutoRate::FIRST)),
+        auto_rate: rate.is_none().then_some(AutoRate {
+            learned,
+            max: max_rate,
+        }),
+        concurrency,
+        auto_concurrency: true,
+        max_attempts: 100,
+        backoff: Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        },
+        grace: Duration::from_secs(5),
+    }
+}
+
+/// Sends `rows` creates through the attempt loop under `policy` with one worker per allowed
+/// request in flight, as `execute` does.
+async fn simulate(server: Server, policy: Policy, rows: u64) -> Ran {
+    let serving = Arc::new(Serving {
+        server,
+        start: Instant::now(),
+        admitted: Mutex::new(VecDeque::new()),
+        in_flight: AtomicUsize::new(0),
+        created: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        seconds: Mutex::new(Vec::new()),
+    });
+    let stats = Arc::new(Stats::default());
+    let attempts = policy.attempts(&Stop::new(), &stats);
+    let next = Arc::new(AtomicU64::new(0));
+    let first_ten = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..policy.concurrency {
+        let (attempts, serving, next, first_ten) = (
+            attempts.clone(),
+            serving.clone(),
+            next.clone(),
+            first_ten.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::SeqCst) < rows {
+                let done = attempts.call(|| serving.create()).await;
+                assert!(matches!(done, crate::executor::Attempted::Done { .. }));
+                if Instant::now() - start <= Duration::from_secs(10) {
+                    first_ten.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let tally = stats.snapshot();
+    Ran {
+        seconds: (Instant::now() - start).as_secs_f64(),
+        created: serving.created.load(Ordering::SeqCst),
+        refused: serving.refused.load(Ordering::SeqCst),
+        requests: tally.sent,
+        rate_final: stats.rate(),
+        learned: stats.learned(),
+        first_ten: first_ten.load(Ordering::SeqCst),
+        concurrency: attempts.limits.gate().map(Gate::limit),
+        per_second: serving.seconds.lock().unwrap().clone(),
+    }
+}
+
+fn limit(per_second: usize) -> Server {
+    Server {
+        schedule: vec![(0, per_second)],
+        max_in_flight: None,
+        answer_time: Duration::from_millis(20),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn converges_to_a_fixed_limit_with_few_429s() {
+    let ran = simulate(limit(60), policy(None, None, 100.0, 64), 3600).await;
+    assert_eq!(ran.created, 3600);
+    assert!(ran.per_second() >= 0.85 * 60.0, "{ran:?}");
+    assert!(ran.refused_share() <= 0.05, "{ran:?}");
+    let learned = ran.learned.expect("a limit learned");
+    assert!((54.0..=66.0).contains(&learned), "{ran:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_above_the_most_allowed() {
+    let ran = simulate(limit(1000), policy(None, None, 40.0, 64), 1200).await;
+    assert!(ran.per_second() <= 40.0, "{ran:?}");
+    assert!(ran.per_second() >= 0.85 * 40.0, "{ran:?}");
+    assert_eq!(ran.refused, 0);
+    assert_eq!(ran.rate_final, Some(40.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn starts_warm_from_the_learned_limit() {
+    let ran = simulate(limit(60), policy(None, Some(60.0), 100.0, 64), 900).await;
+    assert!(ran.first_ten as f64 >= 0.8 * 60.0 * 10.0, "{ran:?}");
+    let cold = simulate(limit(60), policy(None, None, 100.0, 64), 900).await;
+    assert!(cold.first_ten < ran.first_ten, "{cold:?} {ran:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn follows_a_limit_that_moves() {
+    let server = Server {
+        schedule: (0..20)
+            .map(|i| (15 * i, if i % 2 == 0 { 80 } else { 30 }))
+            .collect(),
+        ..limit(0)
+    };
+    let ran = simulate(server, policy(None, None, 100.0, 64), 4950).await;
+    // The limit's mean over the run's seconds.
+    let mean = (0..ran.seconds.ceil() as u64)
+        .map(|s| if (s / 15) % 2 == 0 { 80.0 } else { 30.0 })
+        .sum::<f64>()
+        / ran.seconds.ceil();
+    assert!(ran.per_second() >= 0.75 * mean, "{ran:?} mean limit {mean}");
+    assert!(ran.refused_share() <= 0.08, "{ran:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttle_lowers_the_rate_and_a_second_one_of_the_episode_does_not() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = RateControl::new(
+        AutoRate {
+            learned: None,
+            max: 100.0,
+        },
+        t0,
+    );
+    // Answers every 10 ms for three seconds: the rate doubles every second from 5.
+    let mut at = t0;
+    for _ in 0..300 {
+        at += Duration::from_millis(10);
+        c.answered(at, at, None);
+    }
+    assert!((38.0..=41.0).contains(&c.rate()), "{}", c.rate());
+    let before = c.rate();
+    let (after, new) = c.throttled(at - Duration::from_millis(5), at, 0.0);
+    assert!(new && after < before);
+    // The answers of the last second (100) are more than the rate: the rate is the limit
+    // (less one and 2%, for a count that may have caught one too many at its edges).
+    assert_eq!(c.learned(), (before - 1.0) * 0.98);
+    let (again, new) = c.throttled(
+        at - Duration::from_millis(1),
+        at + Duration::from_millis(2),
+        0.0,
+    );
+    assert!(!new);
+    assert_eq!(again, after);
+    // Sent after the reduction: a new episode.
+    assert!(c.throttled(at + Duration::from_millis(3), at + s(1), 0.0).1);
+}
+
+#[test]
+fn little_s_law_with_headroom() {
+    // 50 a second at 200 ms: 10 in flight on average, 15 with headroom, and one more.
+    assert_eq!(
+        ConcurrencyControl::little(50.0, Duration::from_millis(200)),
+        16
+    );
+    assert_eq!(ConcurrencyControl::little(60.0, Duration::ZERO), 1);
+    assert_eq!(unreachable(50.0, 4, Duration::from_millis(200)), Some(15));
+    assert_eq!(unreachable(50.0, 16, Duration::from_millis(200)), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_follows_the_rate_and_the_answer_time() {
+    let server = Server {
+        schedule: vec![],
+        max_in_flight: None,
+        answer_time: Duration::from_millis(200),
+    };
+    // A fixed rate, `--concurrency auto`: enough in flight for 50 a second at 200 ms.
+    let ran = simulate(server, policy(Some(50.0), None, 100.0, 64), 1000).await;
+    assert!(ran.per_second() >= 0.9 * 50.0, "{ran:?}");
+    assert_eq!(ran.concurrency, Some(16), "{ran:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_backs_off_under_a_server_limit_of_requests_in_flight() {
+    let server = Server {
+        schedule: vec![],
+        max_in_flight: Some(6),
+        answer_time: Duration::from_millis(100),
+    };
+    let ran = simulate(server, policy(None, None, 100.0, 64), 2400).await;
+    assert!(ran.per_second() >= 0.7 * 60.0, "{ran:?}");
+    assert!(ran.refused_share() <= 0.10, "{ran:?}");
+}
+
+#[test]
+fn a_concurrency_limit_lowers_the_ceiling_which_then_rises_slowly() {
+    let t0 = Instant::now();
+    let mut c = ConcurrencyControl::new(64, t0);
+    let ms100 = Duration::from_millis(100);
+    assert_eq!(c.limit(Some(60.0), ms100, t0), 10);
+    c.limited(7, t0);
+    assert_eq!(c.limit(Some(60.0), ms100, t0), 6);
+    assert_eq!(c.carries(ms100), Some(60.0));
+    assert_eq!(c.limit(Some(60.0), ms100, t0 + CEILING_STEP), 7);
+    assert_eq!(c.limit(Some(60.0), ms100, t0 + CEILING_STEP * 4), 8);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_raised_gate_lets_waiters_in() {
+    let gate = Arc::new(Gate::new(1));
+    let stop = CancellationToken::new();
+    let first = gate.enter(&stop).await.unwrap();
+    let (g, s) = (gate.clone(), stop.clone());
+    let waiter = tokio::spawn(async move { g.enter(&s).await.is_some() });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(!waiter.is_finished());
+    gate.set_limit(2);
+    assert!(waiter.await.unwrap());
+    assert_eq!(gate.in_flight(), 1, "the waiter's place was given back");
+    drop(first);
+    assert_eq!(gate.in_flight(), 0);
+    stop.cancel();
+    gate.set_limit(0);
+    let _held = gate.enter(&CancellationToken::new()).await.unwrap();
+    assert!(gate.enter(&stop).await.is_none(), "a stop releases a wait");
+}
+
+/// Prints the figures of every scenario (`cargo test figures -- --ignored --nocapture`),
+/// for tuning the constants.
+#[tokio::test(start_paused = true)]
+#[ignore]
+async fn figures() {
+    let ran = simulate(limit(60), policy(None, None, 100.0, 64), 3600).await;
+    println!("fixed 60: {:.1}/s {ran:?}", ran.per_second());
+    let warm = simulate(limit(60), policy(None, ran.learned, 100.0, 64), 3600).await;
+    println!(
+        "warm: first ten {:.1}/s {warm:?}",
+        warm.first_ten as f64 / 10.0
+    );
+    let server = Server {
+        schedule: (0..20)
+            .map(|i| (15 * i, if i % 2 == 0 { 80 } else { 30 }))
+            .collect(),
+        ..limit(0)
+    };
+    let ran = simulate(server, policy(None, None, 100.0, 64), 4950).await;
+    println!("moving: {:.1}/s {ran:?}", ran.per_second());
+    let server = Server {
+        schedule: vec![],
+        max_in_flight: Some(6),
+        answer_time: Duration::from_millis(100),
+    };
+    let ran = simulate(server, policy(None, None, 100.0, 64), 3600).await;
+    println!("6 in flight: {:.1}/s {ran:?}", ran.per_second());
+}
