@@ -192,10 +192,22 @@ pub fn error(e: &anyhow::Error) {
     Event::failure(e).emit();
 }
 
+/// Set by `demo` when its folders go with its temporary folder: a path printed for a script
+/// must still exist when the script reads it.
+static FOLDERS_HIDDEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// No report folder on stdout from now on (`demo` without `--keep` or `--workdir`).
+pub fn hide_report_folders() {
+    FOLDERS_HIDDEN.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A report folder on stdout, one line, for scripts (`--quiet` keeps it). The path's bytes
 /// are written as they are, so a script gets back the folder exactly.
 pub fn report_folder(dir: &Path) {
     use std::os::unix::ffi::OsStrExt;
+    if FOLDERS_HIDDEN.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let mut line = dir.as_os_str().as_bytes().to_vec();
     line.push(b'\n');
     let mut out = std::io::stdout().lock();

@@ -350,9 +350,16 @@ fn demo_removes_its_work_folder_unless_kept() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}\n{}", stderr(&out));
     assert!(stderr(&out).contains("work folder removed"));
+    // No report folder on stdout that no longer exists.
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     let out = demo(&tmp, &["--keep"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
     let text = stderr(&out);
     let kept = text
         .lines()

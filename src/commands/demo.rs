@@ -78,6 +78,10 @@ pub async fn demo(workdir: Option<PathBuf>, keep: bool) -> Result<Exit> {
         .tempdir()
         .context("could not create a temporary folder")?;
     crate::output::say!("work folder: {} (temporary)", temp.path().display());
+    if !keep {
+        // Its report folders go with it: none is printed for a script to read.
+        crate::output::hide_report_folders();
+    }
     let outcome = until_stopped(in_folder(temp.path())).await;
     crate::output::say!();
     if keep {
