@@ -1,7 +1,6 @@
 //! The binary against the sandbox process: a rehearsal with injected failures, latency and a
 //! rate limit, and a run killed with SIGKILL several times then resumed.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -21,19 +20,7 @@ struct SandboxProcess {
 
 impl SandboxProcess {
     fn start(args: &[&str]) -> SandboxProcess {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--port", "0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let (child, url) = crate::util::spawn_sandbox(args, Stdio::null());
         SandboxProcess { child, url }
     }
 

@@ -2,7 +2,7 @@
 //! object; stdout holds the report folders and nothing else; `--quiet` leaves only errors;
 //! `status --json` against its schema.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -205,18 +205,7 @@ struct Sandbox {
 
 impl Sandbox {
     fn start() -> Sandbox {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--port", "0", "--log-format", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let (child, url) = crate::util::spawn_sandbox(&["--log-format", "json"], Stdio::piped());
         Sandbox { child, url }
     }
 

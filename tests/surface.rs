@@ -2,7 +2,7 @@
 //! `completions` and `man` checked by the tools that read them, and `demo` leaving nothing
 //! behind in the temporary folder unless `--keep`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -19,19 +19,11 @@ struct Sandbox {
 
 impl Sandbox {
     fn start() -> Sandbox {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--port", "0", "--token", "right-token"])
-            .args(["--client-id", "ops", "--client-key", "client-key-secret"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first.trim().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let args = ["--token", "right-token", "--client-id", "ops"];
+        let (child, url) = crate::util::spawn_sandbox(
+            &[&args[..], &["--client-key", "client-key-secret"]].concat(),
+            Stdio::null(),
+        );
         Sandbox { child, url }
     }
 

@@ -392,3 +392,23 @@ pub async fn emails_sent(server: &wiremock::MockServer) -> Vec<String> {
         })
         .collect()
 }
+
+/// `cartevo-enroll sandbox --port 0 ARGS...` in its own process, its stderr sent to
+/// `stderr`, and the URL it prints on stdout's first line.
+pub fn spawn_sandbox(args: &[&str], stderr: std::process::Stdio) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cartevo-enroll"))
+        .args(["sandbox", "--port", "0"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    (child, url)
+}
