@@ -29,17 +29,6 @@ mod tests;
 const PREFIX: &str = "cartevo_enroll_";
 const LAST_SUCCESS: &str = "cartevo_enroll_last_success_timestamp_seconds";
 
-/// The statuses a run gives rows (`valid` is `validate`'s only).
-const RUN_STATUSES: [Status; 8] = [
-    Status::Created,
-    Status::Duplicate,
-    Status::DuplicateInFile,
-    Status::AlreadyEnrolled,
-    Status::Invalid,
-    Status::Rejected,
-    Status::Failed,
-    Status::Pending,
-];
 
 /// Rows per status, indexed by `Status as usize`.
 pub(crate) type Rows = [u64; Status::ALL.len()];
@@ -195,8 +184,10 @@ pub(crate) fn render(v: &Values) -> String {
         }
     };
     let one = |value: String| [(None, value)];
-    let rows: Vec<_> = RUN_STATUSES
+    // Every status a run gives rows: `valid` is `validate`'s only.
+    let rows: Vec<_> = Status::ALL
         .iter()
+        .filter(|s| **s != Status::Valid)
         .map(|s| (Some(*s), v.rows[*s as usize].to_string()))
         .collect();
     gauge(
