@@ -6,6 +6,7 @@
 //! cargo run --release --example bench_run -- memory 1000000
 //! BENCH_URL=http://127.0.0.1:18600/api/v1 cargo run --release --example bench_run -- throughput
 //! cargo run --release --example bench_run -- limits
+//! cargo run --release --example bench_run -- uploads 200   # nginx: examples/bench/nginx.conf
 //! ```
 //!
 //! `throughput` runs the release binary with `--rate 0 --concurrency 8`, journal included,
@@ -17,6 +18,8 @@
 //! each case) with a limit the tool is not told: a fixed 60/s, a second file on the same
 //! journal, a limit moving 80 → 30 → 80 every 15 s, answers of 200 ms at `--rate 50`, and a
 //! server that allows 6 requests in flight at 100 ms; it prints each figure as a ratio.
+//! `uploads` sends rows with two 4 MiB documents each to nginx, then has curl post the same
+//! files at the same concurrency.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -535,6 +538,138 @@ fn limits() {
     while_sending(&ran, 60.0);
 }
 
+/// 200 rows × two 4 MiB documents sent by `run --rate 0 --concurrency 8`, then the same files
+/// posted by curl, 8 in parallel, to the same URL: an nginx that reads each whole body and
+/// answers a canned 201 (examples/bench/nginx.conf; the default BENCH_URL is where that
+/// config listens). Both read the files from the page cache (warmed first). Prints wall time,
+/// peak RSS, context switches and CPU of each, and the ratio of the two times.
+fn uploads(rows: usize) {
+    use std::io::Write;
+    const DOC_BYTES: usize = 4 * 1024 * 1024;
+    let url = std::env::var("BENCH_URL").unwrap_or_else(|_| "http://127.0.0.1:18600/api/v1".into());
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("documents");
+    std::fs::create_dir(&docs).unwrap();
+    // Distinct files, each a JPEG by its magic bytes, the rest varied bytes.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut doc = vec![0u8; DOC_BYTES];
+    let mut pairs = Vec::with_capacity(rows);
+    for i in 1..=rows {
+        let mut pair = Vec::new();
+        for side in ["front", "back"] {
+            for word in doc.chunks_exact_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                word.copy_from_slice(&state.to_le_bytes());
+            }
+            doc[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+            let path = docs.join(format!("{i}-{side}.jpg"));
+            std::fs::write(&path, &doc).unwrap();
+            pair.push(path);
+        }
+        pairs.push(pair);
+    }
+    let csv = dir.path().join("uploads.csv");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&csv).unwrap());
+    writeln!(out, "{}", HEADER.replace("_url", "")).unwrap();
+    for i in 1..=rows {
+        writeln!(
+            out,
+            "U-{i},Amina,Okafor,person{i}@example.com,Nigeria,14 Awolowo Road,Lagos,Lagos State,\
+             101233,NG,+234,8031234567,NG{i:010},NIN,1991-04-12,documents/{i}-front.jpg,\
+             documents/{i}-back.jpg"
+        )
+        .unwrap();
+    }
+    drop(out);
+    // Into the page cache, so that neither side waits on the disk.
+    for path in pairs.iter().flatten() {
+        std::fs::read(path).unwrap();
+    }
+    let megabytes = (rows * 2 * DOC_BYTES) as f64 / 1e6;
+
+    let timed = |cmd: &mut Command| -> (f64, String) {
+        let started = Instant::now();
+        let out = cmd.output().unwrap();
+        let elapsed = started.elapsed().as_secs_f64();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        let stats = stderr.lines().last().unwrap_or_default().to_owned();
+        (elapsed, stats)
+    };
+    // Peak RSS (KB), voluntary and involuntary context switches, system and user seconds.
+    let describe = |stats: &str| {
+        let f: Vec<&str> = stats.split_whitespace().collect();
+        let kb: f64 = f.first().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        format!(
+            "peak RSS {:.1} MB, {} + {} context switches (voluntary + involuntary), {} s system, \
+             {} s user",
+            kb / 1024.0,
+            f.get(1).unwrap_or(&"?"),
+            f.get(2).unwrap_or(&"?"),
+            f.get(3).unwrap_or(&"?"),
+            f.get(4).unwrap_or(&"?"),
+        )
+    };
+    const STATS: &str = "%M %w %c %S %U";
+
+    let (ours, stats) = timed(
+        Command::new("/usr/bin/time")
+            .args(["-f", STATS])
+            .arg(binary())
+            .current_dir(dir.path())
+            .env("CARTEVO_API_TOKEN", "bench")
+            .args(["run", "uploads.csv", "--base-url", &url])
+            .args(["--journal", "bench.db", "--report-dir", "report"])
+            .args(["--rate", "0", "--concurrency", "8", "--quiet"]),
+    );
+    println!(
+        "run:  {rows} rows, {megabytes:.0} MB of documents in {ours:.2} s ({:.0} MB/s), {}",
+        megabytes / ours,
+        describe(&stats)
+    );
+
+    // curl, one process a row, 8 at a time; `Expect:` off so that curl sends the body at
+    // once (it would wait for nginx's 100 Continue first), as `run` does.
+    let list = dir.path().join("curl-args");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&list).unwrap());
+    for pair in &pairs {
+        writeln!(
+            out,
+            "-F id_document_front=@{} -F id_document_back=@{}",
+            pair[0].display(),
+            pair[1].display()
+        )
+        .unwrap();
+    }
+    drop(out);
+    let (theirs, stats) = timed(
+        Command::new("/usr/bin/time")
+            .args(["-f", STATS, "xargs", "-a"])
+            .arg(&list)
+            .args([
+                "-P",
+                "8",
+                "-n",
+                "4",
+                "curl",
+                "-sS",
+                "--fail",
+                "-o",
+                "/dev/null",
+            ])
+            .args(["-H", "Expect:", "-H", "Authorization: Bearer bench"])
+            .arg(format!("{url}/customers?enroll=true")),
+    );
+    println!(
+        "curl: {rows} requests, the same files, 8 in parallel, in {theirs:.2} s ({:.0} MB/s), {}",
+        megabytes / theirs,
+        describe(&stats)
+    );
+    println!("ratio: run takes {:.2}× curl's time", ours / theirs);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n = |i: usize, d: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
@@ -546,6 +681,9 @@ fn main() {
         ),
         "memory" => memory(n(1, 1_000_000)),
         "limits" => limits(),
-        other => eprintln!("unknown benchmark '{other}': throughput, pacing, memory or limits"),
+        "uploads" => uploads(n(1, 200)),
+        other => {
+            eprintln!("unknown benchmark '{other}': throughput, pacing, memory, limits or uploads")
+        }
     }
 }

@@ -29,7 +29,6 @@ mod tests;
 const PREFIX: &str = "cartevo_enroll_";
 const LAST_SUCCESS: &str = "cartevo_enroll_last_success_timestamp_seconds";
 
-
 /// Rows per status, indexed by `Status as usize`.
 pub(crate) type Rows = [u64; Status::ALL.len()];
 

@@ -3,11 +3,12 @@
 //!
 //! Owns: the wire format (`wire`), authentication and token renewal (`auth`), the bulk
 //! enroll's own HTTP/1.1 connections (`direct`), the one TLS trust setting both ways of
-//! sending use (`tls`), reading answers at most 1 MiB long (`body`, for every request), and
-//! the classification of answers and
-//! transport failures into `ApiError` classes (`error`, for both ways of sending). Does not
-//! own retries, pacing or backoff: one call here is one attempt (plus, after a 401, one retry
-//! with a renewed token); the executor decides what to do with a `Retryable`.
+//! sending use (`tls`), reading answers at most 1 MiB long (`body`, for every request),
+//! streaming document files from disk in large chunks (`upload`), and the classification of
+//! answers and transport failures into `ApiError` classes (`error`, for both ways of
+//! sending). Does not own retries, pacing or backoff: one call here is one attempt (plus,
+//! after a 401, one retry with a renewed token); the executor decides what to do with a
+//! `Retryable`.
 //!
 //! - URL rows: `POST {base}/customers/enroll`, JSON.
 //! - File rows: `POST {base}/customers?enroll=true`, multipart, documents streamed from disk.
@@ -24,6 +25,7 @@ pub mod probe;
 #[cfg(test)]
 mod tests;
 mod tls;
+mod upload;
 pub(crate) mod wire;
 
 use std::fmt;
@@ -37,7 +39,6 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Body, RequestBuilder, Url};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio_util::io::ReaderStream;
 
 use crate::customer::{Customer, DocumentFile, DocumentProblem, Documents};
 use answer::{Answer, created, data_as, read, unexpected};
@@ -506,7 +507,8 @@ fn http_client(timeout: Duration, tls: &tls::Tls) -> anyhow::Result<reqwest::Cli
         .context("could not build the HTTP client")
 }
 
-/// A document as a multipart part streamed from disk, never read whole into memory.
+/// A document as a multipart part streamed from disk in large chunks (`upload`), never read
+/// whole into memory.
 /// The part for one document, named by its column (`column`) in what may be stored: a
 /// partner may name a customer's scan after the customer, so its path stays out of messages.
 async fn file_part(doc: &DocumentFile, column: &str) -> Result<Part, ApiError> {
@@ -519,7 +521,7 @@ async fn file_part(doc: &DocumentFile, column: &str) -> Result<Part, ApiError> {
             message: format!("could not open the {column} file: {e}"),
         })?;
     let file = match opened {
-        Ok(file) => tokio::fs::File::from_std(file),
+        Ok(file) => file,
         Err(DocumentProblem::Unreadable(e)) => {
             return Err(ApiError::Local {
                 message: format!(
@@ -534,7 +536,7 @@ async fn file_part(doc: &DocumentFile, column: &str) -> Result<Part, ApiError> {
             });
         }
     };
-    let body = ReaderStream::new(tokio::io::AsyncReadExt::take(file, doc.size));
+    let body = upload::chunks(file, doc.size);
     Part::stream_with_length(Body::wrap_stream(body), doc.size)
         .file_name(wire::part_file_name(&doc.file_name, doc.mime))
         .mime_str(doc.mime)

@@ -597,6 +597,61 @@ async fn multipart_parts_have_names_file_names_and_types() {
     assert!(body.contains("name=\"id_document_type\"\r\n\r\nNIN\r\n"));
 }
 
+/// Documents of several read chunks each (`upload::CHUNK`), of sizes not a multiple of it,
+/// arrive byte for byte in their parts, with the request's `Content-Length` exact.
+#[tokio::test]
+async fn large_documents_arrive_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let varied = |len: usize, seed: usize| -> Vec<u8> {
+        let mut bytes: Vec<u8> = (0..len).map(|i| ((i * 7 + seed) % 253) as u8).collect();
+        bytes[..4].copy_from_slice(b"\xFF\xD8\xFF\xE0");
+        bytes
+    };
+    let front_bytes = varied(4 * super::upload::CHUNK + 12_345, 1);
+    let back_bytes = varied(super::upload::CHUNK + 1, 2);
+    let front = document(dir.path(), "front.jpg", "image/jpeg", &front_bytes);
+    let back = document(dir.path(), "back.jpg", "image/jpeg", &back_bytes);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/customers"))
+        .respond_with(created(201, "c-big"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = customer(Documents::Files {
+        front,
+        back: Some(back),
+    });
+    client(&server).create_customer(&c).await.unwrap();
+
+    let request = &server.received_requests().await.unwrap()[0];
+    let content_type = request.headers["content-type"].to_str().unwrap();
+    let boundary = content_type.split("boundary=").nth(1).unwrap();
+    let length: usize = request.headers["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(length, request.body.len());
+    let part = |name: &str| -> &[u8] {
+        let header = format!("name=\"{name}\"; filename=");
+        let body = &request.body[..];
+        let at = find(body, header.as_bytes()).unwrap_or_else(|| panic!("no part {name}"));
+        let start = at + find(&body[at..], b"\r\n\r\n").unwrap() + 4;
+        let end = start + find(&body[start..], format!("\r\n--{boundary}").as_bytes()).unwrap();
+        &body[start..end]
+    };
+    assert!(
+        part("id_document_front") == front_bytes,
+        "the front differs"
+    );
+    assert!(part("id_document_back") == back_bytes, "the back differs");
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// A document whose name carries CR LF, quotes and a path: the raw multipart body gets one
 /// clean `filename` and no extra header in the part.
 #[tokio::test]
