@@ -234,8 +234,8 @@ async fn a_proxy_from_the_environment_carries_every_request() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn retry_after_is_honoured_and_counted() {
+/// A server whose first answer is 429 with `Retry-After: 1`, then creates every customer.
+async fn throttled_once() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(error(429, "Too many requests").insert_header("retry-after", "1"))
@@ -246,6 +246,12 @@ async fn retry_after_is_honoured_and_counted() {
         .respond_with(CreateById)
         .mount(&server)
         .await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_is_honoured_and_counted() {
+    let server = throttled_once().await;
     let case = Case::new();
     let file = case.csv("in.csv", (1..=3).map(row));
     let started = std::time::Instant::now();
@@ -270,16 +276,7 @@ async fn retry_after_is_honoured_and_counted() {
 /// `status` and the next run (through the journal) all see.
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_auto_learns_a_limit_that_status_shows_and_the_next_run_uses() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(error(429, "Too many requests").insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(CreateById)
-        .mount(&server)
-        .await;
+    let server = throttled_once().await;
     let case = Case::new();
     let url = format!("{}/api/v1", server.uri());
     let auto = [

@@ -215,14 +215,19 @@ async fn starts_warm_from_the_learned_limit() {
     assert!(cold.first_ten < ran.first_ten, "{cold:?} {ran:?}");
 }
 
-#[tokio::test(start_paused = true)]
-async fn follows_a_limit_that_moves() {
-    let server = Server {
+/// A limit of 80/s, then 30/s, each for 15 s, over and over.
+fn moving_80_30() -> Server {
+    Server {
         schedule: (0..20)
             .map(|i| (15 * i, if i % 2 == 0 { 80 } else { 30 }))
             .collect(),
         ..limit(0)
-    };
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn follows_a_limit_that_moves() {
+    let server = moving_80_30();
     let ran = simulate(server, policy(None, None, 100.0, 64), 4950).await;
     // The limit's mean over the run's seconds.
     let mean = (0..ran.seconds.ceil() as u64)
@@ -350,12 +355,7 @@ async fn figures() {
         "warm: first ten {:.1}/s {warm:?}",
         warm.first_ten as f64 / 10.0
     );
-    let server = Server {
-        schedule: (0..20)
-            .map(|i| (15 * i, if i % 2 == 0 { 80 } else { 30 }))
-            .collect(),
-        ..limit(0)
-    };
+    let server = moving_80_30();
     let ran = simulate(server, policy(None, None, 100.0, 64), 4950).await;
     println!("moving: {:.1}/s {ran:?}", ran.per_second());
     let server = Server {
