@@ -69,7 +69,7 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
 /// `/dev/stdin`, a shell's `<(...)`): each spooled to a private temporary file (0600, removed
 /// when the command ends) so that it can be hashed, read again and resumed like any file.
 /// The returned files must live as long as the command.
-fn spool_stdin(files: &mut [std::path::PathBuf]) -> anyhow::Result<Vec<tempfile::NamedTempFile>> {
+fn spool_streams(files: &mut [std::path::PathBuf]) -> anyhow::Result<Vec<tempfile::NamedTempFile>> {
     use anyhow::Context;
     let dashes = files.iter().filter(|f| f.as_os_str() == "-").count();
     anyhow::ensure!(

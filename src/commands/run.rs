@@ -22,7 +22,7 @@ use crate::report::{Figures, Rates, ReportDirs, Summary, SummaryCommand, Summary
 use crate::validate::Validator;
 
 pub async fn run(mut settings: RunSettings) -> Result<Exit> {
-    let _stdin = super::spool_stdin(&mut settings.files)?;
+    let _stdin = super::spool_streams(&mut settings.files)?;
     if let Some(given) = &settings.input.report_dir {
         let dirs = crate::report::per_file_dirs(given, &settings.files);
         crate::report::refuse_overwriting_inputs(
