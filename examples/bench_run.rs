@@ -472,7 +472,7 @@ fn limits() {
     let ran = limited_run(
         moving.path(),
         &sandbox,
-        &write_csv_from(moving.path(), 1, 3000),
+        &write_csv_from(moving.path(), 1, 6000),
         &AUTO,
     );
     // The limit's mean over the run, by tenths of a second.
@@ -489,7 +489,7 @@ fn limits() {
         .sum::<f64>()
         / tenths as f64;
     println!(
-        "limit 80 -> 30 -> 80 every 15 s, 3,000 rows: {:.1}/s over {:.1} s = {:.2} x the \
+        "limit 80 -> 30 -> 80 every 15 s, 6,000 rows: {:.1}/s over {:.1} s = {:.2} x the \
          time-averaged limit ({mean:.1}/s); {:.1}% 429s; exit {}",
         ran.per_second(),
         ran.seconds,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::limits::{Change, Limits};
+use super::limits::{Change, Limits, Slot};
 use super::{Backoff, Pacer, Stats, Stop, StopReason};
 use crate::api::ApiError;
 
@@ -155,7 +155,7 @@ impl Attempts {
         loop {
             // With `--concurrency auto`, a place among the requests in flight first, then the
             // turn: a turn is never taken only to wait for a place.
-            let slot = match self.limits.gate() {
+            let mut slot = match self.limits.gate() {
                 None => None,
                 Some(gate) => match gate.enter(self.stop.token()).await {
                     Some(slot) => Some(slot),
@@ -173,7 +173,7 @@ impl Attempts {
                     last: None,
                 };
             }
-            let in_flight = self.limits.gate().map(|g| g.in_flight());
+            let in_flight = slot.as_mut().map(Slot::send);
             attempts += 1;
             self.stats.sent.fetch_add(1, Ordering::Relaxed);
             if attempts > 1 {
@@ -273,12 +273,12 @@ impl Attempts {
     fn limit<T>(&self, answer: &Result<T, ApiError>, sent: Instant, in_flight: Option<usize>) {
         let now = Instant::now();
         let change = match answer {
-            Ok(_) => self.limits.answered(sent, now),
+            Ok(_) => self.limits.answered(sent, now, in_flight),
             Err(ApiError::Retryable {
                 status: Some(429 | 503),
                 ..
             }) => self.limits.throttled(sent, now, in_flight),
-            Err(e) if e.http_status().is_some() => self.limits.answered(sent, now),
+            Err(e) if e.http_status().is_some() => self.limits.answered(sent, now, in_flight),
             Err(_) => return,
         };
         self.follow(change);
