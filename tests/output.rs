@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{URL_HEADER, Work, csv_text, repo_file, url_row};
+use crate::util::{URL_HEADER, Work, csv_text, schema_problems, url_row};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cartevo-enroll");
 
@@ -228,19 +228,6 @@ impl Drop for Sandbox {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn schema_problems(schema: &str, instance: &Value) -> Vec<String> {
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(repo_file(schema)).unwrap()).unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema compiles");
-    validator
-        .iter_errors(instance)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect()
 }
 
 fn status_json(work: &Work) -> Value {

@@ -304,6 +304,19 @@ async fn rate_auto_learns_a_limit_that_status_shows_and_the_next_run_uses() {
         text.contains("learned rate:") && text.contains(&url),
         "{text}"
     );
+    let status = Command::new(BIN)
+        .current_dir(case.dir.path())
+        .args(["status", "--journal", "journal.db", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let problems = crate::util::schema_problems("schemas/status.schema.json", &json);
+    assert!(problems.is_empty(), "{problems:?}\n{json:#}");
+    assert_eq!(json["learned_rates"][0]["base_url"], url.as_str(), "{json}");
+    assert!(
+        json["learned_rates"][0]["rate"].as_f64().unwrap() > 0.0,
+        "{json}"
+    );
     // The next file starts from what was learned, and learns again.
     let out = case.run(&url, &case.csv("b.csv", (7..=9).map(row)), "r2", &auto);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

@@ -277,23 +277,26 @@ impl Outcome {
 /// summary.json must satisfy the published schema.
 #[track_caller]
 pub fn assert_schema_valid(instance: &serde_json::Value) {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_file("schemas/summary.schema.json")).unwrap(),
-    )
-    .unwrap();
-    // Formats too (date-time): draft 2020-12 only annotates them by default.
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema compiles");
-    let problems: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let problems = schema_problems("schemas/summary.schema.json", instance);
     assert!(
         problems.is_empty(),
         "summary.json breaks the schema: {problems:?}\n{instance:#}"
     );
+}
+
+/// Where `instance` breaks the committed schema at `schema` (a path in the repository),
+/// formats included (date-time: draft 2020-12 only annotates them by default).
+pub fn schema_problems(schema: &str, instance: &serde_json::Value) -> Vec<String> {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_file(schema)).unwrap()).unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema compiles");
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
 }
 
 /// The first bytes of each accepted format, padded to a small file.

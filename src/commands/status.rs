@@ -15,7 +15,8 @@ pub fn status(journal: &Path, json: bool) -> Result<Exit> {
     let journal = JournalRead::open(journal)?;
     let files = journal.status()?;
     let text = if json {
-        let mut text = serde_json::to_string_pretty(&StatusJson::new(&journal, &files))?;
+        let learned = journal.learned_rates()?;
+        let mut text = serde_json::to_string_pretty(&StatusJson::new(&journal, &files, &learned))?;
         text.push('\n');
         text
     } else {
@@ -70,7 +71,17 @@ fn describe(journal: &JournalRead, files: &[FileStatus]) -> Result<String> {
 #[derive(Serialize)]
 struct StatusJson<'a> {
     journal: String,
+    /// The rate limits `--rate auto` learned, by base URL.
+    learned_rates: Vec<LearnedJson<'a>>,
     files: Vec<FileJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct LearnedJson<'a> {
+    base_url: &'a str,
+    /// Requests a second.
+    rate: f64,
+    learned_at: &'a str,
 }
 
 #[derive(Serialize)]
@@ -94,9 +105,21 @@ struct LastRun<'a> {
 }
 
 impl<'a> StatusJson<'a> {
-    fn new(journal: &JournalRead, files: &'a [FileStatus]) -> StatusJson<'a> {
+    fn new(
+        journal: &JournalRead,
+        files: &'a [FileStatus],
+        learned: &'a [(String, f64, String)],
+    ) -> StatusJson<'a> {
         StatusJson {
             journal: journal.path().display().to_string(),
+            learned_rates: learned
+                .iter()
+                .map(|(base_url, rate, at)| LearnedJson {
+                    base_url,
+                    rate: *rate,
+                    learned_at: at,
+                })
+                .collect(),
             files: files
                 .iter()
                 .map(|f| FileJson {

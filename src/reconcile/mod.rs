@@ -94,9 +94,14 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         return Ok(Exit::Done);
     }
     let stats = Arc::new(Stats::default());
+    let mut send = settings.send.clone();
+    if let Some(auto) = &mut send.auto_rate {
+        // Warm, as `run` is: the limit learned against this API by runs and reconciles.
+        auto.learned = JournalRead::open(&settings.journal)?.learned_rate(client.base_url())?;
+    }
     let ctx = Ctx {
         client,
-        attempts: settings.send.attempts(&stop, &stats),
+        attempts: send.attempts(&stop, &stats),
         cards: settings.cards,
         transactions: settings.transactions,
     };
@@ -141,8 +146,23 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         };
         exit = exit.max(outcome);
     }
+    keep_learned_rate(settings, &ctx, &stats);
     // A stop between files leaves the later ones unread: say so in the exit code.
     Ok(exit.max(stopped(&stop)))
+}
+
+/// Keeps the limit `--rate auto` learned for the next run or reconcile. Reconcile only reads
+/// the journal otherwise, and may run beside a `run` that holds it: then the limit is not
+/// kept (said at debug level), and nothing else changes.
+fn keep_learned_rate(settings: &Settings, ctx: &Ctx, stats: &Stats) {
+    let Some(learned) = stats.learned() else {
+        return;
+    };
+    let kept = Journal::open(&settings.journal)
+        .and_then(|mut journal| journal.set_learned_rate(ctx.client.base_url(), learned));
+    if let Err(e) = kept {
+        tracing::debug!("the learned rate limit was not kept: {e:#}");
+    }
 }
 
 /// What a stop means for the exit code (`Done` when nothing stopped): an API that stayed

@@ -263,6 +263,44 @@ async fn every_customer_matching_exits_0_and_a_retry_is_counted() {
     );
 }
 
+/// `--rate auto`: reconcile starts from the limit the journal learned against the API (as
+/// `run` does), and keeps what it learned for the next run.
+#[tokio::test]
+async fn rate_auto_starts_from_the_learned_limit_and_keeps_what_it_learns() {
+    let server = MockServer::start().await;
+    let f = Fixture::new(&[(Status::Created, Some("c1")), (Status::Created, Some("c2"))]);
+    customer(&server, "c1", ok(remote(1, "c1"))).await;
+    customer(&server, "c2", ok(remote(2, "c2"))).await;
+    let base_url = format!("{}/api/v1", server.uri());
+    let mut settings = f.settings();
+    settings.send.auto_rate = Some(crate::executor::AutoRate {
+        learned: None,
+        max: 100.0,
+    });
+    settings.send.rate = crate::executor::Rate::PerSecond(crate::executor::AutoRate::FIRST);
+    let learned = || {
+        JournalRead::open(&f.journal)
+            .unwrap()
+            .learned_rate(&base_url)
+            .unwrap()
+    };
+    // Cold: two reads in well under a second from 5/s, and no 429: the rate reached is kept.
+    assert_eq!(run(&settings, &server).await.unwrap(), 0);
+    assert_eq!(f.summary()["counts"]["match"], 2);
+    let cold = learned().expect("a rate kept");
+    assert!(
+        (crate::executor::AutoRate::FIRST..20.0).contains(&cold),
+        "{cold}"
+    );
+    // Warm: a limit learned by a run is where reconcile starts, and with no 429 it stands.
+    Journal::open(&f.journal)
+        .unwrap()
+        .set_learned_rate(&base_url, 42.0)
+        .unwrap();
+    assert_eq!(run(&settings, &server).await.unwrap(), 0);
+    assert_eq!(learned(), Some(42.0));
+}
+
 #[tokio::test]
 async fn a_fatal_answer_exits_1() {
     let server = MockServer::start().await;

@@ -236,7 +236,7 @@ fn moving_mean(ran: &Ran, offset: f64) -> f64 {
     let tenths = (ran.seconds * 10.0) as u64;
     (0..tenths)
         .map(|t| {
-            if ((offset + t as f64 / 10.0) / 15.0) as u64 % 2 == 0 {
+            if (((offset + t as f64 / 10.0) / 15.0) as u64).is_multiple_of(2) {
                 80.0
             } else {
                 30.0
@@ -298,6 +298,49 @@ async fn a_throttle_lowers_the_rate_and_a_second_one_of_the_episode_does_not() {
         c.throttled(at + Duration::from_millis(3), at + s(1), 0.0, None)
             .1
     );
+}
+
+/// Answers to requests sent at `per_second` for `seconds` from `*at` (each answered as it
+/// leaves), moving `*at` on.
+fn answer_at(c: &mut RateControl, at: &mut Instant, per_second: f64, seconds: f64) {
+    let step = Duration::from_secs_f64(1.0 / per_second);
+    for _ in 0..(per_second * seconds) as u32 {
+        *at += step;
+        c.answered(*at, *at, None);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_limit_that_moves_between_levels_is_returned_to_and_left_for_the_lower_one() {
+    let t0 = Instant::now();
+    let mut c = RateControl::new(
+        AutoRate {
+            learned: Some(80.0),
+            max: 100.0,
+        },
+        t0,
+    );
+    let mut at = t0;
+    answer_at(&mut c, &mut at, 80.0, 2.0);
+    // The limit drops to 30: the first 429 still counts the old limit's traffic...
+    assert!(c.throttled(at, at, 0.0, None).1);
+    assert!(c.learned() > 70.0, "{}", c.learned());
+    answer_at(&mut c, &mut at, 30.0, 2.0);
+    // ... the next one measures the new limit.
+    let refused = at + Duration::from_millis(1);
+    c.throttled(refused, refused, 0.0, None);
+    assert_eq!(c.learned(), 30.0 * MARGIN);
+    // After the hold under a higher limit seen lately, the probe is that limit at once.
+    answer_at(&mut c, &mut at, 29.0, 4.1);
+    assert_eq!(c.rate(), 80.0);
+    // No 429 for a second there: the higher limit is back.
+    answer_at(&mut c, &mut at, 80.0, 1.1);
+    assert_eq!(c.learned(), 80.0);
+    // Refused while holding it: the limit went down, to the lower level seen lately, not to
+    // just under the old one.
+    answer_at(&mut c, &mut at, 80.0, 1.0);
+    assert!(c.throttled(at, at, 0.0, None).1);
+    assert_eq!(c.learned(), 30.0 * MARGIN);
 }
 
 #[test]
