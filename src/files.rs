@@ -101,6 +101,46 @@ pub fn parent_of(path: &Path) -> &Path {
     }
 }
 
+/// Temporary files of this process (reports being written, spooled standard input), removed
+/// by [`remove_scratch`] before an exit that skips destructors: a second Ctrl-C, or a signal
+/// during a command that reads and writes without a journal. Each [`Scratch`] is listed while
+/// it lives.
+static SCRATCH: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A temporary file's place in the scratch list, taken out when dropped (by then the file
+/// itself was removed, or renamed into its place).
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(path: &Path) -> Scratch {
+        scratch_list().push(path.to_path_buf());
+        Scratch(path.to_path_buf())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let mut list = scratch_list();
+        if let Some(i) = list.iter().rposition(|p| *p == self.0) {
+            list.swap_remove(i);
+        }
+    }
+}
+
+fn scratch_list() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    SCRATCH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes every temporary file still listed: called just before `std::process::exit`.
+pub fn remove_scratch() {
+    for path in scratch_list().drain(..) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// A file being written under a temporary name beside `target` (0600); it takes its place
 /// only when [`Staged::finish`] then [`Ready::put_in_place`] succeed. Dropped before, the
 /// temporary file is removed and `target` is as it was.
@@ -108,6 +148,7 @@ pub fn parent_of(path: &Path) -> &Path {
 pub struct Staged {
     file: tempfile::NamedTempFile,
     target: PathBuf,
+    scratch: Scratch,
 }
 
 impl Staged {
@@ -124,6 +165,7 @@ impl Staged {
             .tempfile_in(parent_of(target))
             .with_context(|| format!("could not create '{}'", target.display()))?;
         Ok(Staged {
+            scratch: Scratch::new(file.path()),
             file,
             target: target.to_path_buf(),
         })
@@ -135,13 +177,18 @@ impl Staged {
 
     /// Writes everything out and syncs it to the disk; the file is not in place yet.
     pub fn finish(self) -> Result<Ready> {
-        let Staged { mut file, target } = self;
+        let Staged {
+            mut file,
+            target,
+            scratch,
+        } = self;
         file.flush()
             .and_then(|()| file.as_file().sync_all())
             .with_context(|| format!("could not write '{}'", target.display()))?;
         Ok(Ready {
             path: file.into_temp_path(),
             target,
+            _scratch: scratch,
         })
     }
 }
@@ -160,6 +207,7 @@ impl Write for Staged {
 pub struct Ready {
     path: tempfile::TempPath,
     target: PathBuf,
+    _scratch: Scratch,
 }
 
 impl Ready {

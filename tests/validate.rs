@@ -1311,3 +1311,51 @@ fn dates_that_read_both_ways_are_counted_and_still_read() {
     assert!(problem_lines(&out.stderr).is_empty(), "{}", out.stderr);
     assert_eq!(out.summary()["ambiguous_dates"], 0);
 }
+
+/// A signal while `validate -` reads standard input (systemd, `timeout`, Ctrl-C) ends it with
+/// the signal's exit code and leaves no temporary file: not the spooled copy of the stream,
+/// not a report half-written.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_validate_leaves_no_temporary_file() {
+    use std::io::Write;
+    for (signal, expected) in [("TERM", 143), ("INT", 130), ("HUP", 129)] {
+        let work = Work::new();
+        let tmp = work.path("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cartevo-enroll"))
+            .args(["validate", "-", "--report-dir", "report"])
+            .current_dir(work.dir.path())
+            .env("TMPDIR", &tmp)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Half a file, the stream left open: the copy is being written.
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{URL_HEADER}").unwrap();
+        writeln!(stdin, "{}", url_row(1).join(",")).unwrap();
+        stdin.flush().unwrap();
+        let started = std::time::Instant::now();
+        while std::fs::read_dir(&tmp).unwrap().next().is_none() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "no spool file"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(expected), "{stderr}");
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(!work.path("report").exists(), "{stderr}");
+    }
+}

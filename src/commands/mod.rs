@@ -51,8 +51,57 @@ fn watch_signals(stop: Stop) {
             .emit();
         stop.trigger(StopReason::Signal(first));
         let second = next().await;
+        crate::files::remove_scratch();
         std::process::exit(Exit::Stopped(second).code());
     });
+}
+
+/// For the commands that read and write without a journal (`validate`, `report`): the first
+/// SIGINT, SIGTERM or SIGHUP ends the command at once, exit 130, 143 or 129, leaving no
+/// temporary file (a report half-written, spooled standard input) and no report file changed.
+/// Their work runs on the runtime's one thread, so the signals are watched on a thread of
+/// their own.
+fn exit_on_signals() {
+    // The command starts once the signals are watched: none arrives in between unseen.
+    let (watched, started) = std::sync::mpsc::sync_channel(1);
+    let watching =
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || -> std::io::Result<()> {
+                use tokio::signal::unix::{SignalKind, signal};
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()?;
+                let (mut int, mut term, mut hup) = runtime.block_on(async {
+                    std::io::Result::Ok((
+                        signal(SignalKind::interrupt())?,
+                        signal(SignalKind::terminate())?,
+                        signal(SignalKind::hangup())?,
+                    ))
+                })?;
+                let _ = watched.send(());
+                let signal = runtime.block_on(async {
+                    tokio::select! {
+                        _ = int.recv() => Signal::Interrupt,
+                        _ = term.recv() => Signal::Terminate,
+                        _ = hup.recv() => Signal::HangUp,
+                    }
+                });
+                crate::files::remove_scratch();
+                let message = format!(
+                    "{}: stopped (a report not finished is not written)",
+                    signal.describe()
+                );
+                crate::output::Event::warn(message.clone())
+                    .field("signal", signal.describe())
+                    .text(format!("\n{message}\n"))
+                    .emit();
+                std::process::exit(Exit::Stopped(signal).code());
+            });
+    // A thread that could not start, or failed to watch (its sender dropped), says so here.
+    if watching.is_err() || started.recv().is_err() {
+        tracing::warn!("could not watch for signals: they will end the command at once");
+    }
 }
 
 /// Writes `text` on stdout. A reader that went away (`status | head -1`) is not an error:
@@ -69,7 +118,7 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
 /// `/dev/stdin`, a shell's `<(...)`): each spooled to a private temporary file (0600, removed
 /// when the command ends) so that it can be hashed, read again and resumed like any file.
 /// The returned files must live as long as the command.
-fn spool_streams(files: &mut [std::path::PathBuf]) -> anyhow::Result<Vec<tempfile::NamedTempFile>> {
+fn spool_streams(files: &mut [std::path::PathBuf]) -> anyhow::Result<Vec<Spooled>> {
     use anyhow::Context;
     let dashes = files.iter().filter(|f| f.as_os_str() == "-").count();
     anyhow::ensure!(
@@ -94,6 +143,7 @@ fn spool_streams(files: &mut [std::path::PathBuf]) -> anyhow::Result<Vec<tempfil
             .suffix(".csv")
             .tempfile()
             .with_context(|| format!("could not create a temporary file for {shown}"))?;
+        let scratch = crate::files::Scratch::new(copy.path());
         let copied = if stdin {
             std::io::copy(&mut std::io::stdin().lock(), &mut copy)
         } else {
@@ -101,7 +151,17 @@ fn spool_streams(files: &mut [std::path::PathBuf]) -> anyhow::Result<Vec<tempfil
         };
         copied.with_context(|| format!("could not read {shown}"))?;
         *file = copy.path().to_path_buf();
-        spooled.push(copy);
+        spooled.push(Spooled {
+            _copy: copy,
+            _scratch: scratch,
+        });
     }
     Ok(spooled)
+}
+
+/// A stream's copy, removed when dropped (and by [`crate::files::remove_scratch`] on an
+/// abrupt exit).
+struct Spooled {
+    _copy: tempfile::NamedTempFile,
+    _scratch: crate::files::Scratch,
 }

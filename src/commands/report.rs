@@ -16,6 +16,7 @@ pub fn report(settings: ReportSettings) -> Result<Exit> {
         report_dir,
         reading,
     } = settings;
+    super::exit_on_signals();
     let journal = JournalRead::open(&journal)?;
     let (sha, rows) = crate::input::scan(&file, &reading)?;
     let entry = journal.find_file(&sha)?.ok_or_else(|| {

@@ -17,6 +17,7 @@ use crate::status::Status;
 use crate::validate::Validator;
 
 pub fn validate(mut settings: ValidateSettings) -> Result<Exit> {
+    super::exit_on_signals();
     let _stdin = super::spool_streams(&mut settings.files)?;
     if let Some(given) = &settings.input.report_dir {
         let dirs = crate::report::per_file_dirs(given, &settings.files);
