@@ -60,10 +60,12 @@
 //! at least `FEWEST_IN_FLIGHT_SEEN`, drops the gate's ceiling to one below it. The ceiling
 //! rises by one after `CEILING_STEP` without a 429, a wait that doubles each time the limit
 //! is found in the same place. Such a 429 while holding under the rate learned teaches the
-//! rate nothing (it only goes a little lower, as after any `Retry-After`); while probing, the
-//! rate's limit is at least what those requests in flight carried at the answer time, since
-//! the last second's answers lag behind a probe (6 in flight at 100 ms: 0.69 of 60/s
-//! without that, 0.83 with it).
+//! rate nothing (it only goes a little lower, as after any `Retry-After`); while probing, once
+//! the server refused twice at that number, the rate's limit is at least what those requests
+//! in flight carried at the answer time, since the last second's answers lag behind a probe
+//! (6 in flight at 100 ms: 0.69 of 60/s without that, 0.83 with it). Once only, it may be a
+//! rate limit met with many requests in flight: at 300 ms answers what they carried was our
+//! own probe's rate, 88/s for a limit of 80.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -106,8 +108,8 @@ const CEILING_STEP_MAX: Duration = Duration::from_secs(24);
 /// Fewer requests in flight than this say nothing of a server's limit of them: one or two
 /// more in flight than usual is chance at a few requests in flight.
 const FEWEST_IN_FLIGHT_SEEN: usize = 4;
-/// How long the most requests in flight an answer came back with is remembered.
-const LATELY_ANSWERED: Duration = Duration::from_secs(10);
+/// The most requests in flight an answer came back with is kept over two buckets of this.
+const ANSWERED_BUCKET: Duration = Duration::from_secs(5);
 /// The slowest rate `auto` goes down to.
 const SLOWEST_AUTO: f64 = 0.5;
 /// Answers timed before a fixed rate is judged reachable or not.
@@ -117,8 +119,8 @@ const ANSWERS_BEFORE_JUDGING: u32 = 20;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AutoRate {
     /// The limit the journal learned for this base URL on an earlier run: the run starts
-    /// just under it. Without one it starts at [`AutoRate::FIRST`] and doubles every second
-    /// until the first 429.
+    /// just under it. Without one it starts at [`AutoRate::FIRST`] and doubles every half
+    /// second until the first 429.
     pub learned: Option<f64>,
     /// `--max-rate`.
     pub max: f64,
@@ -132,7 +134,7 @@ impl AutoRate {
 /// Where the rate is on its curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
-    /// Nothing learned yet: doubling every second from `from`.
+    /// Nothing learned yet: doubling every `START_DOUBLING` from `from`.
     Start,
     /// Back from `from` (after a reduction) to the limit, concave.
     Recover,
@@ -167,15 +169,22 @@ pub struct RateControl {
     last_cut: Option<Instant>,
     /// When the request whose 429 began the episode was sent.
     first_refused: Option<Instant>,
-    /// When the answers of the last second came (not throttled ones).
+    /// Whether the episode's limit is a count of what the server let through (which a
+    /// refused request counted in it corrects).
+    counted: bool,
+    /// When the requests answered in the last two seconds were sent (not throttled ones), in
+    /// the order their answers came.
     answers: VecDeque<Instant>,
+    /// When those answers came, in order: the throughput of the last second.
+    arrivals: VecDeque<Instant>,
     /// The rate now, as last computed.
     rate: f64,
 }
 
 impl RateControl {
     pub fn new(auto: AutoRate, now: Instant) -> RateControl {
-        let max = auto.max.max(SLOWEST_AUTO);
+        // `--max-rate` is never passed, even under the slowest rate `auto` goes down to.
+        let max = auto.max;
         let mut control = RateControl {
             max,
             phase: Phase::Start,
@@ -188,12 +197,14 @@ impl RateControl {
             hold: HOLD_START,
             last_cut: None,
             first_refused: None,
+            counted: false,
             answers: VecDeque::new(),
+            arrivals: VecDeque::new(),
             rate: AutoRate::FIRST.min(max),
         };
         if let Some(learned) = auto.learned {
             // Warm: what the last run learned is the limit; begin just under it and climb.
-            let limit = learned.clamp(SLOWEST_AUTO, max);
+            let limit = learned.max(SLOWEST_AUTO).min(max);
             control.limit = Some(limit);
             control.highest = Some((limit, now));
             control.phase = Phase::Recover;
@@ -208,16 +219,18 @@ impl RateControl {
         self.rate
     }
 
-    /// The limit learned, or the rate reached when no 429 has come yet: what the next run
-    /// starts from.
-    pub fn learned(&self) -> f64 {
-        self.limit.unwrap_or(self.rate)
+    /// The limit learned (from a 429, or by an earlier run): what the next run starts from.
+    /// A rate merely reached is not kept: a cold start doubles every half second, faster than
+    /// a warm one climbs past a limit it believes in.
+    pub fn learned(&self) -> Option<f64> {
+        self.limit
     }
 
     /// An answer (not a 429 or 503) came at `now`. `ceiling`: the most the requests in flight
     /// can carry at the answer time. Gives the rate from now on.
     pub fn answered(&mut self, sent: Instant, now: Instant, ceiling: Option<f64>) -> f64 {
         self.answers.push_back(sent);
+        self.arrivals.push_back(now);
         self.forget_old(now);
         self.advance(now, ceiling)
     }
@@ -240,10 +253,14 @@ impl RateControl {
                 && sent < first
                 && first - sent < Duration::from_secs(1)
                 && self.phase == Phase::Recover
+                && self.counted
             {
-                let fewer = (limit - 0.98).max(SLOWEST_AUTO);
+                let fewer = (limit - MARGIN).max(SLOWEST_AUTO);
                 if self.highest.is_some_and(|(h, _)| h == limit) {
                     self.highest = self.highest.map(|(_, at)| (fewer, at));
+                }
+                if self.lowest.is_some_and(|(l, _)| l == limit) {
+                    self.lowest = self.lowest.map(|(_, at)| (fewer, at));
                 }
                 self.limit = Some(fewer);
                 self.from = self.from.min(BETA * fewer).max(SLOWEST_AUTO);
@@ -263,10 +280,12 @@ impl RateControl {
             + earlier;
         // 2% less: a hold just over the limit costs a 429 (and its Retry-After) each time,
         // and answers that cross the network unevenly make a few seconds hold one more.
-        let measured = let_through.min(self.rate.max(self.from));
-        // Refused for the requests in flight: what they carry is the most the server allows
-        // (the last second's answers lag behind a probe).
-        let measured = measured.max(carried.unwrap_or(0.0));
+        let counted = let_through.min(self.rate.max(self.from));
+        // Refused for the requests in flight (a limit of them found twice at one number):
+        // what they carry is the most the server allows (the last second's answers lag
+        // behind a probe). Not a rate seen, though: it never becomes the highest limit.
+        let by_carried = carried.is_some_and(|c| c > counted);
+        let measured = counted.max(carried.unwrap_or(0.0));
         let mut measured = (MARGIN * measured).max(SLOWEST_AUTO).min(self.max);
         let recent = self.highest.filter(|(_, at)| now - *at < LATELY);
         let mut same = self
@@ -279,16 +298,22 @@ impl RateControl {
         let lower = self
             .lowest
             .filter(|(l, at)| now - *at < LATELY && *l < (1.0 - SAME_LIMIT) * measured);
-        if let (Phase::Hold, true, Some((l, _))) = (self.phase, same, lower) {
+        let jumped = matches!((self.phase, same, lower), (Phase::Hold, true, Some(_)));
+        if let (true, Some((l, _))) = (jumped, lower) {
             measured = l;
             same = false;
         }
-        if self
-            .lowest
-            .is_none_or(|(l, at)| measured <= l || now - at >= LATELY)
+        // Measured, not jumped to: a level keeps the time it was last measured, and ages.
+        if !jumped
+            && self
+                .lowest
+                .is_none_or(|(l, at)| measured <= l || now - at >= LATELY)
         {
             self.lowest = Some((measured, now));
         }
+        // What a refused request sent before this one, and in flight then, says of the
+        // count: only a count (not a jump, not what requests in flight carried) is corrected.
+        self.counted = !jumped && !by_carried && let_through <= self.rate.max(self.from);
         let under_recent = recent.is_some_and(|(h, _)| measured < (1.0 - SAME_LIMIT) * h);
         let higher = self.limit.is_some_and(|l| measured > l);
         self.hold = if same {
@@ -306,7 +331,7 @@ impl RateControl {
         if self.limit.is_none() {
             self.hold = HOLD_START;
         }
-        if recent.is_none_or(|(h, _)| measured >= h) {
+        if !by_carried && recent.is_none_or(|(h, _)| measured >= h) {
             self.highest = Some((measured, now));
         }
         // The hold a return to the highest limit gets: what that limit earned.
@@ -342,7 +367,7 @@ impl RateControl {
         if self.last_cut.is_some_and(|cut| sent < cut) {
             return (self.rate, false);
         }
-        self.from = (BETA * self.rate).max(SLOWEST_AUTO);
+        self.from = (BETA * self.rate).max(SLOWEST_AUTO).min(self.max);
         self.rate = self.from;
         self.phase = match self.limit {
             Some(_) => Phase::Recover,
@@ -351,6 +376,7 @@ impl RateControl {
         self.epoch = now;
         self.last_cut = Some(now);
         self.first_refused = Some(sent);
+        self.counted = false;
         (self.rate, true)
     }
 
@@ -361,9 +387,9 @@ impl RateControl {
             .map(|(h, _)| h)
     }
 
-    /// Answers to requests sent in the last second.
+    /// Answers that came in the last second.
     pub fn last_second(&self, now: Instant) -> f64 {
-        self.answers
+        self.arrivals
             .iter()
             .rev()
             .take_while(|t| now - **t < Duration::from_secs(1))
@@ -385,13 +411,22 @@ impl RateControl {
     }
 
     fn forget_old(&mut self, now: Instant) {
-        // Kept two seconds: a 429 looks at the second before its request left.
+        // Kept two seconds: a 429 looks at the second before its request left. (Send times
+        // come in the order of their answers: one slow answer keeps a few newer ones behind
+        // it a little longer, which the count by time does not mind.)
         while self
             .answers
             .front()
             .is_some_and(|t| now - *t >= Duration::from_secs(2))
         {
             self.answers.pop_front();
+        }
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|t| now - *t >= Duration::from_secs(1))
+        {
+            self.arrivals.pop_front();
         }
     }
 
@@ -417,12 +452,15 @@ impl RateControl {
                         None => self.phase = Phase::Probe,
                     }
                 }
-                Phase::Return if t >= CONFIRM => {
+                // Back only once answers come at that limit (requests already paced at the
+                // old rate, or a ceiling on requests in flight, may hold them under it).
+                Phase::Return if t >= CONFIRM && self.last_second(now) >= BETA * self.from => {
                     self.limit = Some(self.from);
+                    // Answers came at it: measured again, as good as a 429 there.
                     self.highest = Some((self.from, now));
                     self.hold = self.highest_hold;
                     self.phase = Phase::Hold;
-                    self.epoch += CONFIRM;
+                    self.epoch = now;
                 }
                 _ => break,
             }
@@ -444,9 +482,9 @@ impl RateControl {
         let used = (2.0 * self.last_second(now)).max(self.from);
         let mut rate = curve.min(used).min(self.max);
         if let Some(c) = ceiling {
-            rate = rate.min(c.max(self.from.min(c)).max(SLOWEST_AUTO));
+            rate = rate.min(c.max(SLOWEST_AUTO));
         }
-        self.rate = rate.max(SLOWEST_AUTO);
+        self.rate = rate.max(SLOWEST_AUTO).min(self.max);
         self.rate
     }
 }
@@ -566,8 +604,9 @@ pub struct ConcurrencyControl {
     step: Duration,
     /// The ceiling the last 429 set.
     found: Option<usize>,
-    /// The most requests in flight any answer came back with lately, and when.
-    most_answered: (usize, Instant),
+    /// The most requests in flight any answer came back with: in the bucket begun at the
+    /// instant, and in the bucket before it (a maximum over the last 5 to 10 s).
+    most_answered: (Instant, usize, usize),
 }
 
 impl ConcurrencyControl {
@@ -578,7 +617,7 @@ impl ConcurrencyControl {
             moved: now,
             step: CEILING_STEP,
             found: None,
-            most_answered: (0, now),
+            most_answered: (now, 0, 0),
         }
     }
 
@@ -592,6 +631,10 @@ impl ConcurrencyControl {
         if self.ceiling < self.max && now - self.moved >= self.step {
             self.ceiling += 1;
             self.moved = now;
+            if self.ceiling == self.max {
+                // Back to the most allowed: the limit found is forgotten.
+                self.found = None;
+            }
         }
         match rate {
             Some(r) => Self::little(r, answer_time).clamp(1, self.ceiling),
@@ -599,8 +642,9 @@ impl ConcurrencyControl {
         }
     }
 
-    /// A 429 that the rate does not explain came for a request that left with `in_flight`
-    /// requests in flight (itself included).
+    /// A 429 that a limit of requests in flight explains (or may: at a fixed rate, or while
+    /// probing) came for a request that left with `in_flight` requests in flight (itself
+    /// included).
     pub fn limited(&mut self, in_flight: usize, now: Instant) {
         let ceiling = in_flight.saturating_sub(1).clamp(1, self.max);
         // The same limit found again: probe it less often (as the rate's hold grows).
@@ -616,18 +660,44 @@ impl ConcurrencyControl {
 
     /// An answer came back for a request that left with `in_flight` requests in flight.
     pub fn answered_with(&mut self, in_flight: usize, now: Instant) {
-        let (most, at) = self.most_answered;
-        if in_flight >= most || now - at >= LATELY_ANSWERED {
-            self.most_answered = (in_flight, now);
+        self.age_answered(now);
+        let (_, ref mut current, _) = self.most_answered;
+        *current = (*current).max(in_flight);
+    }
+
+    /// Starts a new bucket of the most in flight answered when the current one is
+    /// `ANSWERED_BUCKET` old.
+    fn age_answered(&mut self, now: Instant) {
+        let (begun, current, _) = self.most_answered;
+        let age = now - begun;
+        if age >= ANSWERED_BUCKET {
+            let previous = if age >= 2 * ANSWERED_BUCKET {
+                0
+            } else {
+                current
+            };
+            self.most_answered = (now, 0, previous);
         }
     }
 
     /// Whether `in_flight` is more than any answer came back with lately, or than the last
     /// limit of requests in flight found.
     pub fn beyond(&self, in_flight: usize, now: Instant) -> bool {
-        let (most, at) = self.most_answered;
-        (now - at < LATELY_ANSWERED && in_flight > most)
-            || self.found.is_some_and(|f| in_flight > f)
+        let (begun, current, previous) = self.most_answered;
+        let age = now - begun;
+        let most = if age >= 2 * ANSWERED_BUCKET {
+            0
+        } else if age >= ANSWERED_BUCKET {
+            current
+        } else {
+            current.max(previous)
+        };
+        in_flight > most || self.found.is_some_and(|f| in_flight > f)
+    }
+
+    /// The limit of requests in flight found last, if any.
+    pub fn found(&self) -> Option<usize> {
+        self.found
     }
 
     /// The most the ceiling lets through at `answer_time`, in requests a second.
@@ -765,7 +835,7 @@ impl Limits {
         }
         Change {
             rate,
-            learned: state.rate.as_ref().map(RateControl::learned),
+            learned: state.rate.as_ref().and_then(RateControl::learned),
         }
     }
 
@@ -803,9 +873,15 @@ impl Limits {
             if by_concurrency {
                 r.slowed(sent, now)
             } else {
-                // What the requests in flight before it carried at the answer time.
-                let carried =
-                    (beyond && !answer_time.is_zero()).then(|| earlier / answer_time.as_secs_f64());
+                // What the requests in flight before it carried at the answer time, once the
+                // server refused twice at that number (once, it may be the rate's limit met
+                // with many requests in flight).
+                let twice = match (&state.concurrency, in_flight) {
+                    (Some(c), Some(n)) => c.found() == Some(n.saturating_sub(1)),
+                    _ => false,
+                };
+                let carried = (beyond && twice && !answer_time.is_zero())
+                    .then(|| earlier / answer_time.as_secs_f64());
                 r.throttled(sent, now, earlier, carried)
             }
         });
@@ -828,7 +904,7 @@ impl Limits {
         }
         Change {
             rate: rate.map(|(r, _)| r),
-            learned: state.rate.as_ref().map(RateControl::learned),
+            learned: state.rate.as_ref().and_then(RateControl::learned),
         }
     }
 

@@ -146,7 +146,7 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
         };
         exit = exit.max(outcome);
     }
-    keep_learned_rate(settings, &ctx, &stats);
+    keep_learned_rate(settings, &ctx, &stats).await;
     // A stop between files leaves the later ones unread: say so in the exit code.
     Ok(exit.max(stopped(&stop)))
 }
@@ -154,12 +154,18 @@ pub async fn reconcile(settings: &Settings, client: Client, stop: Stop) -> Resul
 /// Keeps the limit `--rate auto` learned for the next run or reconcile. Reconcile only reads
 /// the journal otherwise, and may run beside a `run` that holds it: then the limit is not
 /// kept (said at debug level), and nothing else changes.
-fn keep_learned_rate(settings: &Settings, ctx: &Ctx, stats: &Stats) {
+async fn keep_learned_rate(settings: &Settings, ctx: &Ctx, stats: &Stats) {
     let Some(learned) = stats.learned() else {
         return;
     };
-    let kept = Journal::open(&settings.journal)
-        .and_then(|mut journal| journal.set_learned_rate(ctx.client.base_url(), learned));
+    let (journal, base_url) = (settings.journal.clone(), ctx.client.base_url().to_string());
+    // SQLite may wait on a busy journal: off the async thread.
+    let kept = tokio::task::spawn_blocking(move || {
+        Journal::open(&journal).and_then(|mut journal| journal.set_learned_rate(&base_url, learned))
+    })
+    .await
+    .map_err(|e| anyhow!("{e}"))
+    .and_then(|kept| kept);
     if let Err(e) = kept {
         tracing::debug!("the learned rate limit was not kept: {e:#}");
     }

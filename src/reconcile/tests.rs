@@ -284,14 +284,11 @@ async fn rate_auto_starts_from_the_learned_limit_and_keeps_what_it_learns() {
             .learned_rate(&base_url)
             .unwrap()
     };
-    // Cold: two reads in well under a second from 5/s, and no 429: the rate reached is kept.
+    // Cold, with no 429: nothing was learned, nothing is kept (a rate merely reached is not
+    // a limit).
     assert_eq!(run(&settings, &server).await.unwrap(), 0);
     assert_eq!(f.summary()["counts"]["match"], 2);
-    let cold = learned().expect("a rate kept");
-    assert!(
-        (crate::executor::AutoRate::FIRST..20.0).contains(&cold),
-        "{cold}"
-    );
+    assert_eq!(learned(), None);
     // Warm: a limit learned by a run is where reconcile starts, and with no 429 it stands.
     Journal::open(&f.journal)
         .unwrap()
@@ -299,6 +296,17 @@ async fn rate_auto_starts_from_the_learned_limit_and_keeps_what_it_learns() {
         .unwrap();
     assert_eq!(run(&settings, &server).await.unwrap(), 0);
     assert_eq!(learned(), Some(42.0));
+    // A 429: what the server let through before it (a read or two) is the limit now kept.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/customers/c2"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    assert_eq!(run(&settings, &server).await.unwrap(), 0);
+    let kept = learned().expect("a limit kept");
+    assert!(kept < 42.0, "{kept}");
 }
 
 #[tokio::test]
