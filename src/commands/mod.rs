@@ -39,21 +39,26 @@ fn watch_signals(stop: Stop) {
             }
         };
         let first = next().await;
-        // The terminal may be gone (SIGHUP): `emit` ignores a failed write, which must not end
-        // the graceful stop. In text, a new line first: the terminal shows ^C where we are.
-        let message = format!(
-            "{}: finishing requests in flight (signal again to quit at once)",
-            first.describe()
+        say_signal(
+            first,
+            "finishing requests in flight (signal again to quit at once)",
         );
-        crate::output::Event::warn(message.clone())
-            .field("signal", first.describe())
-            .text(format!("\n{message}\n"))
-            .emit();
         stop.trigger(StopReason::Signal(first));
         let second = next().await;
         crate::files::remove_scratch();
         std::process::exit(Exit::Stopped(second).code());
     });
+}
+
+/// "<signal>: <what>" on stderr. The terminal may be gone (SIGHUP): `emit` ignores a failed
+/// write, which must not end the stop. In text, a new line first: the terminal shows ^C where
+/// we are.
+fn say_signal(signal: Signal, what: &str) {
+    let message = format!("{}: {what}", signal.describe());
+    crate::output::Event::warn(message.clone())
+        .field("signal", signal.describe())
+        .text(format!("\n{message}\n"))
+        .emit();
 }
 
 /// For the commands that read and write without a journal (`validate`, `report`): the first
@@ -88,14 +93,7 @@ fn exit_on_signals() {
                     }
                 });
                 crate::files::remove_scratch();
-                let message = format!(
-                    "{}: stopped (a report not finished is not written)",
-                    signal.describe()
-                );
-                crate::output::Event::warn(message.clone())
-                    .field("signal", signal.describe())
-                    .text(format!("\n{message}\n"))
-                    .emit();
+                say_signal(signal, "stopped (a report not finished is not written)");
                 std::process::exit(Exit::Stopped(signal).code());
             });
     // A thread that could not start, or failed to watch (its sender dropped), says so here.
