@@ -4,7 +4,9 @@
 //! Why not governor (used before): its GCRA with no burst judges each request at the moment
 //! its waiter wakes, and a wake-up is late by a tenth of a millisecond or more, so every request pushed the whole schedule back by its lateness:
 //! `--rate 100` took 1.8% longer than N/R, `--rate 500` 5.7%. Here each turn is a slot
-//! `1/rate` after the previous one, reserved before the wait, so lateness does not add up; and
+//! `1/rate` after the previous one, reserved before the wait (in line, one waiter at a time,
+//! so that a rate `--rate auto` changes applies to the very next turn; every waiter at once
+//! above 500 a second), so lateness does not add up; and
 //! a turn is given only if the turn `rate` turns earlier was given at least a second (and a
 //! millisecond) before, so a late turn followed by an on-time one can never put `rate + 1`
 //! requests in a second. The timeline runs 0.2% slower than the rate (`rate` turns span a
@@ -24,6 +26,10 @@ use tokio_util::sync::CancellationToken;
 /// `rate` turns later.
 const SPAN: Duration = Duration::from_millis(1002);
 const WINDOW: Duration = Duration::from_millis(1001);
+
+/// Turns closer than this are reserved ahead by every waiter rather than in line: the timer
+/// wakes a task once a millisecond at most, and in line that allowed about 900 turns a second.
+const SLOTS_AHEAD_ABOVE: Duration = Duration::from_millis(2);
 
 /// The longest pause a Retry-After can ask for; a longer one is cut to this (and said).
 pub const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
@@ -53,8 +59,11 @@ impl Rate {
 pub struct Pacer {
     /// `None` when the rate is unlimited (`--rate 0`, benchmarks against a local server).
     turns: Option<Mutex<Turns>>,
-    /// Held by the one waiter checking the per-second cap, so that when the cap makes it wait
-    /// the others queue behind it (in order, on any runtime) instead of all waking together.
+    /// Held by the one waiter whose turn is next, from reserving its slot to being given the
+    /// turn: the others queue behind it (in order, on any runtime) instead of all waking
+    /// together, and each slot is reserved at the rate of the moment (`--rate auto` changes
+    /// it; slots reserved ahead by many waiters would keep the old rate for as long as they
+    /// take: at 128 waiters, 26 s at 5/s).
     cap_line: tokio::sync::Mutex<()>,
     /// When set in the future, nobody sends before it: a 429 or 503 with Retry-After from one
     /// worker's request holds back every worker, since they share the limit it reports.
@@ -94,6 +103,11 @@ impl Turns {
     /// against the new rate's cap.
     fn set(&mut self, rate: f64) {
         let fresh = Turns::at(rate);
+        // The next slot is one new period after the last one reserved.
+        self.next = self.next.map(|next| {
+            next.checked_sub(self.period)
+                .map_or(next, |last| last + fresh.period)
+        });
         self.period = fresh.period;
         self.per_second = fresh.per_second;
     }
@@ -180,14 +194,27 @@ impl Pacer {
                 continue;
             }
             if let Some(turns) = &self.turns {
-                let slot = turns.lock().expect("pacer lock").reserve(Instant::now());
-                if !wait_until(slot, stop).await {
+                // In line first, then the slot: reserved at the rate of the moment. Above
+                // `SLOTS_AHEAD_ABOVE` a turn a tick of the timer is too few, and slots are
+                // reserved ahead (the lag they make is short at such rates).
+                let ahead = turns.lock().expect("pacer lock").period < SLOTS_AHEAD_ABOVE;
+                let early =
+                    ahead.then(|| turns.lock().expect("pacer lock").reserve(Instant::now()));
+                if let Some(slot) = early
+                    && !wait_until(slot, stop).await
+                {
                     return false;
                 }
                 let _line = tokio::select! {
                     line = self.cap_line.lock() => line,
                     _ = stop.cancelled() => return false,
                 };
+                if early.is_none() {
+                    let slot = turns.lock().expect("pacer lock").reserve(Instant::now());
+                    if !wait_until(slot, stop).await {
+                        return false;
+                    }
+                }
                 loop {
                     let given = turns.lock().expect("pacer lock").give(Instant::now());
                     match given {
@@ -342,6 +369,25 @@ mod tests {
             "{end:?}"
         );
         assert!(most_in_a_second(&times) <= 20);
+    }
+
+    /// 128 workers waiting at 5 turns a second, then the rate raised to 100 (`--rate auto`
+    /// found more room): the turns follow the new rate at once, not after the slots the
+    /// waiters had at the old one (128 of them took 26 s).
+    #[tokio::test(start_paused = true)]
+    async fn a_raised_rate_applies_to_every_waiter_at_once() {
+        let pacer = std::sync::Arc::new(Pacer::new(Rate::PerSecond(5.0)));
+        let raiser = pacer.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            raiser.set_rate(100.0);
+        });
+        let times = take_turns(&pacer, 128, 1).await;
+        assert_eq!(times.len(), 128);
+        // Six turns at 5/s in the first 1.1 s, then 122 at 100/s: about 2.3 s in all.
+        let end = *times.last().unwrap();
+        assert!(end < Duration::from_millis(2500), "{end:?}");
+        assert!(most_in_a_second(&times) <= 100);
     }
 
     /// More workers than the rate, and a Retry-After in the middle: nothing leaves during
