@@ -50,6 +50,16 @@ impl Case {
         p
     }
 
+    /// `status` of this case's journal, with `extra` flags.
+    fn status(&self, extra: &[&str]) -> Output {
+        Command::new(BIN)
+            .current_dir(self.dir.path())
+            .args(["status", "--journal", "journal.db"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
     fn command(&self, server: &str, file: &Path, report: &str, extra: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(self.dir.path())
@@ -294,22 +304,12 @@ async fn rate_auto_learns_a_limit_that_status_shows_and_the_next_run_uses() {
     assert_eq!(summary["http_429_seen"], 1);
     assert!(summary["rate_final"].as_f64().unwrap() > 0.0, "{summary}");
     assert!(summary["rate_mean"].as_f64().unwrap() > 0.0, "{summary}");
-    let status = Command::new(BIN)
-        .current_dir(case.dir.path())
-        .args(["status", "--journal", "journal.db"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&status.stdout);
+    let text = String::from_utf8_lossy(&case.status(&[]).stdout).into_owned();
     assert!(
         text.contains("learned rate:") && text.contains(&url),
         "{text}"
     );
-    let status = Command::new(BIN)
-        .current_dir(case.dir.path())
-        .args(["status", "--journal", "journal.db", "--json"])
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&case.status(&["--json"]).stdout).unwrap();
     let problems = crate::util::schema_problems("schemas/status.schema.json", &json);
     assert!(problems.is_empty(), "{problems:?}\n{json:#}");
     assert_eq!(json["learned_rates"][0]["base_url"], url.as_str(), "{json}");
@@ -718,12 +718,7 @@ async fn a_customer_of_an_earlier_file_is_already_enrolled_and_not_sent() {
     assert_eq!(case.results(&format!("reports/{folder}")).len(), 2);
 
     // status and report read the journal.
-    let status = Command::new(BIN)
-        .current_dir(case.dir.path())
-        .args(["status", "--journal", "journal.db"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&status.stdout);
+    let text = String::from_utf8_lossy(&case.status(&[]).stdout).into_owned();
     assert!(
         text.contains("monday.csv") && text.contains("already_enrolled"),
         "{text}"

@@ -405,9 +405,8 @@ impl RateControl {
     /// The highest limit seen lately, when it is well above the limit now.
     fn higher_lately(&self, now: Instant) -> Option<f64> {
         let limit = self.limit?;
-        self.highest
-            .filter(|(h, at)| now - *at < LATELY && *h > (1.0 + SAME_LIMIT) * limit)
-            .map(|(h, _)| h)
+        self.highest_lately(now)
+            .filter(|h| *h > (1.0 + SAME_LIMIT) * limit)
     }
 
     fn forget_old(&mut self, now: Instant) {
